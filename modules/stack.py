@@ -1,0 +1,128 @@
+"""One stack per environment: providers, remote state, and the composition of the capability modules."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cdktf import App, S3Backend, TerraformOutput, TerraformStack
+from cdktf_cdktf_provider_aws.data_aws_caller_identity import DataAwsCallerIdentity
+from cdktf_cdktf_provider_aws.data_aws_partition import DataAwsPartition
+from cdktf_cdktf_provider_aws.provider import AwsProvider
+from constructs import Construct
+
+from envs.schema import EnvironmentSettings, NatStrategy
+from envs.target import Target
+
+from .base import Context
+from .kms import EncryptionKey, EncryptionKeySettings
+from .network import Network, NetworkSettings
+
+MANAGED_BY = "platform-iac"
+
+#: Provider endpoint names (cdktf-python spelling) pointed at the emulator on the local target: every service the
+#: modules use. A service missing here would silently reach real AWS, so tests assert the list covers the plan.
+EMULATOR_SERVICES = (
+    "acm", "apigateway", "apigatewayv2", "autoscaling", "backup", "budgets", "ce", "cloudfront", "cloudtrail",
+    "cloudwatch", "cloudwatchlogs", "configservice", "dynamodb", "ec2", "elasticache", "elbv2", "events",
+    "guardduty", "iam", "inspector2", "kms", "lambda_", "macie2", "rds", "route53", "s3", "secretsmanager",
+    "securityhub", "servicediscovery", "shield", "sns", "sqs", "ssm", "sts", "synthetics", "vpclattice", "wafv2",
+    "xray",
+)
+
+
+def default_tags(settings: EnvironmentSettings, commit: str) -> dict[str, str]:
+    """The organisation tags every resource carries through the provider's ``default_tags``."""
+    return {
+        "Environment": settings.name,
+        "Project": settings.tags.project,
+        "Owner": settings.tags.owner,
+        "CostCenter": settings.tags.cost_center,
+        "ManagedBy": MANAGED_BY,
+        "GitCommit": commit,
+    }
+
+
+@dataclass(frozen=True)
+class Providers:
+    """The stack's AWS providers: ``primary`` (the environment's region), ``dr`` (the DR region) and ``us_east_1``
+    (CloudFront-scoped resources such as its WAF and certificates)."""
+
+    primary: AwsProvider
+    dr: AwsProvider
+    us_east_1: AwsProvider
+
+
+def _provider(scope: Construct, id_: str, region: str, settings: EnvironmentSettings, target: Target, commit: str,
+              alias: str | None = None) -> AwsProvider:
+    common = dict(region=region, alias=alias, default_tags=[{"tags": default_tags(settings, commit)}])
+    if not target.is_local:
+        return AwsProvider(scope, id_, allowed_account_ids=[settings.account_id], **common)
+    # Emulator-only settings: credentials come from the runner's environment (AWS_ACCESS_KEY_ID=test), never JSON.
+    return AwsProvider(
+        scope, id_, **common,
+        endpoints=[{service: target.endpoint for service in EMULATOR_SERVICES}],
+        skip_credentials_validation=True, skip_requesting_account_id=True, skip_metadata_api_check="true",
+        s3_use_path_style=True,
+        max_retries=2,  # without it an unimplemented API is retried until the apply hangs
+    )
+
+
+class PlatformStack(TerraformStack):
+    """The whole platform of one environment.
+
+    Public attributes: ``settings``, ``target``, ``providers``, ``ctx``, ``keys`` (data class -> EncryptionKey),
+    ``network``.
+    """
+
+    def __init__(self, scope: Construct, settings: EnvironmentSettings, target: Target, commit: str) -> None:
+        super().__init__(scope, settings.name)
+        self.settings, self.target = settings, target
+        self.providers = Providers(
+            primary=_provider(self, "aws", settings.region, settings, target, commit),
+            dr=_provider(self, "aws-dr", settings.dr_region, settings, target, commit, alias="dr"),
+            us_east_1=_provider(self, "aws-us-east-1", "us-east-1", settings, target, commit, alias="us_east_1"),
+        )
+        self._backend(settings, target)
+
+        identity = DataAwsCallerIdentity(self, "caller")
+        partition = DataAwsPartition(self, "partition")
+        self.ctx = Context(name_prefix=settings.name_prefix, region=settings.region, account_id=identity.account_id,
+                           partition=partition.partition, target=target)
+
+        self.keys = {
+            "logs": EncryptionKey(self, "kms-logs", self.ctx, EncryptionKeySettings(
+                data_class="logs", service_principals=(f"logs.{settings.region}.amazonaws.com",),
+                logs_encryption_context=True)),
+        }
+        az_count = settings.network.az_count
+        self.network = Network(self, "network", self.ctx, NetworkSettings(
+            vpc_cidr=settings.network.vpc_cidr,
+            availability_zones=settings.availability_zones,
+            nat_gateways=az_count if settings.network.nat_strategy is NatStrategy.ONE_PER_AZ else 1,
+            subnet_newbits=settings.network.subnet_newbits,
+            flow_log_retention_days=settings.log_retention_days,
+            flow_log_kms_key_arn=self.keys["logs"].arn,
+        ))
+
+        TerraformOutput(self, "vpc_id", value=self.network.vpc_id)
+        TerraformOutput(self, "private_subnet_ids", value=self.network.private_subnet_ids)
+        TerraformOutput(self, "database_subnet_group", value=self.network.database_subnet_group_name)
+
+    def _backend(self, settings: EnvironmentSettings, target: Target) -> None:
+        common = dict(bucket=settings.state_bucket, key=settings.state_key, region=settings.region,
+                      dynamodb_table=settings.lock_table, encrypt=True)
+        if target.is_local:
+            S3Backend(self, **common, use_path_style=True, skip_credentials_validation=True,
+                      skip_requesting_account_id=True, skip_metadata_api_check=True,
+                      endpoints={"s3": target.endpoint, "dynamodb": target.endpoint, "sts": target.endpoint})
+        else:
+            S3Backend(self, **common, allowed_account_ids=[settings.account_id])
+        # S3 native locking (Terraform >= 1.10) beside DynamoDB; cdktf 0.21 predates the field.
+        self.add_override("terraform.backend.s3.use_lockfile", True)
+
+
+def build_app(envs: dict[str, EnvironmentSettings], target: Target, commit: str, outdir: str) -> App:
+    """An app holding one stack per environment (not yet synthesized)."""
+    app = App(outdir=outdir)
+    for settings in envs.values():
+        PlatformStack(app, settings, target, commit)
+    return app
