@@ -33,6 +33,17 @@ EMULATOR_UNSUPPORTED_FEATURES: Mapping[str, str] = {
     "rds_read_replica": "read after create fails (couldn't find resource); destroy then hangs on the primary",
 }
 
+#: Attributes a re-plan after a local apply shows changed although AWS itself would not (moto omits or reshapes
+#: them). Only these, on the local target only, are accepted as "no changes"; any other diff fails verification.
+EMULATOR_REPLAN_DIFFS: Mapping[str, tuple[str, ...]] = {
+    "aws_autoscaling_policy": ("enabled", "predictive_scaling_configuration"),
+    "aws_db_parameter_group": ("parameter",),
+    "aws_db_instance": ("performance_insights_enabled",),
+    "aws_cloudfront_distribution": ("origin", "viewer_certificate"),
+    "aws_kms_key": ("rotation_period_in_days",),
+    "aws_s3_bucket_replication_configuration": ("rule",),
+}
+
 
 @dataclass(frozen=True)
 class Target:

@@ -5,12 +5,21 @@ import argparse
 import sys
 from typing import Callable
 
+from pathlib import Path
+
 from envs import SettingsError
-from envs.target import AWS
+from envs.target import AWS, Target
 
 from . import synth as synth_mod
+from .bootstrap import bootstrap_state
+from .local import EmulatorError
+from .run import (EXIT_BAD_INPUT, EXIT_BLOCKED, EXIT_OK, EXIT_TOOL, REVIEW_FILE, Pipeline, PipelineError, PlanOutcome, backend_spec, changed_resources,
+                  default_build_dir, drift_report)
+from .tfconfig import TerraformSetupError
 
-EXIT_OK, EXIT_BLOCKED, EXIT_BAD_INPUT, EXIT_TOOL = 0, 1, 2, 3
+#: Where ``local up`` records the emulator it started (pid, port) and its log.
+LOCAL_STATE_DIR = default_build_dir() / "local"
+
 
 
 def say(message: str) -> None:
@@ -42,23 +51,212 @@ def _synth(names: list[str] | None, target_kind: str, outdir: str | None, envs_d
         settings = synth_mod.load_settings(names, envs_dir)
     except SettingsError as exc:
         return _bad_settings(exc)
-    target = AWS if target_kind == "aws" else _local_target()
+    target = _target(target_kind)
     result = synth_mod.synthesize(settings, target, synth_mod.outdir_for(target, outdir))
     for name, path in result.stacks.items():
         say(f"synthesized {name} ({target.kind}): {path}")
     return EXIT_OK
 
 
-def _local_target():
-    from envs.target import Target
-
+def _local_target() -> Target:
     from . import local
 
-    return Target(kind="local", endpoint=local.start(local.DEFAULT_STATE_DIR).endpoint)
+    return Target(kind="local", endpoint=local.start(LOCAL_STATE_DIR).endpoint)
+
+
+def _target(kind: str) -> Target:
+    return AWS if kind == "aws" else _local_target()
+
+
+def _prepare(args: argparse.Namespace) -> tuple[Pipeline, Path]:
+    """Validate settings, start the emulator on the local target, synthesize the environment's stack."""
+    settings = synth_mod.load_settings([args.env], args.envs_dir)[args.env]
+    target = _target(args.target)
+    result = synth_mod.synthesize({args.env: settings}, target, synth_mod.outdir_for(target))
+    stack_json = result.stacks[args.env]
+    say(f"synthesized {args.env} ({target.kind}{' at ' + target.endpoint if target.endpoint else ''}): {stack_json}")
+    return Pipeline(settings, target, stack_json.parent, default_build_dir(), say=say), stack_json
+
+
+def _guarded(step: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """Map the pipeline's failures to the exit-code contract."""
+
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return step(args)
+        except SettingsError as exc:
+            return _bad_settings(exc)
+        except PipelineError as exc:
+            fail(f"error: {exc}")
+            return exc.exit_code
+        except (TerraformSetupError, EmulatorError) as exc:
+            fail(f"error: {exc}")
+            return EXIT_TOOL
+
+    run.__doc__ = step.__doc__
+    return run
+
+
+def _static_gate(env: str, stack_json: Path) -> int:
+    from compliance.gate import Gate
+    from compliance.report import render
+
+    result = Gate(env).scan_tf_json([stack_json])
+    say(render([result], "text"))
+    return result.exit_code
+
+
+def _plan_and_gate(pipe: Pipeline, stack_json: Path, approvals: list[str], lock_timeout: str = "0s") -> PlanOutcome:
+    """Static gate, bootstrap (local), init, plan, plan gate, review. Raises PipelineError when a gate blocks."""
+    from compliance.gate import Gate
+    from compliance.report import render
+    from compliance.review import render_review
+
+    env = pipe.settings.name
+    static = _static_gate(env, stack_json)
+    if static != EXIT_OK:
+        raise PipelineError(f"static gate {'failed to run' if static == EXIT_TOOL else 'blocked'} "
+                            f"{env}; nothing was planned or applied", static)
+    if pipe.target.is_local:
+        pipe.bootstrap()
+    pipe.init()
+    outcome = pipe.plan(lock_timeout=lock_timeout)
+    result = Gate(env, approvals=approvals).scan_plan([outcome.plan_json])
+    say(render([result], "text"))
+    review = pipe.stack_dir / REVIEW_FILE
+    review.write_text(render_review(outcome.plan, gate=result, title=f"{env} ({pipe.target.kind})"))
+    say(f"review: {review}")
+    outcome.review, outcome.gate_exit = review, result.exit_code
+    if result.exit_code != EXIT_OK:
+        raise PipelineError(f"plan gate {'failed to run' if result.exit_code == EXIT_TOOL else 'blocked'} {env}; "
+                            "nothing was applied", result.exit_code)
+    return outcome
+
+
+@_guarded
+def cmd_plan(args: argparse.Namespace) -> int:
+    pipe, stack_json = _prepare(args)
+    outcome = _plan_and_gate(pipe, stack_json, args.approve)
+    say(f"[{args.env}] plan: {len(changed_resources(outcome.plan))} change(s); gate passed")
+    return EXIT_OK
+
+
+@_guarded
+def cmd_deploy(args: argparse.Namespace) -> int:
+    from compliance.guards import check_plan_for_apply
+
+    pipe, stack_json = _prepare(args)
+    outcome = _plan_and_gate(pipe, stack_json, args.approve, args.lock_timeout)
+    if not outcome.has_changes:
+        say(f"[{args.env}] nothing to apply")
+        return EXIT_OK
+    check_plan_for_apply(outcome.plan, environment=args.env)
+    pipe.apply(outcome, lock_timeout=args.lock_timeout)
+    pipe.verify_no_changes()
+    say(f"[{args.env}] deployed")
+    return EXIT_OK
+
+
+@_guarded
+def cmd_drift(args: argparse.Namespace) -> int:
+    pipe, _ = _prepare(args)
+    pipe.init()
+    drift = pipe.drift()
+    say(drift_report(drift, args.format))
+    return EXIT_BLOCKED if drift else EXIT_OK
+
+
+@_guarded
+def cmd_destroy(args: argparse.Namespace) -> int:
+    settings = synth_mod.load_settings([args.env], args.envs_dir)[args.env]
+    if settings.protected and not args.allow_protected:
+        fail(f"refused: {args.env} has protection_level \"high\"; destroying it needs --allow-protected as well "
+             "as --yes")
+        return EXIT_BAD_INPUT
+    if not args.yes:
+        if not sys.stdin.isatty():
+            fail(f"refused: destroying {args.env} needs confirmation; pass --yes in non-interactive runs")
+            return EXIT_BAD_INPUT
+        answer = input(f"Destroy every resource of {args.env} on {args.target}? Type the environment name: ")
+        if answer.strip() != args.env:
+            fail("not confirmed; nothing was destroyed")
+            return EXIT_BLOCKED
+    pipe, _ = _prepare(args)
+    pipe.init()
+    pipe.destroy()
+    say(f"[{args.env}] destroyed")
+    return EXIT_OK
+
+
+@_guarded
+def cmd_bootstrap(args: argparse.Namespace) -> int:
+    settings = synth_mod.load_settings([args.env], args.envs_dir)[args.env]
+    target = _target(args.target)
+    for action in bootstrap_state(backend_spec(settings), target.endpoint):
+        say(f"bootstrap {args.env}: {action}")
+    return EXIT_OK
+
+
+def cmd_local(args: argparse.Namespace) -> int:
+    from . import local
+
+    try:
+        if args.action == "up":
+            emulator = local.start(LOCAL_STATE_DIR, port=args.port)
+        elif args.action == "status":
+            emulator = local.status(LOCAL_STATE_DIR)
+            if emulator is None:
+                say("local emulator: not running")
+                return EXIT_BLOCKED
+        else:
+            say("local emulator: stopped" if local.stop(LOCAL_STATE_DIR) else "local emulator: was not running")
+            return EXIT_OK
+    except EmulatorError as exc:
+        fail(f"error: {exc}")
+        return EXIT_TOOL
+    say(f"endpoint: {emulator.endpoint}")
+    say(f"pid: {emulator.pid}")
+    return EXIT_OK
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from compliance.cli import check_command
+
+    tf_json = [Path(p) for p in args.tf_json]
+    if args.env or not (args.tf_json or args.plan):
+        names = [args.env] if args.env else None
+        try:
+            settings = synth_mod.load_settings(names, args.envs_dir)
+        except SettingsError as exc:
+            return _bad_settings(exc)
+        outdir = synth_mod.outdir_for(AWS)
+        missing = [n for n in settings if not (outdir / "stacks" / n / "cdk.tf.json").exists()]
+        if missing:
+            synth_mod.synthesize({n: settings[n] for n in missing}, AWS, outdir)
+        tf_json += [outdir / "stacks" / n / "cdk.tf.json" for n in settings]
+        environment = args.env or ("prod" if "prod" in settings else None)
+    else:
+        environment = None
+    return check_command(tf_json, [Path(p) for p in args.plan], environment, args.format, args.output,
+                         Path(args.waivers) if args.waivers else None, args.approve)
+
+
+def cmd_review(args: argparse.Namespace) -> int:
+    from compliance.cli import review_command
+
+    return review_command(Path(args.plan_json), args.format, args.output)
 
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "synth": cmd_synth,
+    "check": cmd_check,
+    "plan": cmd_plan,
+    "review": cmd_review,
+    "deploy": cmd_deploy,
+    "drift": cmd_drift,
+    "destroy": cmd_destroy,
+    "bootstrap": cmd_bootstrap,
+    "local": cmd_local,
 }
 
 

@@ -1,0 +1,184 @@
+"""The pipeline of one environment on one target: init, plan, gate, apply the saved plan, verify, drift, destroy.
+
+It works on an already synthesized stack folder (``<outdir>/stacks/<env>``), so one synthesis serves every step.
+Each step reports through ``say``; failures raise :class:`PipelineError` carrying the exit code.
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping
+
+from envs.schema import EnvironmentSettings
+from envs.target import EMULATOR_REPLAN_DIFFS, Target
+
+from .aws import EMULATOR_CREDENTIALS
+from .bootstrap import StateBackendSpec, bootstrap_state
+from .terraform import TerraformError, TerraformRunner
+from .tfconfig import terraform_env
+
+EXIT_OK, EXIT_BLOCKED, EXIT_BAD_INPUT, EXIT_TOOL = 0, 1, 2, 3
+PLAN_FILE, PLAN_JSON, REVIEW_FILE = "tfplan", "plan.json", "review.md"
+LOCK_ERROR = "Error acquiring the state lock"
+
+
+class PipelineError(RuntimeError):
+    """A step stopped the pipeline; ``exit_code`` follows the CLI contract (1 blocked/failed, 2 bad input, 3 tool)."""
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+@dataclass
+class PlanOutcome:
+    planfile: Path
+    plan_json: Path
+    has_changes: bool
+    review: Path | None = None
+    gate_exit: int = EXIT_OK
+    plan: dict[str, Any] = field(default_factory=dict, repr=False)
+
+
+def backend_spec(settings: EnvironmentSettings) -> StateBackendSpec:
+    return StateBackendSpec(bucket=settings.state_bucket, table=settings.lock_table, region=settings.region,
+                            kms_alias=f"alias/{settings.tags.project}-tfstate",
+                            tags={"Project": settings.tags.project, "Owner": settings.tags.owner,
+                                  "CostCenter": settings.tags.cost_center, "ManagedBy": "platform-iac"})
+
+
+def changed_resources(plan: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The plan's resource changes that are not no-ops."""
+    return [rc for rc in plan.get("resource_changes", []) if rc["change"]["actions"] not in (["no-op"], ["read"])]
+
+
+def unexpected_changes(plan: Mapping[str, Any], target: Target) -> list[str]:
+    """Changes of a re-plan after apply, less the documented emulator diffs on the local target (by resource type
+    and attribute: :data:`envs.target.EMULATOR_REPLAN_DIFFS`). Each entry reads ``address: action [attributes]``."""
+    problems = []
+    for rc in changed_resources(plan):
+        actions, change = rc["change"]["actions"], rc["change"]
+        if actions == ["update"]:
+            before, after = change.get("before") or {}, change.get("after") or {}
+            unknown = change.get("after_unknown") or {}
+            attrs = sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k) or unknown.get(k))
+            allowed = EMULATOR_REPLAN_DIFFS.get(rc["type"], ()) if target.is_local else ()
+            attrs = [a for a in attrs if a not in allowed]
+            if not attrs:
+                continue
+            problems.append(f"{rc['address']}: update {attrs}")
+        else:
+            problems.append(f"{rc['address']}: {'/'.join(actions)}")
+    return problems
+
+
+class Pipeline:
+    """Terraform for one synthesized stack of one environment on one target."""
+
+    def __init__(self, settings: EnvironmentSettings, target: Target, stack_dir: Path, build_dir: Path,
+                 say: Callable[[str], None] = print) -> None:
+        self.settings, self.target, self.stack_dir = settings, target, Path(stack_dir)
+        self.say = say
+        extra = {"AWS_EC2_METADATA_DISABLED": "true"}
+        if target.is_local:
+            extra.update(AWS_ACCESS_KEY_ID=EMULATOR_CREDENTIALS["aws_access_key_id"],
+                         AWS_SECRET_ACCESS_KEY=EMULATOR_CREDENTIALS["aws_secret_access_key"],
+                         AWS_REGION=settings.region)
+            extra.pop("AWS_SESSION_TOKEN", None)
+        env = terraform_env(build_dir, extra)
+        if target.is_local:
+            for leaked in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):  # never mix real credentials into a local run
+                env.pop(leaked, None)
+        self.tf = TerraformRunner(self.stack_dir, env)
+
+    # -- steps ---------------------------------------------------------------------------------------------------
+
+    def bootstrap(self) -> list[str]:
+        actions = bootstrap_state(backend_spec(self.settings), self.target.endpoint)
+        for action in actions:
+            self.say(f"  bootstrap: {action}")
+        return actions
+
+    def init(self) -> None:
+        self.say(f"[{self.settings.name}] terraform init (state s3://{self.settings.state_bucket}/"
+                 f"{self.settings.state_key}, lock table {self.settings.lock_table})")
+        self._terraform(self.tf.init)
+
+    def validate(self) -> None:
+        self._terraform(self.tf.validate)
+
+    def plan(self, *, refresh_only: bool = False, destroy: bool = False, lock_timeout: str = "0s",
+             name: str = PLAN_FILE) -> PlanOutcome:
+        planfile = self.stack_dir / name
+        kind = "refresh-only plan" if refresh_only else ("destroy plan" if destroy else "plan")
+        self.say(f"[{self.settings.name}] terraform {kind}")
+        has_changes = self._terraform(lambda: self.tf.plan(planfile, refresh_only=refresh_only, destroy=destroy,
+                                                           lock_timeout=lock_timeout))
+        plan = self._terraform(lambda: self.tf.show_json(planfile))
+        plan_json = self.stack_dir / f"{name}.json"
+        plan_json.write_text(json.dumps(plan))
+        return PlanOutcome(planfile=planfile, plan_json=plan_json, has_changes=has_changes, plan=plan)
+
+    def apply(self, outcome: PlanOutcome, lock_timeout: str = "0s") -> None:
+        self.say(f"[{self.settings.name}] terraform apply {outcome.planfile.name} (the gated, saved plan)")
+        try:
+            self.tf.apply(outcome.planfile, lock_timeout=lock_timeout)
+        except TerraformError as exc:
+            raise PipelineError(f"apply failed: {exc}", EXIT_BLOCKED) from None
+
+    def verify_no_changes(self) -> None:
+        """A re-plan after apply must be empty (less the documented emulator diffs on the local target)."""
+        outcome = self.plan(name="tfplan.verify")
+        problems = unexpected_changes(outcome.plan, self.target)
+        if problems:
+            raise PipelineError("re-plan after apply is not empty:\n  " + "\n  ".join(problems), EXIT_BLOCKED)
+        self.say(f"[{self.settings.name}] re-plan: no changes")
+
+    def drift(self) -> list[dict[str, Any]]:
+        """Resources whose real state differs from the last applied state (refresh-only plan)."""
+        outcome = self.plan(refresh_only=True, name="tfplan.drift")
+        return list(outcome.plan.get("resource_drift", []))
+
+    def destroy(self, lock_timeout: str = "0s") -> None:
+        self.say(f"[{self.settings.name}] terraform destroy")
+        self._terraform(lambda: self.tf.destroy(lock_timeout=lock_timeout))
+
+    # -- helpers -------------------------------------------------------------------------------------------------
+
+    def _terraform(self, call: Callable[[], Any]) -> Any:
+        try:
+            return call()
+        except TerraformError as exc:
+            if LOCK_ERROR in str(exc):
+                raise PipelineError(f"refused: the state of {self.settings.name} is locked by another run "
+                                    f"(s3://{self.settings.state_bucket}/{self.settings.state_key}); wait for it "
+                                    f"to finish or retry with --lock-timeout.\n{exc.diagnostics}", EXIT_BLOCKED) from None
+            raise PipelineError(str(exc), EXIT_TOOL) from None
+
+
+def drift_report(drift: Iterable[Mapping[str, Any]], fmt: str = "text") -> str:
+    """Drifted resources and attributes as text or markdown."""
+    lines: list[str] = []
+    items = list(drift)
+    if fmt == "markdown":
+        lines.append(f"### Drift: {len(items)} resource(s) changed outside Terraform\n")
+        if items:
+            lines += ["| resource | action | attributes |", "| --- | --- | --- |"]
+    for rc in items:
+        change = rc["change"]
+        before, after = change.get("before") or {}, change.get("after") or {}
+        attrs = sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))
+        action = "/".join(change["actions"])
+        if fmt == "markdown":
+            lines.append(f"| `{rc['address']}` | {action} | {', '.join(f'`{a}`' for a in attrs)} |")
+        else:
+            lines.append(f"  {rc['address']}: {action} {', '.join(attrs)}")
+    if not items and fmt != "markdown":
+        lines.append("  no drift")
+    return "\n".join(lines)
+
+
+def default_build_dir() -> Path:
+    return Path(os.environ.get("PLATFORM_BUILD_DIR", ".build"))
