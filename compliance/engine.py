@@ -1,0 +1,375 @@
+"""Input loading and the in-process evaluator for the project's checks.
+
+Reads Terraform JSON (``*.tf.json``, e.g. CDKTF's ``cdk.tf.json``) and plan JSON (``terraform show -json``) into
+:class:`Resource` records with their Terraform address, then runs every project check whose supported types
+match, handing it the plain body (see :mod:`compliance.checklib`) and a :class:`CheckContext`.
+
+No import of cdktf or of any other project package: this gates any Terraform.
+"""
+from __future__ import annotations
+
+import importlib
+import json
+import pkgutil
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Sequence
+
+from compliance.checklib import UNKNOWN, CheckContext, PlatformCheck, address_type
+from compliance.taggable_types import TAGGABLE_TYPES
+
+_INTERP_REF = re.compile(r"\$\{([^}]*)\}")
+_REF_TOKEN = re.compile(r"\b((?:module\.[A-Za-z0-9_-]+\.)*)((?:data\.)?[a-z][a-z0-9]*_[a-z0-9_]+)\.([A-Za-z_][A-Za-z0-9_-]*)")
+_INDEX = re.compile(r'\[(?:"(?:[^"\\]|\\.)*"|[^\]]*)\]')
+
+
+class InputError(Exception):
+    """An input file is unreadable or not the expected kind of JSON (CLI exit 2)."""
+
+
+@dataclass(slots=True)
+class Resource:
+    address: str
+    rtype: str
+    file: str
+    attrs: dict
+    tags_all: Any = None          # effective tags for synthesized JSON; None for plans (tags_all is in attrs)
+    refs: dict = field(default_factory=dict)   # attr -> [addresses referenced]
+    actions: tuple[str, ...] = ()
+
+
+@dataclass(slots=True)
+class LoadedInput:
+    resources: list[Resource]
+    files: list[str]
+    referrers: dict[str, list[str]]
+    public_lb_sgs: frozenset[str]
+    stage: str
+    plans: list[tuple[str, dict]] = field(default_factory=list)
+
+
+# --------------------------------------------------------------------------------------------- files
+def expand_paths(paths: Sequence[Path], *, plan: bool) -> list[Path]:
+    """Files named directly, plus ``*.tf.json`` (static) / ``*.json`` (plan) found under folders."""
+    out: list[Path] = []
+    for p in paths:
+        p = Path(p)
+        if p.is_dir():
+            pattern = "*.json" if plan else "*.tf.json"
+            out.extend(sorted(f for f in p.rglob(pattern)
+                              if f.is_file() and ".terraform" not in f.parts and "node_modules" not in f.parts))
+        elif p.is_file():
+            out.append(p)
+        else:
+            raise InputError(f"{p}: no such file or folder; pass a Terraform JSON/plan JSON file or a folder holding them")
+    return out
+
+
+def read_json(path: Path) -> Any:
+    try:
+        with open(path, "rb") as fh:
+            return json.load(fh)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read ({exc.strerror or exc}); check the path and permissions") from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: not valid JSON ({exc}); for a plan, pass the output of "
+                         f"`terraform show -json PLANFILE`, not the binary plan") from None
+
+
+def is_plan_json(doc: Any) -> bool:
+    return isinstance(doc, dict) and ("resource_changes" in doc or "planned_values" in doc) and "format_version" in doc
+
+
+# --------------------------------------------------------------------------------------------- static
+def _items(obj: Any) -> Iterator[tuple[str, Any]]:
+    """Terraform JSON allows an object or an array of objects at most nesting levels."""
+    if isinstance(obj, dict):
+        yield from obj.items()
+    elif isinstance(obj, list):
+        for o in obj:
+            if isinstance(o, dict):
+                yield from o.items()
+
+
+def _bodies(obj: Any) -> Iterator[dict]:
+    if isinstance(obj, dict):
+        yield obj
+    elif isinstance(obj, list):
+        for o in obj:
+            if isinstance(o, dict):
+                yield o
+
+
+def _provider_default_tags(doc: dict) -> dict[str, Any]:
+    """``{"aws": tags, "aws.alias": tags}`` from the provider blocks' default_tags."""
+    out: dict[str, Any] = {}
+    for pname, blocks in _items(doc.get("provider")):
+        for body in _bodies(blocks):
+            alias = body.get("alias")
+            key = f"{pname}.{alias}" if alias else pname
+            tags: Any = {}
+            for dt in _bodies(body.get("default_tags")):
+                t = dt.get("tags")
+                if isinstance(t, str):
+                    tags = UNKNOWN  # a reference: known only at plan time
+                elif isinstance(t, dict) and isinstance(tags, dict):
+                    tags = {**tags, **t}
+            out[key] = tags
+    return out
+
+
+def _string_refs(value: Any, known: set[str], prefix: str = "") -> list[str]:
+    found: list[str] = []
+
+    def walk(v: Any) -> None:
+        if isinstance(v, str):
+            if "${" in v:
+                for expr in _INTERP_REF.findall(v):
+                    for mod, rtype, name in _REF_TOKEN.findall(expr):
+                        addr = f"{prefix}{mod}{rtype}.{name}"
+                        if addr in known:
+                            found.append(addr)
+        elif isinstance(v, list):
+            for x in v:
+                walk(x)
+        elif isinstance(v, dict):
+            for x in v.values():
+                walk(x)
+
+    walk(value)
+    return found
+
+
+def load_tf_json(files: Sequence[Path]) -> LoadedInput:
+    resources: list[Resource] = []
+    for f in files:
+        doc = read_json(f)
+        if not isinstance(doc, dict):
+            raise InputError(f"{f}: not a Terraform JSON document (top level must be an object)")
+        if is_plan_json(doc):
+            raise InputError(f"{f}: this is a plan JSON; scan it with --plan, not --tf-json")
+        default_tags = _provider_default_tags(doc)
+        file_resources: list[Resource] = []
+        for rtype, named in _items(doc.get("resource")):
+            for name, bodies in _items(named):
+                for body in _bodies(bodies):
+                    file_resources.append(_static_resource(rtype, name, body, str(f), default_tags))
+        known = {r.address for r in file_resources}
+        for r in file_resources:
+            r.refs = {k: refs for k, v in r.attrs.items() if k != "//" and (refs := _string_refs(v, known))}
+        resources.extend(file_resources)
+    return _finish(resources, [str(f) for f in files], "static")
+
+
+def _static_resource(rtype: str, name: str, body: dict, file: str, default_tags: dict[str, Any]) -> Resource:
+    tags_all: Any = None
+    if rtype in TAGGABLE_TYPES:
+        prov = body.get("provider")
+        key = prov[2:-1] if isinstance(prov, str) and prov.startswith("${") else prov
+        if not key:
+            key = rtype.split("_", 1)[0]
+        base = default_tags.get(key, {})
+        own = body.get("tags")
+        if isinstance(own, str) or isinstance(base, str):
+            tags_all = UNKNOWN
+        else:
+            tags_all = {**(base or {}), **(own or {})}
+    return Resource(address=f"{rtype}.{name}", rtype=rtype, file=file, attrs=body, tags_all=tags_all)
+
+
+# --------------------------------------------------------------------------------------------- plan
+def mark_unknown(after: Any, unknown: Any) -> Any:
+    """Copy only the paths of ``after`` that hold unknown values, replacing those with :data:`UNKNOWN`."""
+    if unknown is True:
+        return UNKNOWN
+    if isinstance(unknown, dict) and unknown:
+        base = after if isinstance(after, dict) else {}
+        out = dict(base)
+        for k, u in unknown.items():
+            if u is False:
+                continue
+            out[k] = mark_unknown(base.get(k), u)
+        return out
+    if isinstance(unknown, list) and unknown and isinstance(after, list | type(None)):
+        base_l = after or []
+        if not any(u is not False for u in unknown):
+            return after
+        out_l = list(base_l) + [None] * max(0, len(unknown) - len(base_l))
+        for i, u in enumerate(unknown):
+            if u is not False:
+                out_l[i] = mark_unknown(out_l[i], u)
+        return out_l
+    return after
+
+
+def config_address(address: str) -> str:
+    return _INDEX.sub("", address)
+
+
+def _walk_config(module: dict, prefix: str, out: dict[str, dict[str, list[str]]]) -> None:
+    for res in module.get("resources", ()) or ():
+        if res.get("mode") != "managed":
+            continue
+        addr = prefix + res.get("address", "")
+        refs: dict[str, list[str]] = {}
+        for attr, expr in (res.get("expressions") or {}).items():
+            rs = _expr_refs(expr)
+            if rs:
+                refs[attr] = [prefix + r for r in rs]
+        out[addr] = refs
+    for name, call in (module.get("module_calls") or {}).items():
+        inner = call.get("module") or {}
+        _walk_config(inner, f"{prefix}module.{name}.", out)
+
+
+def _expr_refs(expr: Any) -> list[str]:
+    """Resource addresses (type.name, with module prefix) referenced by a plan configuration expression."""
+    found: list[str] = []
+    if isinstance(expr, dict):
+        refs = expr.get("references")
+        if isinstance(refs, list):
+            for r in refs:
+                if not isinstance(r, str) or r.startswith(("var.", "local.", "each.", "count.", "path.", "data.")):
+                    continue
+                m = _REF_TOKEN.match(r)
+                if m and not m.group(2).startswith("data."):
+                    found.append(f"{m.group(1)}{m.group(2)}.{m.group(3)}")
+        for k, v in expr.items():
+            if k not in ("references", "constant_value") and isinstance(v, (dict, list)):
+                found.extend(_expr_refs(v))
+    elif isinstance(expr, list):
+        for e in expr:
+            found.extend(_expr_refs(e))
+    return sorted(set(found))
+
+
+def load_plans(files: Sequence[Path]) -> LoadedInput:
+    resources: list[Resource] = []
+    plans: list[tuple[str, dict]] = []
+    for f in files:
+        doc = read_json(f)
+        if not is_plan_json(doc):
+            raise InputError(f"{f}: not a Terraform plan JSON (no format_version/resource_changes); create it with "
+                             f"`terraform plan -out=tfplan && terraform show -json tfplan > {Path(f).name}`")
+        plans.append((str(f), doc))
+        resources.extend(plan_resources(doc, str(f)))
+    return _finish(resources, [str(f) for f in files], "plan", plans)
+
+
+def plan_resources(doc: dict, file: str) -> list[Resource]:
+    cfg_refs: dict[str, dict[str, list[str]]] = {}
+    _walk_config((doc.get("configuration") or {}).get("root_module") or {}, "", cfg_refs)
+    instances: dict[str, list[str]] = {}
+    out: list[Resource] = []
+    for rc in doc.get("resource_changes") or ():
+        if rc.get("mode", "managed") != "managed":
+            continue
+        change = rc.get("change") or {}
+        actions = tuple(change.get("actions") or ())
+        address = rc.get("address", "")
+        instances.setdefault(config_address(address), []).append(address)
+        if actions in (("delete",), ("forget",)):
+            out.append(Resource(address, rc.get("type", ""), file, {}, actions=actions))
+            continue
+        after = change.get("after")
+        unknown = change.get("after_unknown")
+        attrs = mark_unknown(after, unknown) if unknown else after
+        out.append(Resource(address, rc.get("type", ""), file, attrs if isinstance(attrs, dict) else {},
+                            actions=actions))
+    # configuration refs (by config address) -> instance addresses
+    for r in out:
+        refs = cfg_refs.get(config_address(r.address))
+        if refs:
+            r.refs = {a: [i for t in targets for i in instances.get(t, ())] for a, targets in refs.items()}
+    return out
+
+
+# --------------------------------------------------------------------------------------------- context
+_COMPANION_ATTR = {"bucket", "vpc_id", "security_group_id", "load_balancer_arn", "key_id", "target_key_id"}
+
+
+def _finish(resources: list[Resource], files: list[str], stage: str,
+            plans: list[tuple[str, dict]] | None = None) -> LoadedInput:
+    referrers: dict[str, list[str]] = {}
+    by_bucket_name: dict[tuple[str, str], str] = {}
+    for r in resources:
+        for attr in _COMPANION_ATTR.intersection(r.refs):
+            for target in r.refs[attr]:
+                referrers.setdefault(target, []).append(r.address)
+        if r.rtype == "aws_s3_bucket" and isinstance(r.attrs.get("bucket"), str):
+            by_bucket_name[(r.file, r.attrs["bucket"])] = r.address
+    # fallback when a plan carries no configuration references: match companions by literal bucket name
+    for r in resources:
+        if r.rtype.startswith("aws_s3_bucket_") and "bucket" not in r.refs:
+            name = r.attrs.get("bucket")
+            target = by_bucket_name.get((r.file, name)) if isinstance(name, str) else None
+            if target:
+                referrers.setdefault(target, []).append(r.address)
+    public_sgs: set[str] = set()
+    for r in resources:
+        if r.rtype in ("aws_lb", "aws_alb") and r.actions not in (("delete",),):
+            internal = r.attrs.get("internal")
+            lbtype = r.attrs.get("load_balancer_type") or "application"
+            if internal in (None, False, "false") and lbtype in ("application", "network"):
+                public_sgs.update(a for a in r.refs.get("security_groups", ()) if address_type(a) == "aws_security_group")
+    return LoadedInput(resources, files, referrers, frozenset(public_sgs), stage, plans or [])
+
+
+# --------------------------------------------------------------------------------------------- checks
+_CHECKS: list[PlatformCheck] | None = None
+
+
+def project_checks() -> list[PlatformCheck]:
+    """Every ``check`` object in compliance/checks/ (imported once)."""
+    global _CHECKS
+    if _CHECKS is None:
+        import compliance.checks as pkg
+        found = []
+        for info in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda i: i.name):
+            mod = importlib.import_module(f"{pkg.__name__}.{info.name}")
+            chk = getattr(mod, "check", None)
+            if isinstance(chk, PlatformCheck):
+                found.append(chk)
+        _CHECKS = found
+    return _CHECKS
+
+
+@dataclass(frozen=True, slots=True)
+class CheckOutcome:
+    check: PlatformCheck
+    resource: Resource
+    result: str   # "PASSED" | "FAILED" | "UNKNOWN"
+    detail: str | None
+
+
+def evaluate(loaded: LoadedInput, checks: Iterable[PlatformCheck] | None = None) -> list[CheckOutcome]:
+    checks = list(project_checks() if checks is None else checks)
+    by_type: dict[str, list[PlatformCheck]] = {}
+    wildcard: list[PlatformCheck] = []
+    for c in checks:
+        if "*" in c.RESOURCES:
+            wildcard.append(c)
+        for t in c.RESOURCES:
+            if t != "*":
+                by_type.setdefault(t, []).append(c)
+    out: list[CheckOutcome] = []
+    stage = loaded.stage
+    for r in loaded.resources:
+        if r.actions in (("delete",), ("forget",)):
+            continue
+        applicable = by_type.get(r.rtype, ())
+        if not applicable and not wildcard:
+            continue
+        attrs = r.attrs
+        if attrs.get("count") == 0:
+            continue
+        ctx = CheckContext(r.address, r.rtype, stage=stage, tags_all=r.tags_all, refs=r.refs,
+                           referrers=loaded.referrers.get(r.address, ()),
+                           public_lb_security_groups=loaded.public_lb_sgs)
+        for c in (*applicable, *wildcard):
+            c.details = []
+            res = c.evaluate(attrs, ctx)
+            detail = c.details[0] if c.details else None
+            out.append(CheckOutcome(c, r, res.value if hasattr(res, "value") else str(res), detail))
+    return out

@@ -1,0 +1,201 @@
+"""The compliance gate: one gate, two stages.
+
+- static (:meth:`Gate.scan_tf_json`): ONE Checkov process (``terraform_json``) over every given file/folder, plus
+  the project's checks in-process (run while Checkov works).
+- plan (:meth:`Gate.scan_plan`): ONE Checkov process (``terraform_plan``) over every plan JSON, plus the project's
+  checks plus the stateful-change guard.
+
+Severities come from ``compliance/policy/severities.toml``, what blocks from ``compliance/policy/<env>.toml``
+(``None`` = prod, the strictest), waivers from ``compliance/waivers.toml`` (or ``waivers_file``).
+
+Exceptions: :class:`compliance.engine.InputError` (unreadable/invalid input) and
+:class:`compliance.policy.PolicyError` (unknown environment, broken policy) are bad input (CLI exit 2).  A scanner
+failure is never an exception: it is in ``GateResult.errors`` and makes ``exit_code`` 3.
+"""
+from __future__ import annotations
+
+import enum
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Sequence
+
+from compliance import engine
+from compliance.checkov_runner import CheckovRun, index_for, run_checkov
+from compliance.guards import GUARD_ID, stateful_changes
+from compliance.policy import EnvPolicy, Severities, load_policy, load_severities
+from compliance.waivers import Waiver, load_waivers
+
+__all__ = ["Stage", "Finding", "GateResult", "Gate", "Waiver"]
+
+WAIVER_CHECK_ID = "PLAT_WAIVER_INVALID"
+
+
+class Stage(enum.Enum):
+    STATIC = "static"
+    PLAN = "plan"
+
+
+@dataclass(frozen=True)
+class Finding:
+    check_id: str
+    title: str
+    severity: str                 # INFO | LOW | MEDIUM | HIGH | CRITICAL (the project's, see severities.toml)
+    resource: str                 # Terraform address ("provider.aws" for provider checks, file#entry for waivers)
+    file: str
+    stage: Stage
+    status: str                   # "failed" | "waived" | "approved"
+    blocking: bool
+    source: str                   # "checkov" | "project" | "guard" | "waiver"
+    waiver: Waiver | None = None
+    guideline: str | None = None
+    action: str = "block"         # policy verdict before waivers: "block" | "warn" | "info"
+    detail: str | None = None     # e.g. the attribute path of a plaintext secret (never its value)
+
+    @property
+    def level(self) -> str:
+        """What the finding does now: block, warn, info, or waived/approved."""
+        if self.status != "failed":
+            return self.status
+        return "block" if self.blocking else self.action
+
+
+@dataclass(frozen=True)
+class GateResult:
+    stage: Stage
+    environment: str | None
+    findings: tuple[Finding, ...]
+    passed_count: int
+    resources_scanned: int
+    errors: tuple[str, ...]
+    unknown_count: int = 0                      # project-check verdicts that depend on values known after apply
+    inputs: tuple[str, ...] = ()
+    checkov_version: str | None = None
+    policy: str = "prod"                        # the policy file's environment actually applied
+
+    @property
+    def exit_code(self) -> int:
+        if self.errors:
+            return 3
+        return 1 if self.blocking else 0
+
+    @property
+    def blocking(self) -> tuple[Finding, ...]:
+        return tuple(f for f in self.findings if f.blocking)
+
+    @property
+    def failed(self) -> tuple[Finding, ...]:
+        return tuple(f for f in self.findings if f.status == "failed")
+
+    @property
+    def waived(self) -> tuple[Finding, ...]:
+        return tuple(f for f in self.findings if f.status in ("waived", "approved"))
+
+    @property
+    def verdict(self) -> str:
+        if self.errors:
+            return "ERROR"
+        return "BLOCKED" if self.blocking else "PASSED"
+
+
+class Gate:
+    def __init__(self, environment: str | None, *, waivers_file: Path | None = None, approvals: Iterable[str] = (),
+                 checkov_timeout: float = 600, run_checkov: bool = True, severities_file: Path | None = None,
+                 policy_dir: Path | None = None) -> None:
+        self.environment = environment
+        self.policy: EnvPolicy = load_policy(environment, policy_dir)
+        self.severities: Severities = load_severities(severities_file)
+        self.waivers, self.waiver_problems = load_waivers(waivers_file)
+        self.waivers_file = waivers_file
+        self.approvals = tuple(approvals)
+        self.checkov_timeout = checkov_timeout
+        self.run_checkov = run_checkov and os.environ.get("PLATFORM_GATE_NO_CHECKOV") != "1"
+
+    # ------------------------------------------------------------------------------------------ stages
+    def scan_tf_json(self, paths: Sequence[Path]) -> GateResult:
+        files = engine.expand_paths(paths, plan=False)
+        if not files:
+            raise engine.InputError(f"no *.tf.json file under {', '.join(str(p) for p in paths)}; "
+                                    f"synthesize first or pass a Terraform JSON file")
+        loaded = engine.load_tf_json(files)
+        return self._scan(Stage.STATIC, "terraform_json", files, loaded)
+
+    def scan_plan(self, plan_files: Sequence[Path]) -> GateResult:
+        files = engine.expand_paths(plan_files, plan=True)
+        if not files:
+            raise engine.InputError(f"no plan JSON under {', '.join(str(p) for p in plan_files)}; create one with "
+                                    f"`terraform show -json PLANFILE > plan.json`")
+        loaded = engine.load_plans(files)
+        return self._scan(Stage.PLAN, "terraform_plan", files, loaded)
+
+    # ------------------------------------------------------------------------------------------ internals
+    def _scan(self, stage: Stage, framework: str, files: list[Path], loaded: engine.LoadedInput) -> GateResult:
+        live = [r for r in loaded.resources if r.actions not in (("delete",), ("forget",))]
+        ck: CheckovRun
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            fut = None
+            if self.run_checkov:
+                idx = index_for(loaded.resources) if stage is Stage.STATIC else None
+                fut = pool.submit(run_checkov, framework, files, timeout=self.checkov_timeout, resource_index=idx,
+                                  expect_resources=len(live))
+            outcomes = engine.evaluate(loaded)
+            ck = fut.result() if fut is not None else CheckovRun()
+        findings: list[Finding] = []
+        passed = 0
+        unknown = 0
+        for o in outcomes:
+            if o.result == "PASSED":
+                passed += 1
+            elif o.result == "FAILED":
+                findings.append(self._finding(o.check.ID, o.check.NAME, o.resource.address, o.resource.file, stage,
+                                              "project", o.check.GUIDELINE, o.detail))
+            else:
+                unknown += 1
+        for r in ck.results:
+            if not self.severities.applies(r.check_id, stage.value):
+                continue
+            if r.result == "PASSED":
+                passed += 1
+            elif r.result == "FAILED":
+                findings.append(self._finding(r.check_id, r.title, r.resource, r.file, stage, "checkov", r.guideline))
+        if stage is Stage.PLAN:
+            for file, plan in loaded.plans:
+                for address, kind in stateful_changes(plan):
+                    findings.append(self._guard_finding(address, kind, file))
+        for p in self.waiver_problems:
+            findings.append(Finding(WAIVER_CHECK_ID, p.message, "CRITICAL", p.source.split("#", 1)[-1]
+                                    if "#" in p.source else p.source, p.source.split("#", 1)[0], stage,
+                                    "failed", True, "waiver", None, None, "block"))
+        findings.sort(key=lambda f: (not f.blocking, f.status != "failed", -_rank(f.severity), f.check_id, f.resource,
+                                     f.file))
+        return GateResult(stage=stage, environment=self.environment, findings=tuple(findings), passed_count=passed,
+                          resources_scanned=len(live), errors=tuple(ck.errors), unknown_count=unknown,
+                          inputs=tuple(str(f) for f in files), checkov_version=ck.version,
+                          policy=self.policy.environment)
+
+    def _finding(self, check_id: str, title: str, address: str, file: str, stage: Stage, source: str,
+                 guideline: str | None, detail: str | None = None) -> Finding:
+        severity = self.severities.of(check_id)
+        action = self.policy.action(severity)
+        for w in self.waivers:
+            if w.matches(check_id, address, self.environment):
+                return Finding(check_id, title, severity, address, file, stage, "waived", False, source, w, guideline,
+                               action, detail)
+        return Finding(check_id, title, severity, address, file, stage, "failed", action == "block", source, None,
+                       guideline, action, detail)
+
+    def _guard_finding(self, address: str, kind: str, file: str) -> Finding:
+        severity = self.severities.of(GUARD_ID)
+        title = f"Plan would {kind} stateful resource {address}; approve the address explicitly to allow it"
+        approved = address in self.approvals  # exact addresses only: a glob would approve by accident
+        if approved:
+            return Finding(GUARD_ID, title, severity, address, file, Stage.PLAN, "approved", False, "guard", None, None,
+                           "block", kind)
+        return Finding(GUARD_ID, title, severity, address, file, Stage.PLAN, "failed", True, "guard", None, None,
+                       "block", kind)
+
+
+def _rank(sev: str) -> int:
+    from compliance.policy import RANK
+    return RANK.get(sev, 0)

@@ -1,0 +1,94 @@
+"""Severities the project owns and the per-environment policy that turns a severity into block / warn / info."""
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+POLICY_DIR = Path(__file__).resolve().parent / "policy"
+LEVELS = ("INFO", "LOW", "MEDIUM", "HIGH", "CRITICAL")
+RANK = {lvl: i for i, lvl in enumerate(LEVELS)}
+STRICTEST_ENV = "prod"
+
+
+class PolicyError(Exception):
+    """A policy/severity file is missing or malformed, or the environment has no policy (CLI exit 2)."""
+
+
+def _level(value: object, where: str) -> str:
+    if not isinstance(value, str) or value.upper() not in RANK:
+        raise PolicyError(f"{where}: severity must be one of {', '.join(LEVELS)}, got {value!r}")
+    return value.upper()
+
+
+@dataclass(frozen=True)
+class Severities:
+    levels: dict[str, str]
+    stages: dict[str, frozenset[str]]
+    unlisted: str
+    source: str
+
+    def of(self, check_id: str) -> str:
+        return self.levels.get(check_id, self.unlisted)
+
+    def listed(self, check_id: str) -> bool:
+        return check_id in self.levels
+
+    def applies(self, check_id: str, stage: str) -> bool:
+        st = self.stages.get(check_id)
+        return st is None or stage in st
+
+
+def load_severities(path: Path | None = None) -> Severities:
+    path = Path(path or POLICY_DIR / "severities.toml")
+    try:
+        doc = tomllib.loads(path.read_text())
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise PolicyError(f"{path}: cannot load severities ({exc})") from None
+    levels: dict[str, str] = {}
+    stages: dict[str, frozenset[str]] = {}
+    for section in ("project", "checkov"):
+        for cid, val in (doc.get(section) or {}).items():
+            where = f"{path} [{section}] {cid}"
+            if isinstance(val, dict):
+                levels[cid] = _level(val.get("severity"), where)
+                st = val.get("stages")
+                if st is not None:
+                    if not isinstance(st, list) or not set(st) <= {"static", "plan"}:
+                        raise PolicyError(f"{where}: stages must be a list of 'static'/'plan'")
+                    stages[cid] = frozenset(st)
+            else:
+                levels[cid] = _level(val, where)
+    return Severities(levels, stages, _level(doc.get("unlisted", "INFO"), f"{path} unlisted"), str(path))
+
+
+@dataclass(frozen=True)
+class EnvPolicy:
+    environment: str
+    block_at: str
+    warn_at: str
+    source: str
+
+    def action(self, severity: str) -> str:
+        r = RANK[severity]
+        if r >= RANK[self.block_at]:
+            return "block"
+        if r >= RANK[self.warn_at]:
+            return "warn"
+        return "info"
+
+
+def load_policy(environment: str | None, policy_dir: Path | None = None) -> EnvPolicy:
+    env = environment or STRICTEST_ENV
+    pdir = Path(policy_dir or POLICY_DIR)
+    path = pdir / f"{env}.toml"
+    if not path.is_file():
+        known = sorted(p.stem for p in pdir.glob("*.toml") if p.stem != "severities")
+        raise PolicyError(f"no compliance policy for environment {env!r}: expected {path} "
+                          f"(known environments: {', '.join(known)})")
+    try:
+        doc = tomllib.loads(path.read_text())
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise PolicyError(f"{path}: cannot load policy ({exc})") from None
+    return EnvPolicy(env, _level(doc.get("block_at"), f"{path} block_at"),
+                     _level(doc.get("warn_at", "INFO"), f"{path} warn_at"), str(path))
