@@ -9,7 +9,13 @@ import ipaddress
 from enum import Enum
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
+
+from .app import AppTierSettings
+from .base import Section
+from .data import DataTierSettings
+from .observability import ObservabilitySettings
+from .security import SecuritySettings
 
 #: Retention values CloudWatch Logs accepts (days).
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
@@ -20,10 +26,6 @@ SUBNET_TIERS = ("public", "private", "database")
 MAX_AZS = 4
 
 _REGION = r"^[a-z]{2}(-gov)?-[a-z]+-\d$"
-
-
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
 
 
 class ProtectionLevel(str, Enum):
@@ -48,7 +50,7 @@ class NatStrategy(str, Enum):
     ONE_PER_AZ = "one_per_az"
 
 
-class Tags(_Frozen):
+class Tags(Section):
     """Organisation tags every resource carries (with Environment and ManagedBy, added by the tool)."""
 
     project: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{1,30}$")]
@@ -59,7 +61,7 @@ class Tags(_Frozen):
     """Cost center code for cost allocation. Required."""
 
 
-class Network(_Frozen):
+class Network(Section):
     """The VPC and its subnet tiers."""
 
     vpc_cidr: str
@@ -103,7 +105,7 @@ class Network(_Frozen):
         return str(list(net.subnets(new_prefix=net.prefixlen + self.subnet_newbits))[slot])
 
 
-class Sizes(_Frozen):
+class Sizes(Section):
     """Instance sizes and capacities of the workload tiers."""
 
     instance_type: str = "t3.micro"
@@ -140,7 +142,7 @@ class Sizes(_Frozen):
         return self
 
 
-class EnvironmentSettings(_Frozen):
+class EnvironmentSettings(Section):
     """One environment: the only input of the stack that is synthesized for it."""
 
     name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{1,20}$")]
@@ -161,6 +163,14 @@ class EnvironmentSettings(_Frozen):
     """VPC settings. Required."""
     sizes: Sizes = Sizes()
     """Workload sizes. Default: all defaults of Sizes."""
+    app: AppTierSettings = AppTierSettings()
+    """Application tier. Default: all defaults of AppTierSettings."""
+    data: DataTierSettings = DataTierSettings()
+    """Data tier. Default: all defaults of DataTierSettings."""
+    security: SecuritySettings = SecuritySettings()
+    """Security baseline. Default: all defaults of SecuritySettings."""
+    observability: ObservabilitySettings = ObservabilitySettings()
+    """Observability, SLOs and cost. Default: all defaults of ObservabilitySettings."""
 
     @field_validator("log_retention_days")
     @classmethod

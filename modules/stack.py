@@ -29,6 +29,17 @@ EMULATOR_SERVICES = (
 )
 
 
+def key_services(region: str) -> dict[str, tuple[str, ...]]:
+    """Data class -> service principals its key policy grants (nothing broader; IAM governs the rest)."""
+    return {
+        "logs": (f"logs.{region}.amazonaws.com", "cloudtrail.amazonaws.com", "delivery.logs.amazonaws.com"),
+        "data": (),
+        "backups": ("backup.amazonaws.com",),
+        "secrets": (),
+        "alerts": ("cloudwatch.amazonaws.com", "events.amazonaws.com", "sns.amazonaws.com"),
+    }
+
+
 def default_tags(settings: EnvironmentSettings, commit: str) -> dict[str, str]:
     """The organisation tags every resource carries through the provider's ``default_tags``."""
     return {
@@ -88,11 +99,16 @@ class PlatformStack(TerraformStack):
         self.ctx = Context(name_prefix=settings.name_prefix, region=settings.region, account_id=identity.account_id,
                            partition=partition.partition, target=target)
 
-        self.keys = {
-            "logs": EncryptionKey(self, "kms-logs", self.ctx, EncryptionKeySettings(
-                data_class="logs", service_principals=(f"logs.{settings.region}.amazonaws.com",),
-                logs_encryption_context=True)),
+        # 1. Encryption: one customer-managed key per data class; every module encrypts with these.
+        region = settings.region
+        self.keys: dict[str, EncryptionKey] = {
+            data_class: EncryptionKey(self, f"kms-{data_class}", self.ctx, EncryptionKeySettings(
+                data_class=data_class, service_principals=principals,
+                logs_encryption_context=data_class == "logs"))
+            for data_class, principals in key_services(region).items()
         }
+
+        # 2. Network.
         az_count = settings.network.az_count
         self.network = Network(self, "network", self.ctx, NetworkSettings(
             vpc_cidr=settings.network.vpc_cidr,
@@ -102,6 +118,16 @@ class PlatformStack(TerraformStack):
             flow_log_retention_days=settings.log_retention_days,
             flow_log_kms_key_arn=self.keys["logs"].arn,
         ))
+
+        # 3. Capabilities, in dependency order; each reads what earlier ones expose (None when absent).
+        #    Alerting first (every module wires its alarms to it), then app tier, data tier, security (the WAF
+        #    attaches to the app tier's load balancer and the data tier's CDN), observability last (dashboards
+        #    over everything).
+        self.alerting = None
+        self.app = None
+        self.data = None
+        self.security = None
+        self.observability = None
 
         TerraformOutput(self, "vpc_id", value=self.network.vpc_id)
         TerraformOutput(self, "private_subnet_ids", value=self.network.private_subnet_ids)

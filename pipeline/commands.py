@@ -17,8 +17,11 @@ from .run import (EXIT_BAD_INPUT, EXIT_BLOCKED, EXIT_OK, EXIT_TOOL, REVIEW_FILE,
                   default_build_dir, drift_report)
 from .tfconfig import TerraformSetupError
 
-#: Where ``local up`` records the emulator it started (pid, port) and its log.
-LOCAL_STATE_DIR = default_build_dir() / "local"
+
+
+def local_state_dir() -> Path:
+    """Where ``local up`` records the emulator it started (pid, port) and its log."""
+    return default_build_dir() / "local"
 
 
 
@@ -61,7 +64,7 @@ def _synth(names: list[str] | None, target_kind: str, outdir: str | None, envs_d
 def _local_target() -> Target:
     from . import local
 
-    return Target(kind="local", endpoint=local.start(LOCAL_STATE_DIR).endpoint)
+    return Target(kind="local", endpoint=local.start(local_state_dir()).endpoint)
 
 
 def _target(kind: str) -> Target:
@@ -202,14 +205,14 @@ def cmd_local(args: argparse.Namespace) -> int:
 
     try:
         if args.action == "up":
-            emulator = local.start(LOCAL_STATE_DIR, port=args.port)
+            emulator = local.start(local_state_dir(), port=args.port)
         elif args.action == "status":
-            emulator = local.status(LOCAL_STATE_DIR)
+            emulator = local.status(local_state_dir())
             if emulator is None:
                 say("local emulator: not running")
                 return EXIT_BLOCKED
         else:
-            say("local emulator: stopped" if local.stop(LOCAL_STATE_DIR) else "local emulator: was not running")
+            say("local emulator: stopped" if local.stop(local_state_dir()) else "local emulator: was not running")
             return EXIT_OK
     except EmulatorError as exc:
         fail(f"error: {exc}")

@@ -1,0 +1,185 @@
+"""Shared fixtures: one synthesized app per session and target, one emulator per test run, one local deployment of
+dev shared by every end-to-end test (deployed by two concurrent ``deploy`` runs, the second of which must be
+refused by the state lock).
+
+Tests that need Terraform, the provider mirror or moto fail with a message naming what is missing; they never skip.
+"""
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+
+
+# -- ordering: tests marked `last` (the destroy of the shared deployment) run after everything else -------------
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "last: run after every other test (destroys the shared deployment)")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    items.sort(key=lambda item: item.get_closest_marker("last") is not None)
+
+
+# -- prerequisites ------------------------------------------------------------------------------------------------
+
+def require_tools() -> None:
+    """Fail (never skip) when Terraform, the provider mirror or moto is missing, saying what to install or set."""
+    problems = []
+    if shutil.which("terraform") is None:
+        problems.append("terraform is not on PATH: install Terraform 1.11+ (the CI image has 1.11.4)")
+    mirror = os.environ.get("TF_PROVIDER_MIRROR")
+    if not mirror:
+        problems.append("TF_PROVIDER_MIRROR is not set: point it at the folder that holds "
+                        "registry.terraform.io/hashicorp/aws/5.100.0 (find / -type d -name registry.terraform.io)")
+    elif not (Path(mirror) / "registry.terraform.io" / "hashicorp" / "aws").is_dir():
+        problems.append(f"TF_PROVIDER_MIRROR={mirror} holds no registry.terraform.io/hashicorp/aws: fix the path")
+    if importlib.util.find_spec("moto") is None:
+        problems.append("moto is not installed: pip install -e '.[dev]'")
+    if problems:
+        pytest.fail("missing test prerequisites:\n  " + "\n  ".join(problems), pytrace=False)
+
+
+# -- workspace and synthesis --------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A scratch working folder for the session; the build folder (CLI config, emulator state) lives inside."""
+    work = tmp_path_factory.mktemp("work")
+    os.environ["PLATFORM_BUILD_DIR"] = str(work / ".build")
+    return work
+
+
+@pytest.fixture(scope="session")
+def settings() -> dict[str, Any]:
+    import envs
+
+    return envs.load_all()
+
+
+@pytest.fixture(scope="session")
+def synth_aws(workspace: Path, settings: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Every environment synthesized once for the aws target: env -> parsed cdk.tf.json."""
+    from envs.target import AWS
+    from pipeline.synth import synthesize
+
+    result = synthesize(settings, AWS, workspace / "cdktf.out", commit="0123456789ab")
+    return {name: json.loads(path.read_text()) for name, path in result.stacks.items()}
+
+
+@pytest.fixture(scope="session")
+def synth_aws_dir(workspace: Path, synth_aws: dict[str, Any]) -> Path:
+    return workspace / "cdktf.out"
+
+
+@dataclass(frozen=True)
+class LocalEmulator:
+    endpoint: str
+    pid: int
+    state_dir: Path
+
+
+@pytest.fixture(scope="session")
+def emulator(workspace: Path) -> Any:
+    """This run's own moto server on a free port, stopped by its process id at the end."""
+    require_tools()
+    from pipeline import local
+
+    state_dir = workspace / ".build" / "local"
+    running = local.start(state_dir)
+    yield LocalEmulator(running.endpoint, running.pid, state_dir)
+    local.stop(state_dir)
+
+
+@pytest.fixture(scope="session")
+def synth_local(workspace: Path, settings: dict[str, Any], emulator: LocalEmulator) -> Path:
+    """Every environment synthesized once for the local target; returns the output folder."""
+    from envs.target import Target
+    from pipeline.synth import synthesize
+
+    outdir = workspace / "cdktf.local.out"
+    synthesize(settings, Target(kind="local", endpoint=emulator.endpoint), outdir, commit="0123456789ab")
+    return outdir
+
+
+def resources(doc: dict[str, Any], rtype: str) -> dict[str, dict[str, Any]]:
+    """The resources of ``rtype`` in a synthesized stack: name -> config."""
+    return doc.get("resource", {}).get(rtype, {})
+
+
+# -- one local deployment of dev for every end-to-end test --------------------------------------------------------
+
+def cli(*args: str, cwd: Path, timeout: float = 1800) -> subprocess.CompletedProcess[str]:
+    """Run ``python main.py ARGS`` in ``cwd`` with the session's build folder (and so its emulator)."""
+    return subprocess.run([sys.executable, str(ROOT / "main.py"), *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=timeout, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+
+
+@dataclass
+class Deployment:
+    env: str
+    endpoint: str
+    region: str
+    cwd: Path
+    first: subprocess.CompletedProcess[str]
+    """The deploy that applied."""
+    concurrent: subprocess.CompletedProcess[str]
+    """A second deploy of the same environment started while the first was applying."""
+
+    def client(self, service: str) -> Any:
+        from pipeline.aws import client
+
+        return client(service, self.region, self.endpoint)
+
+
+def _deploy_twice_concurrently(env: str, cwd_a: Path, cwd_b: Path) -> tuple[Any, Any]:
+    """Start deploy A; once it is applying, run deploy B of the same environment; return both results."""
+    proc = subprocess.Popen([sys.executable, str(ROOT / "main.py"), "deploy", "--env", env], cwd=cwd_a,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    lines: list[str] = []
+    applying = threading.Event()
+
+    def pump() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.append(line)
+            if "terraform apply" in line:
+                applying.set()
+        applying.set()
+
+    reader = threading.Thread(target=pump, daemon=True)
+    reader.start()
+    applying.wait(timeout=900)
+    concurrent = cli("deploy", "--env", env, cwd=cwd_b) if proc.poll() is None else None
+    stderr = proc.stderr.read() if proc.stderr else ""
+    code = proc.wait(timeout=1800)
+    reader.join(timeout=10)
+    first = subprocess.CompletedProcess(proc.args, code, "".join(lines), stderr)
+    return first, concurrent
+
+
+@pytest.fixture(scope="session")
+def deployed_dev(workspace: Path, emulator: LocalEmulator, settings: dict[str, Any]) -> Deployment:
+    """dev deployed to the session's emulator through the real CLI (bootstrap, gates, apply, re-plan)."""
+    cwd_a, cwd_b = workspace / "deploy-a", workspace / "deploy-b"
+    cwd_a.mkdir(exist_ok=True)
+    cwd_b.mkdir(exist_ok=True)
+    started = time.monotonic()
+    first, concurrent = _deploy_twice_concurrently("dev", cwd_a, cwd_b)
+    assert first.returncode == 0, f"deploy of dev failed ({time.monotonic() - started:.0f}s):\n{first.stdout}\n{first.stderr}"
+    assert concurrent is not None, "the first deploy finished before the concurrent one could start"
+    return Deployment("dev", emulator.endpoint, settings["dev"].region, cwd_a, first, concurrent)
