@@ -198,12 +198,12 @@ def truthy(value: Any) -> bool | None:
 
 
 def is_set(value: Any) -> bool | None:
-    """True when a non-empty value or a reference is present, False when absent/empty, None when unknown."""
+    """True when a non-empty value, a reference or a value unknown until apply is present; False when
+    absent/empty.  (The gate turns provider-computed attributes the configuration does not set into ``None``
+    first, so an unknown value here is a configured one, e.g. the ARN of a key created in the same plan.)"""
     value = first(value) if isinstance(value, list) else value
     if value is None or value == "":
         return False
-    if is_unknown(value):
-        return None
     return True
 
 

@@ -179,8 +179,12 @@ def _static_resource(rtype: str, name: str, body: dict, file: str, default_tags:
 
 
 # --------------------------------------------------------------------------------------------- plan
-def mark_unknown(after: Any, unknown: Any) -> Any:
-    """Copy only the paths of ``after`` that hold unknown values, replacing those with :data:`UNKNOWN`."""
+def mark_unknown(after: Any, unknown: Any, configured: frozenset[str] | set[str] | None = None) -> Any:
+    """Copy only the paths of ``after`` that hold unknown values, replacing those with :data:`UNKNOWN`.
+
+    ``configured``: the top-level attributes the configuration sets.  An unknown top-level attribute that the
+    configuration does not set is a provider-computed default (``multi_az``, ``kms_key_id``, ...): it becomes
+    ``None`` (not set) instead of unknown, so "must be set" rules fail as they do on the synthesized JSON."""
     if unknown is True:
         return UNKNOWN
     if isinstance(unknown, dict) and unknown:
@@ -188,6 +192,9 @@ def mark_unknown(after: Any, unknown: Any) -> Any:
         out = dict(base)
         for k, u in unknown.items():
             if u is False:
+                continue
+            if configured is not None and u is True and k not in configured and k != "tags_all":
+                out[k] = None
                 continue
             out[k] = mark_unknown(base.get(k), u)
         return out
@@ -207,7 +214,8 @@ def config_address(address: str) -> str:
     return _INDEX.sub("", address)
 
 
-def _walk_config(module: dict, prefix: str, out: dict[str, dict[str, list[str]]]) -> None:
+def _walk_config(module: dict, prefix: str, out: dict[str, dict[str, list[str]]],
+                 keys: dict[str, frozenset[str]] | None = None) -> None:
     for res in module.get("resources", ()) or ():
         if res.get("mode") != "managed":
             continue
@@ -218,9 +226,11 @@ def _walk_config(module: dict, prefix: str, out: dict[str, dict[str, list[str]]]
             if rs:
                 refs[attr] = [prefix + r for r in rs]
         out[addr] = refs
+        if keys is not None:
+            keys[addr] = frozenset(res.get("expressions") or ())
     for name, call in (module.get("module_calls") or {}).items():
         inner = call.get("module") or {}
-        _walk_config(inner, f"{prefix}module.{name}.", out)
+        _walk_config(inner, f"{prefix}module.{name}.", out, keys)
 
 
 def _expr_refs(expr: Any) -> list[str]:
@@ -259,7 +269,8 @@ def load_plans(files: Sequence[Path]) -> LoadedInput:
 
 def plan_resources(doc: dict, file: str) -> list[Resource]:
     cfg_refs: dict[str, dict[str, list[str]]] = {}
-    _walk_config((doc.get("configuration") or {}).get("root_module") or {}, "", cfg_refs)
+    cfg_keys: dict[str, frozenset[str]] = {}
+    _walk_config((doc.get("configuration") or {}).get("root_module") or {}, "", cfg_refs, cfg_keys)
     instances: dict[str, list[str]] = {}
     out: list[Resource] = []
     for rc in doc.get("resource_changes") or ():
@@ -274,7 +285,7 @@ def plan_resources(doc: dict, file: str) -> list[Resource]:
             continue
         after = change.get("after")
         unknown = change.get("after_unknown")
-        attrs = mark_unknown(after, unknown) if unknown else after
+        attrs = mark_unknown(after, unknown, cfg_keys.get(config_address(address))) if unknown else after
         out.append(Resource(address, rc.get("type", ""), file, attrs if isinstance(attrs, dict) else {},
                             actions=actions))
     # configuration refs (by config address) -> instance addresses

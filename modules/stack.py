@@ -12,6 +12,7 @@ from constructs import Construct
 from envs.schema import EnvironmentSettings, NatStrategy
 from envs.target import Target
 
+from .alerting import Alerting, alerting_settings
 from .base import Context
 from .kms import EncryptionKey, EncryptionKeySettings
 from .network import Network, NetworkSettings
@@ -123,7 +124,8 @@ class PlatformStack(TerraformStack):
         #    Alerting first (every module wires its alarms to it), then app tier, data tier, security (the WAF
         #    attaches to the app tier's load balancer and the data tier's CDN), observability last (dashboards
         #    over everything).
-        self.alerting = None
+        self.alerting = Alerting(self, "alerting", self.ctx,
+                                 alerting_settings(settings.observability, self.keys["alerts"].arn))
         self.app = None
         self.data = None
         self.security = None

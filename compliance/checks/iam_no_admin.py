@@ -29,12 +29,13 @@ class IamNoStarStar(PlatformCheck):
         unknown = False
         for doc in docs:
             if isinstance(doc, str):
-                if is_unknown(doc) or is_ref(doc):
+                if is_unknown(doc):
                     unknown = True
                     continue
                 try:
                     doc = json.loads(doc)
                 except ValueError:
+                    unknown = unknown or is_ref(doc)  # e.g. "${data.aws_iam_policy_document.x.json}"
                     continue
             if not isinstance(doc, dict):
                 continue

@@ -23,6 +23,9 @@ class RequiredTags(PlatformCheck):
             tags = attrs.get("tags")
         tags = first(tags) if isinstance(tags, list) else tags
         if is_unknown(tags) or is_ref(tags):
+            own = first(attrs.get("tags")) if isinstance(attrs.get("tags"), list) else attrs.get("tags")
+            if isinstance(own, dict) and any(own.get(k) == "" for k in REQUIRED_TAGS):
+                return FAILED  # an explicitly empty required tag fails whatever the merge brings
             return UNKNOWN_RESULT
         if not isinstance(tags, dict):
             return FAILED

@@ -8,12 +8,12 @@ from compliance.checklib import (FAILED, PASSED, UNKNOWN_RESULT, CheckCategories
 
 def _denies_insecure(policy):
     if isinstance(policy, str):
-        if is_unknown(policy) or is_ref(policy):
+        if is_unknown(policy):
             return None
-        try:
+        try:  # a JSON document with ${...} interpolations inside its strings still parses
             policy = json.loads(policy)
         except ValueError:
-            return False
+            return None if is_ref(policy) else False
     if not isinstance(policy, dict):
         return False
     for st in as_list(policy.get("Statement")):
