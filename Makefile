@@ -1,0 +1,32 @@
+# The two quick-start commands (README.md): `make demo` and `make test`.
+SHELL := /bin/bash
+RUN := source scripts/env.sh &&
+
+.PHONY: setup demo test test-fast bench clean
+
+setup:
+	@bash scripts/setup.sh
+
+## Set up, then the main job on the local target: synthesize every environment, run the static gate over all of
+## them, deploy dev to the local emulator (bootstrap, plan, plan gate, review, apply, empty re-plan), show the review.
+demo: setup
+	@$(RUN) python main.py synth
+	@$(RUN) python main.py check
+	@$(RUN) python main.py deploy --env dev
+	@$(RUN) cat cdktf.local.out/stacks/dev/review.md
+	@echo; echo "dev is deployed to the local emulator: 'python main.py local status'; tear down with"
+	@echo "'python main.py destroy --env dev --yes' and 'python main.py local down'."
+
+## Set up, then the whole test suite (unit, validate, plan + gate, end-to-end on an emulator of its own).
+test: setup
+	@$(RUN) python -m pytest -q
+
+## Unit tests only (no Terraform, no emulator).
+test-fast: setup
+	@$(RUN) python -m pytest -q tests/test_settings.py tests/test_network.py tests/compliance -m "not e2e"
+
+bench: setup
+	@$(RUN) python benchmarks/bench_synth.py
+
+clean:
+	rm -rf cdktf.out cdktf.local.out .build
