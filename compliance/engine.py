@@ -228,6 +228,8 @@ def _walk_config(module: dict, prefix: str, out: dict[str, dict[str, list[str]]]
         out[addr] = refs
         if keys is not None:
             keys[addr] = frozenset(res.get("expressions") or ())
+            pk = res.get("provider_config_key") or "aws"
+            keys[addr + "#provider"] = frozenset([pk.split(":")[-1]])
     for name, call in (module.get("module_calls") or {}).items():
         inner = call.get("module") or {}
         _walk_config(inner, f"{prefix}module.{name}.", out, keys)
@@ -252,6 +254,22 @@ def _expr_refs(expr: Any) -> list[str]:
         for e in expr:
             found.extend(_expr_refs(e))
     return sorted(set(found))
+
+
+def _plan_default_tags(doc: dict) -> dict[str, Any]:
+    """Provider key -> constant default tags (``UNKNOWN`` when they are computed) from the plan's configuration."""
+    out: dict[str, Any] = {}
+    for key, prov in ((doc.get("configuration") or {}).get("provider_config") or {}).items():
+        tags: Any = {}
+        for dt in (prov.get("expressions") or {}).get("default_tags") or ():
+            t = (dt or {}).get("tags") or {}
+            if "constant_value" in t and isinstance(t["constant_value"], dict):
+                tags = {**tags, **t["constant_value"]}
+            elif t:
+                tags = UNKNOWN
+                break
+        out[key.split(":")[-1]] = tags
+    return out
 
 
 def load_plans(files: Sequence[Path]) -> LoadedInput:
@@ -288,6 +306,14 @@ def plan_resources(doc: dict, file: str) -> list[Resource]:
         attrs = mark_unknown(after, unknown, cfg_keys.get(config_address(address))) if unknown else after
         out.append(Resource(address, rc.get("type", ""), file, attrs if isinstance(attrs, dict) else {},
                             actions=actions))
+    default_tags = _plan_default_tags(doc)
+    for r in out:
+        if r.rtype in TAGGABLE_TYPES and r.attrs.get("tags_all") == UNKNOWN:
+            pk = next(iter(cfg_keys.get(config_address(r.address) + "#provider", ("aws",))))
+            base = default_tags.get(pk, default_tags.get(pk.split(".")[0], {}))
+            own = r.attrs.get("tags")
+            if isinstance(base, dict) and (own is None or isinstance(own, dict)):
+                r.tags_all = {**base, **(own or {})}
     # configuration refs (by config address) -> instance addresses
     for r in out:
         refs = cfg_refs.get(config_address(r.address))

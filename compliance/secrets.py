@@ -47,7 +47,9 @@ def is_secret_name(name: str) -> bool:
 
 
 def looks_like_secret_value(value: str) -> bool:
-    return len(value) >= 8 and _ANY_SECRET_VALUE.search(value) is not None
+    if len(value) < 8 or value.startswith("arn:"):
+        return False
+    return _ANY_SECRET_VALUE.search(value) is not None
 
 
 def literal_secret(name: str, value: Any) -> bool:

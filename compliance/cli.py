@@ -1,0 +1,138 @@
+"""What ``main.py check`` and ``main.py review`` dispatch to: everything including messages and exit codes.
+
+Exit codes: 0 pass, 1 blocking findings, 2 bad input (unreadable/invalid file, unknown environment, bad format),
+3 tool failure (Checkov crashed, timed out, or scanned nothing of a non-empty input).
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Iterable, Sequence
+
+from compliance.engine import InputError
+from compliance.policy import PolicyError
+
+REVIEW_FORMATS = ("markdown", "json")
+
+
+def _emit(text: str, output: Path | str | None) -> None:
+    if output:
+        p = Path(output)
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(text)
+    else:
+        sys.stdout.write(text)
+
+
+def check_command(paths_tf_json: Sequence[Path | str] | None, plan_files: Sequence[Path | str] | None,
+                  environment: str | None, fmt: str = "text", output: Path | str | None = None,
+                  waivers_file: Path | str | None = None, approvals: Iterable[str] = (),
+                  *, checkov_timeout: float = 600) -> int:
+    from compliance.gate import Gate
+    from compliance.report import FORMATS, overall_exit_code, render
+
+    if fmt not in FORMATS:
+        print(f"error: unknown --format {fmt!r}; choose one of {', '.join(FORMATS)}", file=sys.stderr)
+        return 2
+    tf = [Path(p) for p in (paths_tf_json or ())]
+    plans = [Path(p) for p in (plan_files or ())]
+    if not tf and not plans:
+        print("error: nothing to scan: give Terraform JSON (--tf-json PATH / --env E) or a plan JSON (--plan FILE)",
+              file=sys.stderr)
+        return 2
+    try:
+        gate = Gate(environment, waivers_file=Path(waivers_file) if waivers_file else None, approvals=approvals,
+                    checkov_timeout=checkov_timeout)
+        results = []
+        if tf:
+            results.append(gate.scan_tf_json(tf))
+        if plans:
+            results.append(gate.scan_plan(plans))
+    except (InputError, PolicyError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    _emit(render(results, fmt), output)
+    code = overall_exit_code(results)
+    if output or fmt != "text":
+        # one human line on stderr whatever the report format
+        for r in results:
+            print(f"{r.stage.value} gate ({r.environment or r.policy}): {r.verdict}, {len(r.blocking)} blocking"
+                  + (f"; errors: {'; '.join(r.errors)}" if r.errors else ""), file=sys.stderr)
+    return code
+
+
+def load_plan_file(plan_path: Path | str) -> dict:
+    """Read a plan JSON, or raise InputError naming the file and the fix."""
+    p = Path(plan_path)
+    try:
+        raw = p.read_bytes()
+    except OSError as exc:
+        raise InputError(f"{p}: cannot read ({exc.strerror or exc}); check the path") from None
+    if raw[:2] == b"PK":
+        raise InputError(f"{p}: this is a binary Terraform plan; convert it with "
+                         f"`terraform show -json {p.name} > {p.stem}.json` and pass the JSON")
+    try:
+        doc = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InputError(f"{p}: not valid JSON ({exc}); pass the output of `terraform show -json PLANFILE`") from None
+    if not (isinstance(doc, dict) and "format_version" in doc and
+            ("resource_changes" in doc or "planned_values" in doc)):
+        raise InputError(f"{p}: not a Terraform plan JSON (no format_version/resource_changes); create it with "
+                         f"`terraform plan -out=tfplan && terraform show -json tfplan > {p.name}`")
+    return doc
+
+
+def review_command(plan_path: Path | str, fmt: str = "markdown", output: Path | str | None = None, *,
+                   environment: str | None = None, run_gate: bool = False, waivers_file: Path | str | None = None,
+                   approvals: Iterable[str] = (), title: str | None = None, max_chars: int = 65_000) -> int:
+    """Render the review of a plan JSON.  With ``run_gate`` the plan gate runs too and its findings and verdict
+    are included (the exit code stays 0: a review is a report; ``check`` is the gate)."""
+    from compliance.review import render_review
+
+    if fmt not in REVIEW_FORMATS:
+        print(f"error: unknown review --format {fmt!r}; choose markdown or json", file=sys.stderr)
+        return 2
+    try:
+        plan = load_plan_file(plan_path)
+        gate_result = None
+        if run_gate:
+            from compliance.gate import Gate
+            gate_result = Gate(environment, waivers_file=Path(waivers_file) if waivers_file else None,
+                               approvals=approvals).scan_plan([Path(plan_path)])
+    except (InputError, PolicyError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    _emit(render_review(plan, gate=gate_result, fmt=fmt, title=title, max_chars=max_chars), output)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Stand-alone entry (``python -m compliance.cli check|review ...``) for CI systems without main.py."""
+    import argparse
+
+    ap = argparse.ArgumentParser(prog="python -m compliance.cli")
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    c = sub.add_parser("check")
+    c.add_argument("--env", default=None)
+    c.add_argument("--tf-json", action="append", default=[])
+    c.add_argument("--plan", action="append", default=[])
+    c.add_argument("--format", default="text")
+    c.add_argument("--output")
+    c.add_argument("--waivers")
+    c.add_argument("--approve", action="append", default=[])
+    r = sub.add_parser("review")
+    r.add_argument("plan")
+    r.add_argument("--format", default="markdown")
+    r.add_argument("--output")
+    r.add_argument("--env", default=None)
+    r.add_argument("--gate", action="store_true")
+    r.add_argument("--title")
+    a = ap.parse_args(argv)
+    if a.cmd == "check":
+        return check_command(a.tf_json, a.plan, a.env, a.format, a.output, a.waivers, a.approve)
+    return review_command(a.plan, a.format, a.output, environment=a.env, run_gate=a.gate, title=a.title)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,207 @@
+"""Render gate results: text, json (schema ``platform-compliance/v1``, see docs/compliance.md), markdown, SARIF 2.1.0
+(GitHub code scanning) and JUnit XML.  Findings hold no attribute values, only ids, titles, addresses and paths;
+every string still goes through :func:`compliance.secrets.scrub_text` as a last line of defence."""
+from __future__ import annotations
+
+import json
+import os
+from typing import Any, Sequence
+from xml.sax.saxutils import escape, quoteattr
+
+from compliance.gate import Finding, GateResult
+from compliance.secrets import scrub_text
+
+FORMATS = ("text", "json", "markdown", "sarif", "junit")
+SCHEMA = "platform-compliance/v1"
+TOOL = "platform-compliance"
+
+
+def render(results: Sequence[GateResult], fmt: str) -> str:
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    out = {"text": _text, "json": _json, "markdown": _markdown, "sarif": _sarif, "junit": _junit}[fmt](results)
+    return scrub_text(out)
+
+
+def overall_exit_code(results: Sequence[GateResult]) -> int:
+    codes = [r.exit_code for r in results]
+    return 3 if 3 in codes else (1 if 1 in codes else 0)
+
+
+def _rel(path: str) -> str:
+    try:
+        rel = os.path.relpath(path)
+    except ValueError:
+        return path
+    return path if rel.startswith("..") else rel
+
+
+def _env(r: GateResult) -> str:
+    return r.environment or f"(none: {r.policy} policy)"
+
+
+def _counts(r: GateResult) -> dict[str, int]:
+    c = {"block": 0, "warn": 0, "info": 0, "waived": 0, "approved": 0}
+    for f in r.findings:
+        c[f.level] = c.get(f.level, 0) + 1
+    return c
+
+
+# --------------------------------------------------------------------------------------------- json
+def finding_dict(f: Finding) -> dict[str, Any]:
+    return {
+        "check_id": f.check_id, "title": f.title, "severity": f.severity, "resource": f.resource,
+        "file": _rel(f.file), "stage": f.stage.value, "status": f.status, "blocking": f.blocking, "level": f.level,
+        "source": f.source, "guideline": f.guideline, "detail": f.detail,
+        "waiver": None if f.waiver is None else {
+            "check": f.waiver.check_id, "resource": f.waiver.resource, "reason": f.waiver.reason,
+            "owner": f.waiver.owner, "expires": f.waiver.expires.isoformat(),
+            "environments": list(f.waiver.environments) if f.waiver.environments is not None else None,
+            "source": _rel(f.waiver.source)},
+    }
+
+
+def result_dict(r: GateResult) -> dict[str, Any]:
+    return {
+        "stage": r.stage.value, "environment": r.environment, "policy": r.policy, "verdict": r.verdict,
+        "exit_code": r.exit_code, "passed_count": r.passed_count, "resources_scanned": r.resources_scanned,
+        "unknown_count": r.unknown_count, "counts": _counts(r), "errors": list(r.errors),
+        "inputs": [_rel(i) for i in r.inputs], "checkov_version": r.checkov_version,
+        "findings": [finding_dict(f) for f in r.findings],
+    }
+
+
+def _json(results: Sequence[GateResult]) -> str:
+    return json.dumps({"schema": SCHEMA, "exit_code": overall_exit_code(results),
+                       "results": [result_dict(r) for r in results]}, indent=2) + "\n"
+
+
+# --------------------------------------------------------------------------------------------- text
+def _text(results: Sequence[GateResult]) -> str:
+    lines: list[str] = []
+    for r in results:
+        c = _counts(r)
+        lines.append(f"{r.stage.value} gate, environment {_env(r)}: {r.verdict} "
+                     f"({c['block']} blocking, {c['warn']} warnings, {c['info']} info, {c['waived']} waived, "
+                     f"{c['approved']} approved; {r.passed_count} checks passed on {r.resources_scanned} resources"
+                     + (f"; {r.unknown_count} unknown until apply" if r.unknown_count else "") + ")")
+        for e in r.errors:
+            lines.append(f"  ERROR {e}")
+        for f in r.findings:
+            extra = f" [{f.detail}]" if f.detail else ""
+            w = f" (waiver {f.waiver.source}, owner {f.waiver.owner}, expires {f.waiver.expires})" if f.waiver else ""
+            lines.append(f"  {f.level.upper():8} {f.severity:8} {f.check_id:22} {f.resource}{extra}  "
+                         f"{f.title}  ({_rel(f.file)}){w}")
+    lines.append(f"exit code {overall_exit_code(results)}")
+    return "\n".join(lines) + "\n"
+
+
+# --------------------------------------------------------------------------------------------- markdown
+def _md_cell(s: Any) -> str:
+    return str(s).replace("|", "\\|").replace("\n", " ")
+
+
+def markdown_findings(r: GateResult, limit: int = 200) -> str:
+    rows = [f for f in r.findings]
+    if not rows:
+        return "_No findings._\n"
+    out = ["| level | severity | check | resource | title |", "| --- | --- | --- | --- | --- |"]
+    for f in rows[:limit]:
+        out.append(f"| {f.level} | {f.severity} | `{f.check_id}` | `{_md_cell(f.resource)}` | {_md_cell(f.title)} |")
+    if len(rows) > limit:
+        out.append(f"\n_{len(rows) - limit} more findings not shown (see the JSON or SARIF report)._")
+    return "\n".join(out) + "\n"
+
+
+def _markdown(results: Sequence[GateResult]) -> str:
+    parts = []
+    for r in results:
+        c = _counts(r)
+        icon = {"PASSED": "✅", "BLOCKED": "⛔", "ERROR": "💥"}[r.verdict]
+        parts.append(f"### {icon} Compliance gate ({r.stage.value}, {_env(r)}): {r.verdict}\n")
+        parts.append(f"{c['block']} blocking · {c['warn']} warnings · {c['info']} info · {c['waived']} waived · "
+                     f"{c['approved']} approved · {r.passed_count} passed · {r.resources_scanned} resources\n")
+        for e in r.errors:
+            parts.append(f"> **Error:** {_md_cell(e)}\n")
+        parts.append(markdown_findings(r))
+    return "\n".join(parts)
+
+
+# --------------------------------------------------------------------------------------------- SARIF
+_SARIF_LEVEL = {"block": "error", "warn": "warning", "info": "note", "waived": "note", "approved": "note"}
+
+
+def _sarif(results: Sequence[GateResult]) -> str:
+    rules: dict[str, dict[str, Any]] = {}
+    sresults: list[dict[str, Any]] = []
+    notifications: list[dict[str, Any]] = []
+    for r in results:
+        for e in r.errors:
+            notifications.append({"level": "error", "message": {"text": e}})
+        for f in r.findings:
+            if f.check_id not in rules:
+                rule: dict[str, Any] = {"id": f.check_id, "name": f.check_id,
+                                        "shortDescription": {"text": f.title[:200] or f.check_id},
+                                        "properties": {"severity": f.severity, "source": f.source}}
+                if f.guideline:
+                    rule["helpUri"] = f.guideline
+                rules[f.check_id] = rule
+            res: dict[str, Any] = {
+                "ruleId": f.check_id,
+                "level": _SARIF_LEVEL[f.level],
+                "message": {"text": f"{f.title} — {f.resource} ({f.stage.value} gate, "
+                                    f"{r.environment or r.policy}, severity {f.severity})"},
+                "locations": [{
+                    "physicalLocation": {"artifactLocation": {"uri": _rel(f.file).replace(os.sep, "/")},
+                                         "region": {"startLine": 1}},
+                    "logicalLocations": [{"fullyQualifiedName": f.resource, "kind": "resource"}],
+                }],
+                "partialFingerprints": {"platformFinding/v1": f"{f.check_id}:{f.resource}:{r.environment or '-'}"},
+                "properties": {"severity": f.severity, "environment": r.environment, "stage": f.stage.value,
+                               "blocking": f.blocking},
+            }
+            if f.status != "failed":
+                just = (f"waived by {f.waiver.owner} until {f.waiver.expires}: {f.waiver.reason}" if f.waiver
+                        else "approved for this run")
+                res["suppressions"] = [{"kind": "external", "justification": just}]
+            sresults.append(res)
+    run: dict[str, Any] = {
+        "tool": {"driver": {"name": TOOL, "informationUri": "https://github.com/", "version": "1.0.0",
+                            "rules": list(rules.values())}},
+        "results": sresults,
+        "invocations": [{"executionSuccessful": not any(r.errors for r in results),
+                         "toolExecutionNotifications": notifications}],
+    }
+    return json.dumps({"$schema": "https://json.schemastore.org/sarif-2.1.0.json", "version": "2.1.0",
+                       "runs": [run]}, indent=2) + "\n"
+
+
+# --------------------------------------------------------------------------------------------- JUnit
+def _junit(results: Sequence[GateResult]) -> str:
+    out = ['<?xml version="1.0" encoding="UTF-8"?>']
+    tot_t = sum(len(r.findings) + 1 + len(r.errors) for r in results)
+    tot_f = sum(len(r.blocking) for r in results)
+    tot_e = sum(len(r.errors) for r in results)
+    out.append(f'<testsuites name="{TOOL}" tests="{tot_t}" failures="{tot_f}" errors="{tot_e}">')
+    for r in results:
+        name = f"{r.stage.value}.{r.environment or r.policy}"
+        skipped = sum(1 for f in r.findings if not f.blocking)
+        out.append(f'  <testsuite name={quoteattr(name)} tests="{len(r.findings) + 1 + len(r.errors)}" '
+                   f'failures="{len(r.blocking)}" errors="{len(r.errors)}" skipped="{skipped}">')
+        for e in r.errors:
+            out.append(f'    <testcase classname={quoteattr(name)} name="scanner">'
+                       f'<error message={quoteattr(e[:500])}>{escape(e)}</error></testcase>')
+        out.append(f'    <testcase classname={quoteattr(name)} name="gate">'
+                   f'<system-out>{escape(f"{r.passed_count} checks passed on {r.resources_scanned} resources")}'
+                   f'</system-out></testcase>')
+        for f in r.findings:
+            tc = f'    <testcase classname={quoteattr(name + "." + f.check_id)} name={quoteattr(f.resource)} file={quoteattr(_rel(f.file))}>'
+            body = f"{f.check_id} {f.severity} {f.resource}: {f.title}"
+            if f.blocking:
+                tc += f'<failure message={quoteattr(f"{f.check_id}: {f.title}"[:500])} type="{f.severity}">{escape(body)}</failure>'
+            else:
+                tc += f'<skipped message={quoteattr(f"{f.level}: {f.check_id} {f.title}"[:500])}/>'
+            out.append(tc + "</testcase>")
+        out.append("  </testsuite>")
+    out.append("</testsuites>")
+    return "\n".join(out) + "\n"
