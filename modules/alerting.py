@@ -11,7 +11,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from cdktf_cdktf_provider_aws.cloudwatch_metric_alarm import CloudwatchMetricAlarm
+from cdktf_cdktf_provider_aws.cloudwatch_metric_alarm import (CloudwatchMetricAlarm, CloudwatchMetricAlarmMetricQuery,
+                                                             CloudwatchMetricAlarmMetricQueryMetric)
 from cdktf_cdktf_provider_aws.sns_topic import SnsTopic
 from cdktf_cdktf_provider_aws.sns_topic_policy import SnsTopicPolicy
 from cdktf_cdktf_provider_aws.sns_topic_subscription import SnsTopicSubscription
@@ -123,16 +124,20 @@ class Alerting(Module):
         return [self.topic_arns[severity]]
 
     def alarm(self, scope: Construct, id_: str, *, severity: str, alarm_name: str, period: int,
-              evaluation_periods: int, escalate: bool | None = None, **kwargs: Any) -> CloudwatchMetricAlarm:
+              evaluation_periods: int, escalate: bool | None = None, notify: bool = True,
+              **kwargs: Any) -> CloudwatchMetricAlarm:
         """A metric alarm notifying the ``severity`` topic on ALARM and OK.
 
         ``period`` is the alarm's period, or that of its ``metric_query`` metrics (then not passed to the alarm).
         ``escalate`` (default: true for critical) adds ``<id_>-escalation``: the same condition held for
-        `escalation_minutes` longer notifies the escalation topic.
+        `escalation_minutes` longer notifies the escalation topic. ``notify=False`` leaves the alarm itself without
+        actions (it then feeds a composite alarm, which notifies), keeping the escalation twin.
         """
-        actions = self.actions(severity)
+        actions = self.actions(severity) if notify else []
         has_query = "metric_query" in kwargs
         base = dict(kwargs)
+        if has_query:
+            base["metric_query"] = metric_queries(base["metric_query"])
         if not has_query:
             base["period"] = period
         alarm = CloudwatchMetricAlarm(scope, id_, alarm_name=alarm_name, evaluation_periods=evaluation_periods,
@@ -155,6 +160,19 @@ class Alerting(Module):
                                                                  "Severity": "escalation"}),
                 **{k: v for k, v in base.items() if k != "alarm_description"})
         return alarm
+
+
+def metric_queries(queries: list[Any]) -> list[Any]:
+    """``metric_query`` entries given as plain dicts (snake_case keys, ``metric`` a dict) as provider structs."""
+    out = []
+    for q in queries:
+        if isinstance(q, dict):
+            q = dict(q)
+            if isinstance(q.get("metric"), dict):
+                q["metric"] = CloudwatchMetricAlarmMetricQueryMetric(**q["metric"])
+            q = CloudwatchMetricAlarmMetricQuery(**q)
+        out.append(q)
+    return out
 
 
 def alerting_settings(observability: ObservabilitySettings, kms_key_arn: str) -> AlertingSettings:

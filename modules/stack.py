@@ -16,6 +16,7 @@ from .alerting import Alerting, alerting_settings
 from .base import Context
 from .kms import EncryptionKey, EncryptionKeySettings
 from .network import Network, NetworkSettings
+from .observability import Observability, observability_settings, observed_resources
 
 MANAGED_BY = "platform-iac"
 
@@ -129,7 +130,9 @@ class PlatformStack(TerraformStack):
         self.app = None
         self.data = None
         self.security = None
-        self.observability = None
+        self.observability = Observability(
+            self, "observability", self.ctx, observability_settings(settings, self.keys["logs"].arn),
+            alerting=self.alerting, observed=observed_resources(self.app, self.data, self.security))
 
         TerraformOutput(self, "vpc_id", value=self.network.vpc_id)
         TerraformOutput(self, "private_subnet_ids", value=self.network.private_subnet_ids)
