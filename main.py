@@ -83,6 +83,23 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("local", help="the local AWS emulator (moto server on 127.0.0.1)")
     p.add_argument("action", choices=("up", "down", "status"))
     p.add_argument("--port", type=int, help="port for 'up' (default: a free port)")
+
+    p = sub.add_parser("sla", help="SLA report: availability and error budget from CloudWatch metrics")
+    p.add_argument("action", choices=("report",))
+    env_arg(p, True)
+    target_arg(p)
+    p.add_argument("--days", type=int, help="period in whole UTC days (default: observability.slo.window_days)")
+    p.add_argument("--end", metavar="YYYY-MM-DD", help="last day of the period (default: today)")
+    p.add_argument("--format", choices=("markdown", "json"), default="markdown")
+    p.add_argument("--output", metavar="FILE")
+
+    p = sub.add_parser("cost", help="cost report: Cost Explorer actuals, cost per user, optimization suggestions")
+    p.add_argument("action", choices=("report",))
+    env_arg(p, True)
+    target_arg(p)
+    p.add_argument("--months", type=int, default=3, help="months back, the current one included (default: 3)")
+    p.add_argument("--format", choices=("markdown", "json"), default="markdown")
+    p.add_argument("--output", metavar="FILE")
     return parser
 
 

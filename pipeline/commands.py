@@ -260,6 +260,8 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "destroy": cmd_destroy,
     "bootstrap": cmd_bootstrap,
     "local": cmd_local,
+    "sla": lambda args: __import__("pipeline.sla", fromlist=["cmd_sla"]).cmd_sla(args),
+    "cost": lambda args: __import__("pipeline.cost_report", fromlist=["cmd_cost"]).cmd_cost(args),
 }
 
 
