@@ -29,6 +29,9 @@ class StateBackendSpec:
     region: str
     kms_alias: str
     tags: Mapping[str, str] = field(default_factory=dict)
+    tls_only_policy: bool = True
+    """Deny every non-TLS request in the bucket policy. Left out only on the local emulator: moto 5.2 evaluates a
+    Deny statement as if its ``aws:SecureTransport`` condition matched, which would refuse every state read."""
 
 
 def bootstrap_state(spec: StateBackendSpec, endpoint: str | None = None) -> list[str]:
@@ -142,6 +145,10 @@ def _ensure_bucket(spec: StateBackendSpec, key_arn: str, s3: Any, actions: list[
         == ownership,
         lambda: s3.put_bucket_ownership_controls(Bucket=name, OwnershipControls=ownership),
     )
+    if not spec.tls_only_policy:
+        actions.append(f"TLS-only policy of bucket {name} left out (local emulator)")
+        _tag_bucket(spec, s3, actions)
+        return
     policy = json.loads(_read(lambda: s3.get_bucket_policy(Bucket=name)["Policy"], "NoSuchBucketPolicy") or "{}")
     statements = [s for s in policy.get("Statement", []) if s.get("Sid") != TLS_ONLY_SID]
     _step(
@@ -153,6 +160,11 @@ def _ensure_bucket(spec: StateBackendSpec, key_arn: str, s3: Any, actions: list[
             Policy=json.dumps({"Version": "2012-10-17", **policy, "Statement": [*statements, tls_statement]}),
         ),
     )
+    _tag_bucket(spec, s3, actions)
+
+
+def _tag_bucket(spec: StateBackendSpec, s3: Any, actions: list[str]) -> None:
+    name = spec.bucket
     current_tags = {t["Key"]: t["Value"] for t in _read(lambda: s3.get_bucket_tagging(Bucket=name)["TagSet"], "NoSuchTagSet") or []}
     _step(
         actions,

@@ -146,14 +146,11 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 @_guarded
 def cmd_deploy(args: argparse.Namespace) -> int:
-    from compliance.guards import check_plan_for_apply
-
     pipe, stack_json = _prepare(args)
     outcome = _plan_and_gate(pipe, stack_json, args.approve, args.lock_timeout)
     if not outcome.has_changes:
         say(f"[{args.env}] nothing to apply")
         return EXIT_OK
-    check_plan_for_apply(outcome.plan, environment=args.env)
     pipe.apply(outcome, lock_timeout=args.lock_timeout)
     pipe.verify_no_changes()
     say(f"[{args.env}] deployed")
@@ -195,7 +192,7 @@ def cmd_destroy(args: argparse.Namespace) -> int:
 def cmd_bootstrap(args: argparse.Namespace) -> int:
     settings = synth_mod.load_settings([args.env], args.envs_dir)[args.env]
     target = _target(args.target)
-    for action in bootstrap_state(backend_spec(settings), target.endpoint):
+    for action in bootstrap_state(backend_spec(settings, target), target.endpoint):
         say(f"bootstrap {args.env}: {action}")
     return EXIT_OK
 

@@ -42,9 +42,9 @@ class PlanOutcome:
     plan: dict[str, Any] = field(default_factory=dict, repr=False)
 
 
-def backend_spec(settings: EnvironmentSettings) -> StateBackendSpec:
+def backend_spec(settings: EnvironmentSettings, target: Target) -> StateBackendSpec:
     return StateBackendSpec(bucket=settings.state_bucket, table=settings.lock_table, region=settings.region,
-                            kms_alias=f"alias/{settings.tags.project}-tfstate",
+                            kms_alias=f"alias/{settings.tags.project}-tfstate", tls_only_policy=not target.is_local,
                             tags={"Project": settings.tags.project, "Owner": settings.tags.owner,
                                   "CostCenter": settings.tags.cost_center, "ManagedBy": "platform-iac"})
 
@@ -96,7 +96,7 @@ class Pipeline:
     # -- steps ---------------------------------------------------------------------------------------------------
 
     def bootstrap(self) -> list[str]:
-        actions = bootstrap_state(backend_spec(self.settings), self.target.endpoint)
+        actions = bootstrap_state(backend_spec(self.settings, self.target), self.target.endpoint)
         for action in actions:
             self.say(f"  bootstrap: {action}")
         return actions
@@ -122,6 +122,15 @@ class Pipeline:
         return PlanOutcome(planfile=planfile, plan_json=plan_json, has_changes=has_changes, plan=plan)
 
     def apply(self, outcome: PlanOutcome, lock_timeout: str = "0s") -> None:
+        """Apply the saved plan, after refusing one made for another environment or against an older state."""
+        from compliance.guards import PlanRefused, check_plan_for_apply
+
+        current = self._terraform(self.tf.state_pull)
+        try:
+            check_plan_for_apply(outcome.plan, environment=self.settings.name, plan_file=outcome.planfile,
+                                 current_state=current)
+        except PlanRefused as exc:
+            raise PipelineError(f"refused to apply {outcome.planfile}: {exc}", EXIT_BLOCKED) from None
         self.say(f"[{self.settings.name}] terraform apply {outcome.planfile.name} (the gated, saved plan)")
         try:
             self.tf.apply(outcome.planfile, lock_timeout=lock_timeout)

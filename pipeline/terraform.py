@@ -44,13 +44,16 @@ class TerraformRunner:
             working_dir=str(self.workdir), terraform_bin_path=find_terraform(self.env.get("PATH"))
         )
 
-    def init(self, backend_config: Mapping[str, str] | None = None, reconfigure: bool = True) -> None:
-        """``terraform init``, with ``-backend-config=k=v`` for each item and ``-reconfigure`` by default."""
+    def init(self, backend_config: Mapping[str, str] | None = None, reconfigure: bool = True,
+             backend: bool = True) -> None:
+        """``terraform init``, with ``-backend-config=k=v`` for each item and ``-reconfigure`` by default;
+        ``backend=False`` skips the backend (enough for ``validate``)."""
         self._run(
             "init",
             input=False,
             backend_config=dict(backend_config) if backend_config else None,
-            reconfigure=IsFlagged if reconfigure else None,
+            reconfigure=IsFlagged if reconfigure and backend else None,
+            backend=None if backend else False,
         )
 
     def validate(self) -> None:
@@ -105,6 +108,11 @@ class TerraformRunner:
     def destroy(self, lock_timeout: str = "0s") -> None:
         """Destroy everything in the state (``apply -destroy -auto-approve``)."""
         self._run("apply", input=False, destroy=IsFlagged, auto_approve=IsFlagged, lock_timeout=lock_timeout)
+
+    def state_pull(self) -> dict[str, Any]:
+        """The current remote state (``state pull``); ``{}`` when there is none yet."""
+        result = self._run("state pull")
+        return json.loads(result.stdout) if result.stdout.strip() else {}
 
     def output_json(self) -> dict[str, Any]:
         """All root outputs as ``{name: {value, type, sensitive}}`` (``output -json``)."""
