@@ -66,6 +66,8 @@ def attribute_changes(change: Mapping[str, Any]) -> list[tuple[str, str, str]]:
         u = isinstance(unknown, dict) and unknown.get(k) is True
         if not u and a == b:
             continue
+        if not u and b is None and a in (None, [], {}, ""):
+            continue  # creation: only attributes that get a value
         if k == "tags_all" and a == b:
             continue
         mb = mask(b, bs.get(k) if isinstance(bs, dict) else None, k)

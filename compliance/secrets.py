@@ -107,7 +107,11 @@ def mask(value: Any, sensitive: Any = None, name: str = "") -> Any:
         return MASK if value is not None else None
     if isinstance(value, dict):
         sens = sensitive if isinstance(sensitive, dict) else {}
-        return {k: mask(v, sens.get(k), str(k)) for k, v in value.items()}
+        out = {k: mask(v, sens.get(k), str(k)) for k, v in value.items()}
+        # {"name": "DB_PASSWORD", "value": "..."} (ECS/Lambda/Beanstalk environment style)
+        if isinstance(value.get("name"), str) and is_secret_name(value["name"]) and value.get("value") is not None:
+            out["value"] = MASK
+        return out
     if isinstance(value, list):
         sens_l = sensitive if isinstance(sensitive, list) else []
         return [mask(v, sens_l[i] if i < len(sens_l) else None, name) for i, v in enumerate(value)]
