@@ -14,6 +14,7 @@ from envs.target import Target
 
 from .alerting import Alerting, alerting_settings
 from .base import Context
+from .data_tier import DataTier, data_tier_settings, topic_arns as data_topic_arns
 from .kms import EncryptionKey, EncryptionKeySettings
 from .network import Network, NetworkSettings
 from .observability import Observability, observability_settings, observed_resources
@@ -34,7 +35,8 @@ EMULATOR_SERVICES = (
 def key_services(region: str) -> dict[str, tuple[str, ...]]:
     """Data class -> service principals its key policy grants (nothing broader; IAM governs the rest)."""
     return {
-        "logs": (f"logs.{region}.amazonaws.com", "cloudtrail.amazonaws.com", "delivery.logs.amazonaws.com"),
+        "logs": (f"logs.{region}.amazonaws.com", "cloudtrail.amazonaws.com", "delivery.logs.amazonaws.com",
+                 "logging.s3.amazonaws.com"),
         "data": (),
         "backups": ("backup.amazonaws.com",),
         "secrets": (),
@@ -128,7 +130,14 @@ class PlatformStack(TerraformStack):
         self.alerting = Alerting(self, "alerting", self.ctx,
                                  alerting_settings(settings.observability, self.keys["alerts"].arn))
         self.app = None
-        self.data = None
+        self.data = DataTier(
+            self, "data", self.ctx, data_tier_settings(settings), vpc_id=self.network.vpc_id,
+            database_subnet_group_name=self.network.database_subnet_group_name,
+            private_subnet_ids=self.network.private_subnet_ids,
+            keys={data_class: key.arn for data_class, key in self.keys.items()}, dr_provider=self.providers.dr,
+            app_security_group_id=self.app.app_security_group_id if self.app is not None else None,
+            alb_dns_name=self.app.alb_dns_name if self.app is not None else None,
+            alarm_topic_arns=data_topic_arns(self.alerting))
         self.security = None
         self.observability = Observability(
             self, "observability", self.ctx, observability_settings(settings, self.keys["logs"].arn),
