@@ -14,6 +14,7 @@ from pydantic import Field, field_validator, model_validator
 from .app import AppTierSettings
 from .base import Section
 from .data import DataTierSettings
+from .integration import IntegrationSettings
 from .observability import ObservabilitySettings
 from .security import SecuritySettings
 
@@ -171,6 +172,9 @@ class EnvironmentSettings(Section):
     """Security baseline. Default: all defaults of SecuritySettings."""
     observability: ObservabilitySettings = ObservabilitySettings()
     """Observability, SLOs and cost. Default: all defaults of ObservabilitySettings."""
+    integration: IntegrationSettings = IntegrationSettings()
+    """Integration layer (API Gateway, service networking, outbound integrations). Default: all defaults of
+    IntegrationSettings."""
 
     @field_validator("log_retention_days")
     @classmethod
