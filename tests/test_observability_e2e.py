@@ -1,0 +1,99 @@
+"""Alerting and observability of dev as deployed to the local emulator by the real CLI (session fixture
+``deployed_dev``), verified with boto3. The deploy itself asserts the re-plan after apply is empty.
+
+Not on the emulator (left out by EMULATOR_UNSUPPORTED; unit + validate + plan cover them): composite alarms, X-Ray
+sampling rules and groups, Logs Insights query definitions, Budgets, Cost Anomaly Detection, cost allocation tags.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+PREFIX = "webplatform-dev"
+
+
+def _topics(deployed_dev: Any) -> dict[str, str]:
+    sns = deployed_dev.client("sns")
+    arns = [t["TopicArn"] for page in sns.get_paginator("list_topics").paginate() for t in page["Topics"]]
+    return {arn.rsplit(":", 1)[1].removeprefix(f"{PREFIX}-alerts-"): arn for arn in arns
+            if arn.rsplit(":", 1)[1].startswith(f"{PREFIX}-alerts-")}
+
+
+def _alarms(deployed_dev: Any) -> dict[str, dict[str, Any]]:
+    cw = deployed_dev.client("cloudwatch")
+    return {a["AlarmName"]: a for page in cw.get_paginator("describe_alarms").paginate(AlarmNamePrefix=PREFIX)
+            for a in page["MetricAlarms"]}
+
+
+def test_severity_topics_encrypted_with_the_alerts_key(deployed_dev: Any) -> None:
+    topics = _topics(deployed_dev)
+    assert set(topics) == {"critical", "warning", "info", "escalation"}
+    kms = deployed_dev.client("kms")
+    alerts_key = kms.describe_key(KeyId=f"alias/{PREFIX}-alerts")["KeyMetadata"]["Arn"]
+    sns = deployed_dev.client("sns")
+    for arn in topics.values():
+        attrs = sns.get_topic_attributes(TopicArn=arn)["Attributes"]
+        assert attrs["KmsMasterKeyId"] == alerts_key
+        policy = json.loads(attrs["Policy"])
+        assert {s["Sid"] for s in policy["Statement"]} == {"AccountOwner", "AwsServicesOfThisAccount", "TlsOnly"}
+
+
+def test_subscriptions_from_the_settings(deployed_dev: Any) -> None:
+    topics = _topics(deployed_dev)
+    sns = deployed_dev.client("sns")
+    subs = {(t, s["Protocol"], s["Endpoint"]) for t, arn in topics.items()
+            for s in sns.list_subscriptions_by_topic(TopicArn=arn)["Subscriptions"]}
+    assert subs == {("critical", "email", "oncall-dev@example.com"), ("warning", "email", "platform-team@example.com")}
+
+
+def test_log_groups_and_metric_filters(deployed_dev: Any) -> None:
+    logs = deployed_dev.client("logs")
+    kms = deployed_dev.client("kms")
+    logs_key = kms.describe_key(KeyId=f"alias/{PREFIX}-logs")["KeyMetadata"]["Arn"]
+    groups = {g["logGroupName"]: g for g in logs.describe_log_groups(logGroupNamePrefix=f"/app/{PREFIX}/")["logGroups"]}
+    assert set(groups) == {f"/app/{PREFIX}/application", f"/app/{PREFIX}/access"}
+    for group in groups.values():
+        assert group["kmsKeyId"] == logs_key and group["retentionInDays"] == 30
+    filters = {f["filterName"]: f for name in groups for f in logs.describe_metric_filters(logGroupName=name)["metricFilters"]}
+    assert {f["metricTransformations"][0]["metricName"] for f in filters.values()} == {
+        "Requests", "ServerErrors", "Latency", "ApplicationErrors"}
+    assert filters[f"{PREFIX}-server-errors"]["filterPattern"] == "{ $.status >= 500 }"
+    assert all(f["metricTransformations"][0]["metricNamespace"] == f"Platform/{PREFIX}" for f in filters.values())
+
+
+def test_dashboard(deployed_dev: Any) -> None:
+    cw = deployed_dev.client("cloudwatch")
+    body = json.loads(cw.get_dashboard(DashboardName=f"{PREFIX}-overview")["DashboardBody"])
+    titles = [w["properties"]["title"] for w in body["widgets"]]
+    assert titles[:2] == ["Service requests and server errors", "Service latency (ms)"]
+
+
+def test_slo_anomaly_trace_alarms_and_escalation(deployed_dev: Any) -> None:
+    topics = _topics(deployed_dev)
+    alarms = _alarms(deployed_dev)
+    for name in ("slo-fast-burn-1h", "slo-fast-burn-5m", "slo-slow-burn-6h", "slo-slow-burn-30m", "slo-latency-p99",
+                 "anomaly-requests", "anomaly-latency", "traces-faults", "traces-slow"):
+        assert f"{PREFIX}-{name}" in alarms, name
+    fast = alarms[f"{PREFIX}-slo-fast-burn-5m"]
+    assert fast["Threshold"] == 0.144 and fast["AlarmActions"] == [topics["critical"]]
+    ratio = {m["Id"]: m for m in fast["Metrics"]}["ratio"]
+    assert ratio["Expression"] == "IF(requests > 0, errors / requests, 0)"
+    escalation = alarms[f"{PREFIX}-slo-fast-burn-5m-escalation"]
+    assert escalation["AlarmActions"] == [topics["escalation"]]
+    assert escalation["EvaluationPeriods"] == escalation["DatapointsToAlarm"] == 7
+    latency = alarms[f"{PREFIX}-slo-latency-p99"]
+    assert (latency["ExtendedStatistic"], latency["Threshold"]) == ("p99", 1000)
+    assert alarms[f"{PREFIX}-slo-latency-p99-escalation"]["AlarmActions"] == [topics["escalation"]]
+    anomaly = alarms[f"{PREFIX}-anomaly-requests"]
+    assert anomaly["ThresholdMetricId"] == "band"
+    assert anomaly["AlarmActions"] == [topics["warning"]]
+
+
+def test_alarm_helper_state_round_trip(deployed_dev: Any) -> None:
+    """An alarm of the stack can be driven to ALARM and back (what an operator's runbook test does)."""
+    cw = deployed_dev.client("cloudwatch")
+    name = f"{PREFIX}-slo-latency-p99"
+    cw.set_alarm_state(AlarmName=name, StateValue="ALARM", StateReason="e2e test")
+    assert cw.describe_alarms(AlarmNames=[name])["MetricAlarms"][0]["StateValue"] == "ALARM"
+    cw.set_alarm_state(AlarmName=name, StateValue="OK", StateReason="e2e test done")
+    assert cw.describe_alarms(AlarmNames=[name])["MetricAlarms"][0]["StateValue"] == "OK"
