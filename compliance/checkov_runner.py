@@ -101,7 +101,7 @@ def run_checkov(framework: str, files: Sequence[Path], *, timeout: float = 600,
                               + ", ".join(str(b) for b in bad[:5]))
         for key, status in (("failed_checks", "FAILED"), ("passed_checks", "PASSED"), ("skipped_checks", "SKIPPED")):
             for item in results.get(key) or ():
-                file = item.get("file_abs_path") or item.get("file_path") or ""
+                file = os.path.abspath(item.get("file_abs_path") or item.get("file_path") or "")
                 addr = _map_address(item, file, resource_index)
                 run.results.append(CheckovResult(
                     check_id=item.get("check_id", "?"), title=item.get("check_name") or "",
