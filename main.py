@@ -80,6 +80,24 @@ def build_parser() -> argparse.ArgumentParser:
     env_arg(p, True)
     target_arg(p)
 
+    p = sub.add_parser("release", help="blue-green release of the app tier: deploy the idle colour, shift traffic "
+                                       "in steps with validation, roll back automatically on failure")
+    env_arg(p, True)
+    target_arg(p)
+    p.add_argument("--version", required=True, help="application version the idle colour gets (recorded and tagged)")
+    p.add_argument("--image-id", help="AMI of the idle colour (default: resolve app.image_ssm_parameter now)")
+    p.add_argument("--steps", help="comma-separated traffic percentages for the new colour (default: "
+                                   "app.release_steps, e.g. 10,50,100)")
+    p.add_argument("--bake-seconds", type=float, help="wait at each step before validating (default: "
+                                                      "app.release_bake_seconds)")
+    p.add_argument("--validate-command", help="extra validation run after each step (shell; non-zero = roll back); "
+                                              "gets RELEASE_COLOUR, RELEASE_WEIGHT, RELEASE_TARGET_GROUP_ARN, ...")
+    p.add_argument("--lock-timeout", default="0s", help="how long the deploy waits for the state lock (default: 0s)")
+
+    p = sub.add_parser("runbook", help="write the DR runbook generated from an environment's settings")
+    env_arg(p, True)
+    p.add_argument("--output", metavar="FILE", help="where to write it (default: docs/runbooks/<env>.md)")
+
     p = sub.add_parser("local", help="the local AWS emulator (moto server on 127.0.0.1)")
     p.add_argument("action", choices=("up", "down", "status"))
     p.add_argument("--port", type=int, help="port for 'up' (default: a free port)")

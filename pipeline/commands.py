@@ -257,8 +257,10 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "destroy": cmd_destroy,
     "bootstrap": cmd_bootstrap,
     "local": cmd_local,
+    "runbook": lambda args: __import__("pipeline.runbook", fromlist=["cmd_runbook"]).cmd_runbook(args),
     "sla": lambda args: __import__("pipeline.sla", fromlist=["cmd_sla"]).cmd_sla(args),
     "cost": lambda args: __import__("pipeline.cost_report", fromlist=["cmd_cost"]).cmd_cost(args),
+    "release": lambda args: __import__("pipeline.release", fromlist=["cmd_release"]).cmd_release(args),
 }
 
 

@@ -1,0 +1,265 @@
+"""The application tier: load balancer + compute (blue and green) + scaling + alarms + the blue-green release record.
+
+Blue-green state: the release flow (``python main.py release``) writes the live weights and each colour's image and
+version to the SSM parameter ``/<prefix>/app/release`` (a JSON record, not managed by Terraform). This module reads
+it at plan time with ``data.aws_ssm_parameters_by_path`` and feeds the listener weights and the colours' launch
+templates from it, falling back to the settings (``app.initial_weights``, the image of ``app.image_ssm_parameter``,
+version ``initial``) while no release has happened. A plain ``deploy`` therefore plans exactly the live weights and
+never undoes a release, and the record leaves no drift behind (Terraform does not own it).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Mapping
+
+from cdktf import Token
+from cdktf_cdktf_provider_aws.autoscaling_policy import (
+    AutoscalingPolicy, AutoscalingPolicyStepAdjustment, AutoscalingPolicyTargetTrackingConfiguration,
+    AutoscalingPolicyTargetTrackingConfigurationCustomizedMetricSpecification,
+    AutoscalingPolicyTargetTrackingConfigurationCustomizedMetricSpecificationMetricDimension,
+    AutoscalingPolicyTargetTrackingConfigurationPredefinedMetricSpecification)
+from cdktf_cdktf_provider_aws.cloudwatch_metric_alarm import (CloudwatchMetricAlarm, CloudwatchMetricAlarmMetricQuery,
+                                                              CloudwatchMetricAlarmMetricQueryMetric)
+from cdktf_cdktf_provider_aws.data_aws_ssm_parameter import DataAwsSsmParameter
+from cdktf_cdktf_provider_aws.data_aws_ssm_parameters_by_path import DataAwsSsmParametersByPath
+from constructs import Construct
+
+from .base import Context, Module, require, tags
+from .compute import AGENT_NAMESPACE, MEMORY_METRIC, ColourRelease, Compute, ComputeSettings
+from .loadbalancer import COLOURS, LoadBalancer, LoadBalancerSettings
+
+INITIAL_VERSION = "initial"
+
+
+def release_parameter_path(name_prefix: str) -> str:
+    """The SSM path holding the release record (``/<prefix>/app/``)."""
+    return f"/{name_prefix}/app/"
+
+
+def release_parameter_name(name_prefix: str) -> str:
+    """The SSM parameter holding the release record (``/<prefix>/app/release``)."""
+    return f"{release_parameter_path(name_prefix)}release"
+
+
+@dataclass(frozen=True)
+class AppTierModuleSettings:
+    """Inputs of :class:`AppTier` that are not the load balancer's or compute's own settings."""
+
+    load_balancer: LoadBalancerSettings
+    """Settings of the load balancer (its weights come from the release record). Required."""
+    compute: ComputeSettings
+    """Settings of the instances. Required."""
+    initial_weights: Mapping[str, int] = field(default_factory=lambda: {"blue": 100, "green": 0})
+    """Weights while no release record exists. Default blue 100, green 0; they add up to 100."""
+    image_ssm_parameter: str = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
+    """Public SSM parameter of the image used while a colour has no released image. Default AL2023 x86_64."""
+    cpu_target_percent: float = 50.0
+    """CPU target tracking goal. Default 50."""
+    memory_target_percent: float = 70.0
+    """Memory (CloudWatch agent) target tracking goal. Default 70."""
+    burst_cpu_percent: float = 85.0
+    """CPU that triggers the burst step policy. Default 85; above `cpu_target_percent`."""
+    burst_step_instances: int = 2
+    """Instances the burst step adds (twice as many 15 points higher). Default 2."""
+    error_rate_percent: float = 5.0
+    """Target 5xx share of requests that raises the 5xx alarm. Default 5."""
+    alarm_topic_arns: Mapping[str, str] | None = None
+    """Alerting topics by severity (``critical``, ``warning``, ``info``). Default none: alarms without actions."""
+
+    def __post_init__(self) -> None:
+        require(set(self.initial_weights) == set(COLOURS) and sum(self.initial_weights.values()) == 100,
+                "`initial_weights` must give blue and green weights that add up to 100")
+        require(self.burst_cpu_percent > self.cpu_target_percent,
+                "`burst_cpu_percent` must be above `cpu_target_percent`")
+        require(self.alarm_topic_arns is None or {"critical", "warning"} <= set(self.alarm_topic_arns),
+                "`alarm_topic_arns` must name the critical and warning topics")
+
+
+class AppTier(Module):
+    """Load balancer, blue and green Auto Scaling groups, scaling and alarms.
+
+    Public attributes: ``load_balancer`` and ``compute`` (the sub-constructs), ``alb_arn`` (what a WAF web ACL
+    associates with), ``alb_arn_suffix``, ``alb_dns_name``, ``alb_zone_id``, ``http_listener_arn``,
+    ``https_listener_arn``, ``alb_security_group_id``, ``app_security_group_id``, ``target_group_arns`` and
+    ``target_group_arn_suffixes`` (colour -> value), ``asg_names`` (colour -> name), ``scaling_policy_arns``
+    (name -> ARN), ``alarm_arns`` and ``alarm_names`` (name -> value), ``release_parameter_name``,
+    ``instance_role_name``.
+    """
+
+    def __init__(self, scope: Construct, id_: str, ctx: Context, settings: AppTierModuleSettings) -> None:
+        super().__init__(scope, id_, ctx)
+        self.settings = s = settings
+        prefix = ctx.name_prefix
+        self.release_parameter_name = release_parameter_name(prefix)
+
+        # The release record (written by the release flow, never by Terraform) and the default image.
+        record = DataAwsSsmParametersByPath(self, "release-record", path=release_parameter_path(prefix),
+                                            recursive=False, with_decryption=False)
+        image = DataAwsSsmParameter(self, "image", name=s.image_ssm_parameter, with_decryption=False)
+        doc = (f'jsondecode({record.fqn}.values[index({record.fqn}.names, "{self.release_parameter_name}")])')
+        weights = {c: Token.as_number(f"${{try(tonumber({doc}.weights.{c}), {s.initial_weights[c]})}}")
+                   for c in COLOURS}
+        releases = {c: ColourRelease(image_id=f"try({doc}.colours.{c}.image_id, {image.fqn}.insecure_value)",
+                                     version=f'try({doc}.colours.{c}.version, "{INITIAL_VERSION}")')
+                    for c in COLOURS}
+
+        self.load_balancer = LoadBalancer(self, "lb", ctx, s.load_balancer, weights=weights)
+        lb = self.load_balancer
+        self.compute = Compute(self, "compute", ctx,
+                               replace(s.compute, load_balancer_security_group_id=lb.security_group_id),
+                               target_group_arns=lb.target_group_arns,
+                               releases=releases)
+        lb.allow_to("app", self.compute.security_group_id, s.compute.app_port)
+
+        self.alb_arn: str = lb.arn
+        self.alb_arn_suffix: str = lb.arn_suffix
+        self.alb_dns_name: str = lb.dns_name
+        self.alb_zone_id: str = lb.zone_id
+        self.http_listener_arn: str = lb.http_listener_arn
+        self.https_listener_arn: str = lb.https_listener_arn
+        self.alb_security_group_id: str = lb.security_group_id
+        self.app_security_group_id: str = self.compute.security_group_id
+        self.target_group_arns: dict[str, str] = dict(lb.target_group_arns)
+        self.target_group_arn_suffixes: dict[str, str] = dict(lb.target_group_arn_suffixes)
+        self.asg_names: dict[str, str] = dict(self.compute.asg_names)
+        self.instance_role_name: str = self.compute.role_name
+        self.scaling_policy_arns: dict[str, str] = {}
+        self.alarm_arns: dict[str, str] = {}
+        self.alarm_names: dict[str, str] = {}
+        for colour in COLOURS:
+            self._scaling(colour)
+        self._alarms()
+
+    # -- scaling ---------------------------------------------------------------------------------------------------
+
+    def _scaling(self, colour: str) -> None:
+        s, ctx, prefix = self.settings, self.ctx, self.ctx.name_prefix
+        asg = self.compute.asg_names[colour]
+        cpu = AutoscalingPolicy(
+            self, f"{colour}-cpu-target", name=f"{prefix}-{colour}-cpu-target", autoscaling_group_name=asg,
+            policy_type="TargetTrackingScaling", estimated_instance_warmup=120,
+            target_tracking_configuration=AutoscalingPolicyTargetTrackingConfiguration(
+                predefined_metric_specification=AutoscalingPolicyTargetTrackingConfigurationPredefinedMetricSpecification(
+                    predefined_metric_type="ASGAverageCPUUtilization"),
+                target_value=s.cpu_target_percent, disable_scale_in=False))
+        memory = AutoscalingPolicy(
+            self, f"{colour}-memory-target", name=f"{prefix}-{colour}-memory-target", autoscaling_group_name=asg,
+            policy_type="TargetTrackingScaling", estimated_instance_warmup=120,
+            target_tracking_configuration=AutoscalingPolicyTargetTrackingConfiguration(
+                customized_metric_specification=(
+                    AutoscalingPolicyTargetTrackingConfigurationCustomizedMetricSpecification(
+                        metric_name=MEMORY_METRIC, namespace=AGENT_NAMESPACE, statistic="Average",
+                        metric_dimension=[
+                            AutoscalingPolicyTargetTrackingConfigurationCustomizedMetricSpecificationMetricDimension(
+                                name="AutoScalingGroupName", value=asg)])),
+                target_value=s.memory_target_percent, disable_scale_in=False))
+        n = s.burst_step_instances
+        burst = AutoscalingPolicy(
+            self, f"{colour}-cpu-burst", name=f"{prefix}-{colour}-cpu-burst", autoscaling_group_name=asg,
+            policy_type="StepScaling", adjustment_type="ChangeInCapacity", metric_aggregation_type="Average",
+            estimated_instance_warmup=120,
+            step_adjustment=[
+                AutoscalingPolicyStepAdjustment(metric_interval_lower_bound="0", metric_interval_upper_bound="15",
+                                                scaling_adjustment=n),
+                AutoscalingPolicyStepAdjustment(metric_interval_lower_bound="15", scaling_adjustment=2 * n),
+            ])
+        self.scaling_policy_arns.update({f"{colour}-cpu-target": cpu.arn, f"{colour}-memory-target": memory.arn,
+                                         f"{colour}-cpu-burst": burst.arn})
+        info = (s.alarm_topic_arns or {}).get("info")
+        self._alarm(f"{colour}-cpu-burst", alarm_description=(
+                        f"{colour}: average CPU above {s.burst_cpu_percent:g}% for a minute; adds instances in "
+                        "steps (burst)"),
+                    namespace="AWS/EC2", metric_name="CPUUtilization", statistic="Average", period=60,
+                    evaluation_periods=1, threshold=s.burst_cpu_percent,
+                    comparison_operator="GreaterThanThreshold", dimensions={"AutoScalingGroupName": asg},
+                    treat_missing_data="notBreaching",
+                    alarm_actions=[burst.arn] + ([info] if info else []))
+
+    # -- alarms ----------------------------------------------------------------------------------------------------
+
+    def _alarms(self) -> None:
+        s, lb = self.settings, self.load_balancer
+        topics = s.alarm_topic_arns or {}
+        critical = [topics["critical"]] if topics else []
+        warning = [topics["warning"]] if topics else []
+        for colour in COLOURS:
+            self._alarm(f"{colour}-unhealthy-hosts", alarm_description=(
+                            f"{colour}: at least one target failed its health checks for 3 minutes"),
+                        namespace="AWS/ApplicationELB", metric_name="UnHealthyHostCount", statistic="Maximum",
+                        period=60, evaluation_periods=3, threshold=0, comparison_operator="GreaterThanThreshold",
+                        dimensions={"TargetGroup": lb.target_group_arn_suffixes[colour],
+                                    "LoadBalancer": lb.arn_suffix},
+                        treat_missing_data="notBreaching", alarm_actions=warning, ok_actions=warning)
+        self._alarm("target-5xx-rate", alarm_description=(
+                        f"more than {s.error_rate_percent:g}% of requests answered 5xx by the targets in 3 of 5 "
+                        "minutes"),
+                    comparison_operator="GreaterThanThreshold", evaluation_periods=5, datapoints_to_alarm=3,
+                    threshold=s.error_rate_percent, treat_missing_data="notBreaching",
+                    metric_query=[
+                        CloudwatchMetricAlarmMetricQuery(id="errors", return_data=False,
+                                                         metric=CloudwatchMetricAlarmMetricQueryMetric(
+                            namespace="AWS/ApplicationELB", metric_name="HTTPCode_Target_5XX_Count", stat="Sum",
+                            period=60, dimensions={"LoadBalancer": lb.arn_suffix})),
+                        CloudwatchMetricAlarmMetricQuery(id="requests", return_data=False,
+                                                         metric=CloudwatchMetricAlarmMetricQueryMetric(
+                            namespace="AWS/ApplicationELB", metric_name="RequestCount", stat="Sum", period=60,
+                            dimensions={"LoadBalancer": lb.arn_suffix})),
+                        CloudwatchMetricAlarmMetricQuery(
+                            id="rate", label="target 5xx (% of requests)", return_data=True,
+                            expression="IF(requests > 0, 100 * FILL(errors, 0) / requests, 0)"),
+                    ],
+                    alarm_actions=critical, ok_actions=critical)
+        self._alarm("elb-5xx", alarm_description="the load balancer itself answered 5xx (no healthy target, "
+                                                 "misconfiguration) more than 10 times a minute for 3 minutes",
+                    namespace="AWS/ApplicationELB", metric_name="HTTPCode_ELB_5XX_Count", statistic="Sum",
+                    period=60, evaluation_periods=3, threshold=10, comparison_operator="GreaterThanThreshold",
+                    dimensions={"LoadBalancer": lb.arn_suffix}, treat_missing_data="notBreaching",
+                    alarm_actions=critical, ok_actions=critical)
+
+    def _alarm(self, key: str, **kwargs) -> None:
+        name = f"{self.ctx.name_prefix}-app-{key}"
+        alarm = CloudwatchMetricAlarm(self, f"alarm-{key}", alarm_name=name,
+                                      tags=tags(self.ctx, name), **kwargs)
+        self.alarm_arns[key] = alarm.arn
+        self.alarm_names[key] = name
+
+
+def app_tier_settings(app, sizes, *, protected: bool, target, vpc_id: str, public_subnet_ids, private_subnet_ids,
+                      ebs_kms_key_arn: str, alarm_topic_arns: Mapping[str, str] | None) -> AppTierModuleSettings:
+    """Map the environment's ``[app]`` and ``[sizes]`` sections (``envs.app.AppTierSettings``, ``envs.schema.Sizes``)
+    onto the module's settings for ``target``.
+
+    Target differences (emulator-only, see docs/app-tier.md): on the local target the HTTPS listener uses an ACM
+    certificate requested on the emulator (it has no copy of the account's certificates), instance refresh is left
+    out (moto does not implement ``StartInstanceRefresh``), and a spot mix does not wait for capacity (moto launches
+    one instance too few). The KMS grant for the Auto Scaling service-linked role is created on every target.
+    """
+    local = target.is_local
+    load_balancer = LoadBalancerSettings(
+        public_subnet_ids=tuple(public_subnet_ids), vpc_id=vpc_id,
+        certificate_arn=None if local else app.certificate_arn,
+        request_local_certificate=local, ssl_policy=app.ssl_policy, target_port=app.app_port,
+        health_check_path=app.health_check_path, health_check_matcher=app.health_check_matcher,
+        healthy_threshold=app.healthy_threshold, unhealthy_threshold=app.unhealthy_threshold,
+        health_check_interval_seconds=app.health_check_interval_seconds,
+        health_check_timeout_seconds=app.health_check_timeout_seconds,
+        deregistration_delay_seconds=app.deregistration_delay_seconds, idle_timeout_seconds=app.idle_timeout_seconds,
+        deletion_protection=protected, access_log_retention_days=app.access_log_retention_days)
+    compute = ComputeSettings(
+        vpc_id=vpc_id, private_subnet_ids=tuple(private_subnet_ids), ebs_kms_key_arn=ebs_kms_key_arn,
+        instance_type=sizes.instance_type,
+        min_capacity=sizes.min_capacity, max_capacity=sizes.max_capacity, desired_capacity=sizes.desired_capacity,
+        app_port=app.app_port, root_volume_size_gb=app.root_volume_size_gb,
+        detailed_monitoring=app.detailed_monitoring, enable_spot=app.enable_spot,
+        spot_instance_types=tuple(app.spot_instance_types), on_demand_base_capacity=app.on_demand_base_capacity,
+        on_demand_percentage_above_base=app.on_demand_percentage_above_base,
+        spot_allocation_strategy=app.spot_allocation_strategy,
+        enable_instance_refresh=target.supports_feature("asg_instance_refresh"),
+        instance_refresh_min_healthy_percentage=app.instance_refresh_min_healthy_percentage,
+        wait_for_capacity_timeout="0" if local and app.enable_spot else None)
+    return AppTierModuleSettings(
+        load_balancer=load_balancer, compute=compute, initial_weights=dict(app.initial_weights),
+        image_ssm_parameter=app.image_ssm_parameter, cpu_target_percent=app.cpu_target_percent,
+        memory_target_percent=app.memory_target_percent, burst_cpu_percent=app.burst_cpu_percent,
+        burst_step_instances=app.burst_step_instances, error_rate_percent=app.error_rate_percent,
+        alarm_topic_arns=alarm_topic_arns)
