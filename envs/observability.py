@@ -174,6 +174,19 @@ class ObservabilitySettings(Section):
     """A CloudWatch Synthetics canary on the public health endpoint when the app tier exposes one. Default true."""
     health_check_path: str = "/health"
     """Path of the public health endpoint the canary calls. Default ``/health``."""
+    canary_url: str | None = None
+    """``https://`` URL the canary calls (with certificate verification). Default: ``https://`` + the load
+    balancer's DNS name + `health_check_path`, without certificate verification (the service certificate does not
+    cover the load balancer's own name)."""
+    canary_interval_minutes: Annotated[int, Field(ge=1, le=60)] = 5
+    """Minutes between canary runs, 1 to 60. Default 5."""
+
+    @field_validator("canary_url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith("https://"):
+            raise ValueError(f"{value!r} is not an https:// URL; fix observability.canary_url")
+        return value
 
     @field_validator("health_check_path")
     @classmethod

@@ -53,6 +53,8 @@ class ObservedResources:
     """WAFv2 web ACL names (regional)."""
     public_endpoint: str | None = None
     """Host name of the public service (the load balancer's DNS name) for the canary."""
+    artifact_bucket_name: str | None = None
+    """Bucket for the canary's artifacts (the data tier's ``logs`` bucket)."""
 
 
 @dataclass(frozen=True)

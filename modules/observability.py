@@ -17,7 +17,7 @@ from .alerting import Alerting
 from .base import Context, Module, require
 from .cost import Cost, CostSettings
 from .monitoring import Monitoring, MonitoringSettings, ObservedResources
-from .slo import Slo, SloSettings
+from .slo import CanarySettings, HealthCanary, Slo, SloSettings
 from .tracing import Tracing, TracingSettings
 
 
@@ -29,6 +29,14 @@ class ObservabilityModuleSettings:
     tracing: TracingSettings
     slo: SloSettings
     cost: CostSettings
+    enable_canary: bool = True
+    """A health canary when a public endpoint (or `canary_url`) and an artifact bucket exist. Default true."""
+    canary_url: str | None = None
+    """Explicit canary URL (certificate verified). Default: the load balancer's DNS name + `health_check_path`."""
+    health_check_path: str = "/health"
+    """Path the default canary URL ends with. Default ``/health``."""
+    canary_interval_minutes: int = 5
+    """Minutes between canary runs. Default 5."""
 
 
 def observability_settings(settings: Any, logs_kms_key_arn: str) -> ObservabilityModuleSettings:
@@ -50,6 +58,8 @@ def observability_settings(settings: Any, logs_kms_key_arn: str) -> Observabilit
                           forecast_thresholds_percent=o.budget.forecast_thresholds_percent,
                           anomaly_threshold_usd=o.budget.anomaly_threshold_usd,
                           cost_allocation_tags=o.budget.cost_allocation_tags),
+        enable_canary=o.enable_canary, canary_url=o.canary_url, health_check_path=o.health_check_path,
+        canary_interval_minutes=o.canary_interval_minutes,
     )
 
 
@@ -97,6 +107,7 @@ def observed_resources(app: Any, data: Any, security: Any) -> ObservedResources:
         cloudfront_distribution_id=_get(data, "cdn", "distribution_id") or _get(data, "distribution_id"),
         web_acl_names=web_acls,
         public_endpoint=_get(app, "alb_dns_name"),
+        artifact_bucket_name=(_get(data, "bucket_names") or {}).get("logs"),
     )
 
 
@@ -104,7 +115,7 @@ class Observability(Module):
     """Monitoring, tracing, SLOs and cost of one environment.
 
     Public attributes: ``monitoring``, ``tracing``, ``slo``, ``cost`` (the parts), ``dashboard_name``,
-    ``metric_namespace``, ``log_group_names``, ``alarm_names`` (every alarm this module created).
+    ``canary`` (or None), ``metric_namespace``, ``log_group_names``, ``alarm_names`` (every alarm this module created).
     """
 
     def __init__(self, scope: Construct, id_: str, ctx: Context, settings: ObservabilityModuleSettings,
@@ -117,7 +128,17 @@ class Observability(Module):
         self.tracing = Tracing(self, "tracing", ctx, settings.tracing, alerting)
         self.slo = Slo(self, "slo", ctx, settings.slo, alerting)
         self.cost = Cost(self, "cost", ctx, settings.cost, alerting)
+        self.canary: HealthCanary | None = None
+        url = settings.canary_url or (f"https://{observed.public_endpoint}{settings.health_check_path}"
+                                      if observed.public_endpoint else None)
+        if (settings.enable_canary and url and observed.artifact_bucket_name
+                and ctx.target.supports("aws_synthetics_canary")):
+            self.canary = HealthCanary(self, "canary", ctx, CanarySettings(
+                url=url, artifact_bucket_name=observed.artifact_bucket_name,
+                artifact_kms_key_arn=settings.monitoring.logs_kms_key_arn, verify_tls=settings.canary_url is not None,
+                interval_minutes=settings.canary_interval_minutes), alerting)
         self.dashboard_name = self.monitoring.dashboard_name
         self.metric_namespace = self.monitoring.namespace
         self.log_group_names = self.monitoring.log_group_names
-        self.alarm_names = [*self.monitoring.alarm_names.values(), *self.tracing.alarm_names, *self.slo.alarm_names]
+        self.alarm_names = [*self.monitoring.alarm_names.values(), *self.tracing.alarm_names, *self.slo.alarm_names,
+                            *([self.canary.alarm_name] if self.canary else [])]

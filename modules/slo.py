@@ -10,16 +10,23 @@ composite alarms are unavailable (local emulator) the window alarms still exist.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+from cdktf import AssetType, TerraformAsset
 from cdktf_cdktf_provider_aws.cloudwatch_composite_alarm import CloudwatchCompositeAlarm
 from cdktf_cdktf_provider_aws.cloudwatch_metric_alarm import CloudwatchMetricAlarm
+from cdktf_cdktf_provider_aws.iam_role import IamRole
+from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
+from cdktf_cdktf_provider_aws.synthetics_canary import (SyntheticsCanary, SyntheticsCanaryArtifactConfig,
+                                                        SyntheticsCanaryArtifactConfigS3Encryption,
+                                                        SyntheticsCanaryRunConfig, SyntheticsCanarySchedule)
 from constructs import Construct
 
 from envs.observability import LATENCY_METRIC, REQUESTS_METRIC, SERVER_ERRORS_METRIC
 
 from .alerting import Alerting
-from .base import Context, Module, require, tags
+from .base import Context, Module, policy_json, require, tags
 
 #: (name, long window seconds, short window seconds, severity)
 BURN_WINDOWS = (("fast", 3600, 300, "critical"), ("slow", 21600, 1800, "warning"))
@@ -120,3 +127,83 @@ class Slo(Module):
 
 def _label(seconds: int) -> str:
     return f"{seconds // 3600}h" if seconds % 3600 == 0 else f"{seconds // 60}m"
+
+
+CANARY_CODE_DIR = Path(__file__).resolve().parent / "canary"
+CANARY_RUNTIME = "syn-nodejs-puppeteer-9.1"
+
+
+@dataclass(frozen=True)
+class CanarySettings:
+    """Inputs of :class:`HealthCanary`."""
+
+    url: str
+    """``https://`` URL of the public health endpoint. Required."""
+    artifact_bucket_name: str
+    """S3 bucket receiving the canary's run artifacts (under ``canary/``). Required."""
+    artifact_kms_key_arn: str
+    """KMS key encrypting the artifacts (the bucket's key). Required."""
+    verify_tls: bool = True
+    """Verify the endpoint's certificate. Default true; false only for the load balancer's own DNS name, which the
+    service certificate does not cover."""
+    interval_minutes: int = 5
+    """Minutes between runs, 1 to 60. Default 5."""
+    extra_tags: dict[str, str] = field(default_factory=dict)
+    """Tags on every resource of the module on top of the context tags. Default: none."""
+
+    def __post_init__(self) -> None:
+        require(self.url.startswith("https://"), f"`url` must be an https:// URL, got {self.url!r}")
+        require(1 <= self.interval_minutes <= 60, f"`interval_minutes` must be 1..60, got {self.interval_minutes}")
+
+
+class HealthCanary(Module):
+    """A CloudWatch Synthetics canary calling the public health endpoint, and a critical alarm on its success rate.
+
+    Public attributes: ``canary`` (escape hatch), ``name``, ``role_arn``, ``alarm_name``.
+    """
+
+    def __init__(self, scope: Construct, id_: str, ctx: Context, settings: CanarySettings, alerting: Alerting) -> None:
+        super().__init__(scope, id_, ctx)
+        s, prefix, extra = settings, ctx.name_prefix, settings.extra_tags
+        # Canary names: at most 21 characters of [0-9a-z_-].
+        self.name = f"{prefix[:14]}-health".lower()
+        bucket_arn = f"arn:{ctx.partition}:s3:::{s.artifact_bucket_name}"
+        role = IamRole(self, "role", name=f"{prefix}-canary-health",
+                       assume_role_policy=policy_json({"Effect": "Allow",
+                                                       "Principal": {"Service": "lambda.amazonaws.com"},
+                                                       "Action": "sts:AssumeRole"}),
+                       tags=tags(ctx, f"{prefix}-canary-health", extra))
+        IamRolePolicy(self, "policy", name="canary-run", role=role.id, policy=policy_json(
+            {"Sid": "Artifacts", "Effect": "Allow", "Action": ["s3:PutObject", "s3:GetObject"],
+             "Resource": f"{bucket_arn}/canary/{self.name}/*"},
+            {"Sid": "ArtifactBucket", "Effect": "Allow", "Action": ["s3:GetBucketLocation"], "Resource": bucket_arn},
+            {"Sid": "ListBuckets", "Effect": "Allow", "Action": ["s3:ListAllMyBuckets"], "Resource": "*"},
+            {"Sid": "ArtifactKey", "Effect": "Allow", "Action": ["kms:GenerateDataKey", "kms:Decrypt"],
+             "Resource": s.artifact_kms_key_arn},
+            {"Sid": "Logs", "Effect": "Allow",
+             "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+             "Resource": f"arn:{ctx.partition}:logs:{ctx.region}:{ctx.account_id}:log-group:/aws/lambda/cwsyn-{self.name}-*"},
+            {"Sid": "Metrics", "Effect": "Allow", "Action": "cloudwatch:PutMetricData", "Resource": "*",
+             "Condition": {"StringEquals": {"cloudwatch:namespace": "CloudWatchSynthetics"}}},
+        ))
+        self.role_arn: str = role.arn
+        code = TerraformAsset(self, "code", path=str(CANARY_CODE_DIR), type=AssetType.ARCHIVE)
+        self.canary = SyntheticsCanary(
+            self, "canary", name=self.name, runtime_version=CANARY_RUNTIME, handler="healthcheck.handler",
+            zip_file=code.path, execution_role_arn=role.arn, start_canary=True,
+            artifact_s3_location=f"s3://{s.artifact_bucket_name}/canary/{self.name}/",
+            artifact_config=SyntheticsCanaryArtifactConfig(s3_encryption=SyntheticsCanaryArtifactConfigS3Encryption(
+                encryption_mode="SSE_KMS", kms_key_arn=s.artifact_kms_key_arn)),
+            schedule=SyntheticsCanarySchedule(expression=f"rate({s.interval_minutes} minute"
+                                                         f"{'s' if s.interval_minutes > 1 else ''})"),
+            run_config=SyntheticsCanaryRunConfig(timeout_in_seconds=30, environment_variables={
+                "CANARY_URL": s.url, "CANARY_VERIFY_TLS": "true" if s.verify_tls else "false"}),
+            success_retention_period=7, failure_retention_period=31,
+            tags=tags(ctx, self.name, extra))
+        self.alarm_name = f"{prefix}-canary-health"
+        alerting.alarm(
+            self, "success-alarm", severity="critical", alarm_name=self.alarm_name, period=300,
+            evaluation_periods=2, comparison_operator="LessThanThreshold", threshold=90,
+            namespace="CloudWatchSynthetics", metric_name="SuccessPercent", statistic="Average",
+            dimensions={"CanaryName": self.name}, treat_missing_data="breaching",
+            alarm_description=f"health canary below 90 % success: {s.url}")

@@ -391,3 +391,55 @@ def test_local_target_leaves_out_unsupported_types(synth_local: Path) -> None:
     assert alarms["webplatform-dev-slo-fast-burn-5m"]["alarm_actions"] == [_topic(doc, "critical")]
     assert "webplatform-dev-slo-fast-burn-5m-escalation" in alarms
     assert "webplatform-dev-anomaly-requests" in alarms and "webplatform-dev-traces-faults" in alarms
+
+
+# -- health canary --------------------------------------------------------------------------------------------------
+
+def test_health_canary_module() -> None:
+    from cdktf import App, TerraformStack, Testing
+
+    from envs.target import AWS
+    from modules.alerting import Alerting, AlertingSettings
+    from modules.base import Context, ModuleSettingsError
+    from modules.slo import CanarySettings, HealthCanary
+
+    stack = TerraformStack(App(), "t")
+    ctx = Context(name_prefix="webplatform-prod", region="us-east-1", account_id="1", partition="aws", target=AWS)
+    alerting = Alerting(stack, "a", ctx, AlertingSettings(kms_key_arn="arn:k", escalation_minutes=15))
+    HealthCanary(stack, "c", ctx, CanarySettings(url="https://lb.example.com/health", artifact_bucket_name="logs-b",
+                                                 artifact_kms_key_arn="arn:aws:kms:us-east-1:1:key/logs"), alerting)
+    doc = json.loads(Testing.synth(stack))
+    canary = next(iter(resources(doc, "aws_synthetics_canary").values()))
+    assert canary["name"] == "webplatform-pr-health" and len(canary["name"]) <= 21
+    assert canary["artifact_s3_location"] == "s3://logs-b/canary/webplatform-pr-health/"
+    assert canary["artifact_config"]["s3_encryption"] == {"encryption_mode": "SSE_KMS",
+                                                          "kms_key_arn": "arn:aws:kms:us-east-1:1:key/logs"}
+    assert canary["run_config"]["environment_variables"] == {"CANARY_URL": "https://lb.example.com/health",
+                                                             "CANARY_VERIFY_TLS": "true"}
+    assert canary["schedule"] == {"expression": "rate(5 minutes)"} and canary["zip_file"].endswith("archive.zip")
+    policy = json.loads(next(iter(resources(doc, "aws_iam_role_policy").values()))["policy"])
+    by_sid = {s["Sid"]: s for s in policy["Statement"]}
+    assert by_sid["Artifacts"]["Resource"] == "arn:aws:s3:::logs-b/canary/webplatform-pr-health/*"
+    assert by_sid["Metrics"]["Condition"] == {"StringEquals": {"cloudwatch:namespace": "CloudWatchSynthetics"}}
+    assert all(s["Action"] != "*" for s in policy["Statement"])
+    alarms = by_name(doc, "aws_cloudwatch_metric_alarm", "alarm_name")
+    alarm = alarms["webplatform-prod-canary-health"]
+    assert (alarm["namespace"], alarm["metric_name"], alarm["dimensions"], alarm["threshold"]) == (
+        "CloudWatchSynthetics", "SuccessPercent", {"CanaryName": "webplatform-pr-health"}, 90)
+    assert "webplatform-prod-canary-health-escalation" in alarms
+    with pytest.raises(ModuleSettingsError, match="`url` must be an https:// URL"):
+        CanarySettings(url="http://x/health", artifact_bucket_name="b", artifact_kms_key_arn="k")
+
+
+def test_canary_on_the_public_endpoint_when_the_app_tier_exposes_one(synth_aws: dict[str, Any]) -> None:
+    doc = synth_aws["prod"]
+    canaries = resources(doc, "aws_synthetics_canary")
+    lbs = resources(doc, "aws_lb")
+    buckets = [c for c in resources(doc, "aws_s3_bucket").values() if c["//"]["metadata"]["path"].endswith("/logs")]
+    if not (lbs and buckets):
+        assert not canaries, "no public endpoint or artifact bucket: no canary"
+        return
+    canary = next(iter(canaries.values()))
+    lb = next(f"aws_lb.{n}" for n in lbs)
+    assert canary["run_config"]["environment_variables"]["CANARY_URL"] == "https://${" + lb + ".dns_name}/health"
+    assert canary["run_config"]["environment_variables"]["CANARY_VERIFY_TLS"] == "false"
