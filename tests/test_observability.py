@@ -443,3 +443,18 @@ def test_canary_on_the_public_endpoint_when_the_app_tier_exposes_one(synth_aws: 
     lb = next(f"aws_lb.{n}" for n in lbs)
     assert canary["run_config"]["environment_variables"]["CANARY_URL"] == "https://${" + lb + ".dns_name}/health"
     assert canary["run_config"]["environment_variables"]["CANARY_VERIFY_TLS"] == "false"
+
+
+# -- cleanup policies, stack-wide -------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("env", ["dev", "staging", "prod"])
+def test_every_log_group_has_retention_and_a_customer_managed_key(synth_aws: dict[str, Any], env: str) -> None:
+    """Log retention is the cleanup policy of every log source (S3 lifecycle and snapshot retention are gated by
+    PLAT_S3_002 / PLAT_RDS_003)."""
+    from envs.schema import LOG_RETENTION_DAYS
+
+    groups = resources(synth_aws[env], "aws_cloudwatch_log_group")
+    assert groups
+    for name, cfg in groups.items():
+        assert cfg.get("retention_in_days") in LOG_RETENTION_DAYS, name
+        assert str(cfg.get("kms_key_id", "")).startswith("${aws_kms_key."), name
