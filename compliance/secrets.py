@@ -24,7 +24,7 @@ NOT_SECRET_NAME_RE = re.compile(
     r"_kms_key_id|_kms_key|_ttl|_days|_interval|_status|_required|_reuse_prevention|_age|_source|_header)$"
     r"|^(manage_master_user_password|master_user_secret|master_user_secret_kms_key_id|secret_id|"
     r"password_policy|token_validity_units|secret_binary_wo_version|secret_string_wo_version|"
-    r"password_wo_version|client_secret_setting_name|enable_token_revocation|description)$",
+    r"password_wo_version|client_secret_setting_name|enable_token_revocation|description|http_tokens)$",
     re.IGNORECASE,
 )
 SECRET_VALUE_RES = (

@@ -79,7 +79,7 @@ class Pipeline:
 
     def __init__(self, settings: EnvironmentSettings, target: Target, stack_dir: Path, build_dir: Path,
                  say: Callable[[str], None] = print) -> None:
-        self.settings, self.target, self.stack_dir = settings, target, Path(stack_dir)
+        self.settings, self.target, self.stack_dir = settings, target, Path(stack_dir).resolve()
         self.say = say
         extra = {"AWS_EC2_METADATA_DISABLED": "true"}
         if target.is_local:
