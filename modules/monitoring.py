@@ -51,6 +51,8 @@ class ObservedResources:
     """The CDN distribution id."""
     web_acl_names: tuple[str, ...] = ()
     """WAFv2 web ACL names (regional)."""
+    cloudfront_web_acl_names: tuple[str, ...] = ()
+    """WAFv2 web ACL names of CloudFront scope (metrics in us-east-1, no Region dimension)."""
     public_endpoint: str | None = None
     """Host name of the public service (the load balancer's DNS name) for the canary."""
     artifact_bucket_name: str | None = None
@@ -237,6 +239,9 @@ class Monitoring(Module):
         for acl in o.web_acl_names:
             graph(f"WAF {acl}: blocked requests", [["AWS/WAFV2", "BlockedRequests", "WebACL", acl, "Rule", "ALL",
                                                    "Region", region, {"stat": "Sum"}]])
+        for acl in o.cloudfront_web_acl_names:
+            graph(f"WAF {acl}: blocked requests", [["AWS/WAFV2", "BlockedRequests", "WebACL", acl, "Rule", "ALL",
+                                                   {"stat": "Sum"}]], region="us-east-1")
         for i, w in enumerate(widgets):
             w["x"], w["y"] = (i % 2) * 12, (i // 2) * 6
         return widgets

@@ -97,7 +97,12 @@ def observed_resources(app: Any, data: Any, security: Any) -> ObservedResources:
     database = _get(data, "database")
     db_ids = (*_strs(_get(database, "identifier")), *_strs(_get(database, "replica_identifiers")))
     cache_ids = _strs(_get(data, "cache", "member_cluster_ids"))
-    web_acls = _strs(_get(security, "web_acl_names")) or _strs(_get(security, "waf", "web_acl_name"))
+    acls = _get(security, "web_acl_names")
+    if isinstance(acls, dict):  # scope -> name
+        web_acls = tuple(v for k, v in sorted(acls.items()) if k != "cloudfront" and isinstance(v, str))
+        cloudfront_acls = tuple(v for k, v in acls.items() if k == "cloudfront" and isinstance(v, str))
+    else:
+        web_acls, cloudfront_acls = _strs(acls), ()
     return ObservedResources(
         alb_arn_suffix=_get(app, "alb_arn_suffix"),
         target_group_arn_suffixes=dict(_get(app, "target_group_arn_suffixes") or {}),
@@ -105,7 +110,7 @@ def observed_resources(app: Any, data: Any, security: Any) -> ObservedResources:
         agent_namespace=agent_ns, memory_metric=memory,
         db_identifiers=db_ids, cache_cluster_ids=cache_ids,
         cloudfront_distribution_id=_get(data, "cdn", "distribution_id") or _get(data, "distribution_id"),
-        web_acl_names=web_acls,
+        web_acl_names=web_acls, cloudfront_web_acl_names=cloudfront_acls,
         public_endpoint=_get(app, "alb_dns_name"),
         artifact_bucket_name=(_get(data, "bucket_names") or {}).get("logs"),
     )

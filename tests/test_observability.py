@@ -208,6 +208,12 @@ def test_dashboard_widgets_for_every_observed_resource() -> None:
     from modules.observability import observed_resources
 
     assert observed_resources(None, None, None) == ObservedResources()
+
+    class Security:  # what modules/security.py exposes: scope -> name
+        web_acl_names = {"regional": "p-t-regional", "cloudfront": "p-t-cloudfront"}
+
+    seen = observed_resources(None, None, Security())
+    assert (seen.web_acl_names, seen.cloudfront_web_acl_names) == (("p-t-regional",), ("p-t-cloudfront",))
     app = App()
     stack = TerraformStack(app, "t")
     ctx = Context(name_prefix="p-t", region="us-east-1", account_id="123456789012", partition="aws", target=AWS)
@@ -215,7 +221,7 @@ def test_dashboard_widgets_for_every_observed_resource() -> None:
     observed = ObservedResources(alb_arn_suffix="app/lb/1", asg_names={"blue": "asg-b"}, agent_namespace="CWAgent",
                                  memory_metric="mem_used_percent", db_identifiers=("db", "db-r1"),
                                  cache_cluster_ids=("c-001",), cloudfront_distribution_id="E1",
-                                 web_acl_names=("acl",))
+                                 web_acl_names=("acl",), cloudfront_web_acl_names=("cf-acl",))
     Monitoring(stack, "m", ctx, MonitoringSettings(logs_kms_key_arn="arn:k"), alerting, observed)
     doc = json.loads(Testing.synth(stack))
     body = json.loads(next(iter(resources(doc, "aws_cloudwatch_dashboard").values()))["dashboard_body"])
@@ -223,7 +229,9 @@ def test_dashboard_widgets_for_every_observed_resource() -> None:
     assert titles == ["Service requests and server errors", "Service latency (ms)", "ALB requests and 5xx",
                       "ALB target response time (s)", "ASG blue: capacity", "ASG blue: CPU and memory (%)",
                       "RDS primary: CPU, connections, storage", "RDS replica 1: CPU, connections, storage",
-                      "Redis: CPU, memory, evictions", "CloudFront error rates (%)", "WAF acl: blocked requests"]
+                      "Redis: CPU, memory, evictions", "CloudFront error rates (%)", "WAF acl: blocked requests",
+                      "WAF cf-acl: blocked requests"]
+    assert body["widgets"][-1]["properties"]["region"] == "us-east-1"
     replica = body["widgets"][7]["properties"]["metrics"]
     assert ["AWS/RDS", "ReplicaLag", "DBInstanceIdentifier", "db-r1"] in replica
     # with a load balancer, the anomaly alarms watch its request count
