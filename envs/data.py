@@ -45,6 +45,8 @@ class DatabaseSettings(Section):
     """Master user name (its password is generated and kept by RDS in Secrets Manager). Default ``dbadmin``."""
     multi_az: bool | None = None
     """Standby in a second AZ. Default: true when the environment is protected, false otherwise."""
+    deletion_protection: bool | None = None
+    """Deletion protection and a final snapshot. Default: true when the environment is protected, false otherwise."""
     backup_retention_days: Annotated[int, Field(ge=1, le=35)] = 7
     """Automated backup retention, 1 to 35 days (the RDS limit). Default 7."""
     backup_window: str = "03:00-04:00"

@@ -146,6 +146,12 @@ class PlatformStack(TerraformStack):
         TerraformOutput(self, "vpc_id", value=self.network.vpc_id)
         TerraformOutput(self, "private_subnet_ids", value=self.network.private_subnet_ids)
         TerraformOutput(self, "database_subnet_group", value=self.network.database_subnet_group_name)
+        for name, value in (("db_endpoint", self.data.db_endpoint), ("db_identifier", self.data.db_identifier),
+                            ("static_bucket", self.data.bucket_names.get("static")),
+                            ("cdn_distribution_id", self.data.distribution_id),
+                            ("backup_vault_arn", self.data.backup_vault_arn)):
+            if value is not None:
+                TerraformOutput(self, name, value=value)
 
     def _backend(self, settings: EnvironmentSettings, target: Target) -> None:
         common = dict(bucket=settings.state_bucket, key=settings.state_key, region=settings.region,

@@ -117,8 +117,8 @@ class Storage(Module):
 
     Public attributes: ``buckets`` (key -> :class:`Bucket`: ``app``, ``static``, ``logs``, ``cdn-logs``, and
     ``app-dr``, ``static-dr``, ``logs-dr`` when replicating), ``bucket_names`` / ``bucket_arns`` (key -> value),
-    ``replication_role`` (or None). Call :meth:`grant_cloudfront_read` before :meth:`create_policies`, which the
-    data tier calls once every grant is known.
+    ``replication_role`` (or None). Call :meth:`grant_cloudfront_read` before :meth:`create_policies` (which also
+    enables access logging), called once every grant is known.
     """
 
     def __init__(self, scope: Construct, id_: str, ctx: Context, settings: StorageSettings,
@@ -128,6 +128,7 @@ class Storage(Module):
                 "`dr_provider` is required when `replicate_to_dr` is true")
         self.settings = settings
         self.buckets: dict[str, Bucket] = {}
+        self._log_targets: list[tuple[Bucket, Bucket]] = []
         self._policies_created = False
         s = settings
 
@@ -177,14 +178,15 @@ class Storage(Module):
                 "Resource": [b.arn, f"{b.arn}/*"]}
 
     def create_policies(self) -> None:
-        """One bucket policy per bucket: TLS only, plus the grants added so far."""
+        """One bucket policy per bucket (TLS only, plus the grants added so far), then access logging."""
         require(not self._policies_created, "create_policies may be called once")
         self._policies_created = True
         for key, b in self.buckets.items():
             deny_insecure = {
                 "Sid": "DenyInsecureTransport",
                 "Effect": "Deny",
-                "Principal": "*",
+                # Equivalent to "*" for a Deny; the object form also keeps moto's access-logging check working.
+                "Principal": {"AWS": "*"},
                 "Action": "s3:*",
                 "Resource": [b.arn, f"{b.arn}/*"],
                 "Condition": {"Bool": {"aws:SecureTransport": "false"}},
@@ -192,6 +194,10 @@ class Storage(Module):
             b.policy = S3BucketPolicy(self, f"{key}-policy", bucket=b.bucket.id,
                                       policy=policy_json(deny_insecure, *b.policy_statements),
                                       depends_on=[b.public_access_block], provider=b.provider)
+        # S3 refuses to enable access logging until the target's policy admits the logging service.
+        for b, target in self._log_targets:
+            S3BucketLoggingA(self, f"{b.key}-logging", bucket=b.bucket.id, target_bucket=target.bucket.id,
+                             target_prefix=f"s3/{b.key}/", provider=b.provider, depends_on=[target.policy])
 
     # -- construction ---------------------------------------------------------------------------------------------
 
@@ -241,8 +247,7 @@ class Storage(Module):
         S3BucketLifecycleConfiguration(self, f"{key}-lifecycle", bucket=bucket.id, rule=struct_list(rules), provider=provider,
                                        depends_on=[b.versioning])
         if log_target is not None:
-            S3BucketLoggingA(self, f"{key}-logging", bucket=bucket.id, target_bucket=log_target.bucket.id,
-                             target_prefix=f"s3/{key}/", provider=provider)
+            self._log_targets.append((b, log_target))
         self.buckets[key] = b
         return b
 

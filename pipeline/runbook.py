@@ -1,0 +1,35 @@
+"""``runbook --env E [--output FILE]``: write the DR runbook generated from an environment's settings."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def runbook_path(env: str) -> Path:
+    """Where the committed runbook of ``env`` lives: ``docs/runbooks/<env>.md``."""
+    return ROOT / "docs" / "runbooks" / f"{env}.md"
+
+
+def cmd_runbook(args: argparse.Namespace) -> int:
+    from envs import SettingsError
+
+    from . import synth as synth_mod
+
+    try:
+        settings = synth_mod.load_settings([args.env], args.envs_dir)[args.env]
+    except SettingsError as exc:
+        print("error: bad settings (no runbook was written):", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return 2
+    from modules.data_tier import runbook_inputs
+    from modules.dr import render_runbook
+
+    out = Path(args.output) if args.output else runbook_path(args.env)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(render_runbook(runbook_inputs(settings)), encoding="utf-8")
+    print(f"wrote the DR runbook of {args.env}: {out}")
+    return 0
