@@ -50,20 +50,6 @@ sys.exit(rc)
 """
 
 
-def _source_fingerprint() -> str:
-    """Hash of the project's own sources: the comparison is void if they change mid-run."""
-    import hashlib
-
-    h = hashlib.sha256()
-    for folder in ("modules", "pipeline", "envs", "compliance"):
-        for path in sorted((ROOT / folder).rglob("*")):
-            if path.is_file() and path.suffix in {".py", ".toml", ".json"}:
-                h.update(path.as_posix().encode() + b"\0" + path.read_bytes())
-    if MAIN.exists():
-        h.update(MAIN.read_bytes())
-    return h.hexdigest()
-
-
 def _env(stock: bool) -> dict[str, str]:
     env = dict(os.environ)
     env.setdefault("PLATFORM_COMMIT", "0" * 40)  # same commit stamp in both children
@@ -110,10 +96,10 @@ def _last_json(stdout: str) -> dict:
     return json.loads(lines[-1])
 
 
-@pytest.mark.parametrize("fast_exit", [False, True], ids=["normal-exit", "fast-exit"])
-def test_sample_app_byte_identical(tmp_path: Path, fast_exit: bool) -> None:
+def test_sample_app_byte_identical(tmp_path: Path) -> None:
+    """Stock import vs the fast path (which also exits through fast_exit): identical bytes."""
     def cmd(mode):
-        extra = ["--fast-exit"] if fast_exit and mode == "fast" else []
+        extra = ["--fast-exit"] if mode == "fast" else []
         return [sys.executable, str(APP), str(tmp_path / mode), *extra]
 
     runs = _run_pair(cmd)
@@ -127,21 +113,12 @@ def test_sample_app_byte_identical(tmp_path: Path, fast_exit: bool) -> None:
     assert fast["provider_modules"] < 100, fast
 
 
-@pytest.mark.skipif(not MAIN.exists(), reason="main.py not present yet")
 def test_main_synth_byte_identical(tmp_path: Path) -> None:
-    help_text = subprocess.run([sys.executable, str(MAIN), "synth", "--help"], cwd=ROOT, env=_env(False),
-                               capture_output=True, text=True, timeout=TIMEOUT).stdout
-    if "--outdir" not in help_text:
-        pytest.skip("main.py synth has no --outdir option")
-
     def cmd(mode):
         return [sys.executable, "-c", _MAIN_DRIVER, str(tmp_path / f"{mode}.json"),
                 "synth", "--outdir", str(tmp_path / mode)]
 
-    before = _source_fingerprint()
     _run_pair(cmd)
-    if _source_fingerprint() != before:
-        pytest.skip("project sources changed while the two synths ran; comparison void, rerun")
     _assert_identical(tmp_path / "stock", tmp_path / "fast")
     stock = json.loads((tmp_path / "stock.json").read_text())
     fast = json.loads((tmp_path / "fast.json").read_text())
