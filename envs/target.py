@@ -47,7 +47,8 @@ EMULATOR_REPLAN_DIFFS: Mapping[str, tuple[str, ...]] = {
     "aws_autoscaling_policy": ("enabled", "predictive_scaling_configuration"),
     "aws_db_parameter_group": ("parameter",),
     "aws_db_instance": ("performance_insights_enabled",),
-    "aws_cloudfront_distribution": ("origin", "viewer_certificate"),
+    "aws_cloudfront_distribution": ("origin", "viewer_certificate", "default_cache_behavior",
+                                    "ordered_cache_behavior"),
     "aws_kms_key": ("rotation_period_in_days",),
     "aws_s3_bucket_replication_configuration": ("rule",),
     # moto copies the launch template's own tags into its data as a "launch-template" tag specification (measured
@@ -55,6 +56,12 @@ EMULATOR_REPLAN_DIFFS: Mapping[str, tuple[str, ...]] = {
     "aws_launch_template": ("tag_specifications", "default_version", "latest_version"),
     # moto does not store DefaultInstanceWarmup; plus the launch template version that follows the diff above.
     "aws_autoscaling_group": ("default_instance_warmup", "mixed_instances_policy", "launch_template"),
+    # Data tier, measured moto 5.2.5: CloudFront returns empty forwarded_values beside a cache policy; referenced
+    # security groups come back as "<account>/sg-..."; backup vault and plan tags are not read back.
+    "aws_vpc_security_group_ingress_rule": ("referenced_security_group_id",),
+    "aws_vpc_security_group_egress_rule": ("referenced_security_group_id",),
+    "aws_backup_vault": ("tags", "tags_all"),
+    "aws_backup_plan": ("tags", "tags_all"),
 }
 
 

@@ -134,7 +134,6 @@ class Storage(Module):
 
         self._make("logs", ctx.region, s.log_kms_key_arn, acl_owner="BucketOwnerEnforced", log_target=None,
                    rules=self._log_rules())
-        self._allow_access_log_delivery(self.buckets["logs"])
         if s.create_cdn_log_bucket:
             self._make("cdn-logs", ctx.region, s.log_kms_key_arn, acl_owner="BucketOwnerPreferred",
                        log_target=self.buckets["logs"], rules=self._log_rules())
@@ -147,7 +146,6 @@ class Storage(Module):
             assert s.dr_region and s.dr_kms_key_arn and dr_provider is not None
             dr_logs = self._make("logs-dr", s.dr_region, s.dr_kms_key_arn, acl_owner="BucketOwnerEnforced",
                                  log_target=None, rules=self._log_rules(), provider=dr_provider)
-            self._allow_access_log_delivery(dr_logs)
             for key in DATA_BUCKETS:
                 self._make(f"{key}-dr", s.dr_region, s.dr_kms_key_arn, acl_owner="BucketOwnerEnforced",
                            log_target=dr_logs, rules=self._data_rules(), provider=dr_provider)
@@ -181,6 +179,18 @@ class Storage(Module):
         """One bucket policy per bucket (TLS only, plus the grants added so far), then access logging."""
         require(not self._policies_created, "create_policies may be called once")
         self._policies_created = True
+        # S3 server access logging delivers as logging.s3.amazonaws.com (no ACLs): each source bucket may write its
+        # own prefix of its log bucket only.
+        for n, (b, target) in enumerate(self._log_targets):
+            target.policy_statements.append({
+                "Sid": f"S3ServerAccessLogs{n}",
+                "Effect": "Allow",
+                "Principal": {"Service": "logging.s3.amazonaws.com"},
+                "Action": "s3:PutObject",
+                "Resource": f"{target.arn}/s3/{b.key}/*",
+                "Condition": {"ArnLike": {"aws:SourceArn": b.arn},
+                              "StringEquals": {"aws:SourceAccount": self.ctx.account_id}},
+            })
         for key, b in self.buckets.items():
             deny_insecure = {
                 "Sid": "DenyInsecureTransport",
@@ -250,17 +260,6 @@ class Storage(Module):
             self._log_targets.append((b, log_target))
         self.buckets[key] = b
         return b
-
-    def _allow_access_log_delivery(self, logs: Bucket) -> None:
-        """S3 server access logging delivers as the ``logging.s3.amazonaws.com`` principal (no ACLs)."""
-        logs.policy_statements.append({
-            "Sid": "S3ServerAccessLogsDelivery",
-            "Effect": "Allow",
-            "Principal": {"Service": "logging.s3.amazonaws.com"},
-            "Action": "s3:PutObject",
-            "Resource": f"{logs.arn}/s3/*",
-            "Condition": {"StringEquals": {"aws:SourceAccount": self.ctx.account_id}},
-        })
 
     def _replication(self) -> None:
         ctx, s = self.ctx, self.settings
