@@ -14,7 +14,7 @@ from typing import Any, Iterator
 MASK = "(sensitive value)"
 
 SECRET_NAME_RE = re.compile(
-    r"(pass(word|wd|phrase)?|secret|token|private[_-]?key|api[_-]?key|access[_-]?key|auth[_-]?key|"
+    r"(pass(word|wd|phrase)|(^|_)pass($|_)|secret|token|private[_-]?key|api[_-]?key|access[_-]?key|auth[_-]?key|"
     r"credential|client[_-]?secret|connection[_-]?string|signing[_-]?key|sas[_-]?key|bearer)",
     re.IGNORECASE,
 )
@@ -41,8 +41,14 @@ _REF = re.compile(r"^\$\{.*\}$", re.DOTALL)
 _UNKNOWN = "true_after_unknown"
 
 
+# camelCase names of identifiers (``apiKeyId``, ``secretArn``) and IAM condition keys (``token.actions.…:aud``)
+_CAMEL_NOT_SECRET_RE = re.compile(r"[a-z](Id|Ids|Arn|Arns|Name|Names|Type|Version|Enabled)$")
+
+
 @functools.lru_cache(maxsize=4096)
 def is_secret_name(name: str) -> bool:
+    if ":" in name or _CAMEL_NOT_SECRET_RE.search(name):
+        return False
     return bool(SECRET_NAME_RE.search(name)) and not NOT_SECRET_NAME_RE.search(name)
 
 
