@@ -88,6 +88,25 @@ class Integration(Module):
             alarm_topic_arns=i.alarm_topic_arns))
 
 
+    def outputs(self) -> dict[str, Any]:
+        """Stack outputs of the layer (only what exists): API id/URL/stage, Lattice ids, namespace, secrets."""
+        out: dict[str, Any] = {}
+        if self.api is not None:
+            out.update(api_rest_api_id=self.api.rest_api_id, api_invoke_url=self.api.invoke_url,
+                       api_stage_arn=self.api.stage_arn)
+        if self.service_network is not None:
+            sn = self.service_network
+            out["discovery_namespace_id"] = sn.namespace_id
+            if sn.service_network_id is not None:
+                out["lattice_service_network_id"] = sn.service_network_id
+            if sn.service_arns:
+                out["lattice_service_arns"] = sn.service_arns
+        if self.integrations.secret_arns:
+            out["integration_secret_arns"] = self.integrations.secret_arns
+        out["integration_log_group"] = self.integrations.log_group_name
+        return out
+
+
 def integration_inputs(stack: Any, env: EnvironmentSettings) -> IntegrationInputs:
     """Collect the integration layer's inputs from the stack's earlier modules (each may be absent)."""
     app, security, alerting = stack.app, getattr(stack, "security", None), getattr(stack, "alerting", None)

@@ -15,6 +15,7 @@ from envs.target import Target
 from .alerting import Alerting, alerting_settings
 from .base import Context
 from .data_tier import DataTier, data_tier_settings, topic_arns as data_topic_arns
+from .integration import build_integration
 from .kms import EncryptionKey, EncryptionKeySettings
 from .network import Network, NetworkSettings
 from .observability import Observability, observability_settings, observed_resources
@@ -139,6 +140,9 @@ class PlatformStack(TerraformStack):
             alb_dns_name=self.app.alb_dns_name if self.app is not None else None,
             alarm_topic_arns=data_topic_arns(self.alerting))
         self.security = None
+        self.integration = build_integration(self, settings)
+        for name, value in self.integration.outputs().items():
+            TerraformOutput(self, name, value=value)
         self.observability = Observability(
             self, "observability", self.ctx, observability_settings(settings, self.keys["logs"].arn),
             alerting=self.alerting, observed=observed_resources(self.app, self.data, self.security))
