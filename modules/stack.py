@@ -13,6 +13,7 @@ from envs.schema import EnvironmentSettings, NatStrategy
 from envs.target import Target
 
 from .alerting import Alerting, alerting_settings
+from .app_tier import AppTier, app_tier_settings
 from .base import Context
 from .data_tier import DataTier, data_tier_settings, topic_arns as data_topic_arns
 from .integration import build_integration
@@ -130,7 +131,11 @@ class PlatformStack(TerraformStack):
         #    over everything).
         self.alerting = Alerting(self, "alerting", self.ctx,
                                  alerting_settings(settings.observability, self.keys["alerts"].arn))
-        self.app = None
+        self.app = AppTier(self, "app", self.ctx, app_tier_settings(
+            settings.app, settings.sizes, protected=settings.protected, target=target,
+            vpc_id=self.network.vpc_id, public_subnet_ids=self.network.public_subnet_ids,
+            private_subnet_ids=self.network.private_subnet_ids, ebs_kms_key_arn=self.keys["data"].arn,
+            alarm_topic_arns=self.alerting.topic_arns if self.alerting is not None else None))
         self.data = DataTier(
             self, "data", self.ctx, data_tier_settings(settings), vpc_id=self.network.vpc_id,
             database_subnet_group_name=self.network.database_subnet_group_name,
@@ -156,6 +161,11 @@ class PlatformStack(TerraformStack):
                             ("backup_vault_arn", self.data.backup_vault_arn)):
             if value is not None:
                 TerraformOutput(self, name, value=value)
+        TerraformOutput(self, "alb_dns_name", value=self.app.alb_dns_name)
+        TerraformOutput(self, "alb_arn", value=self.app.alb_arn)
+        TerraformOutput(self, "https_listener_arn", value=self.app.https_listener_arn)
+        TerraformOutput(self, "app_target_group_arns", value=self.app.target_group_arns)
+        TerraformOutput(self, "app_asg_names", value=self.app.asg_names)
 
     def _backend(self, settings: EnvironmentSettings, target: Target) -> None:
         common = dict(bucket=settings.state_bucket, key=settings.state_key, region=settings.region,
