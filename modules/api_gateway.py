@@ -167,7 +167,9 @@ class ApiGateway(Module):
         self.rest_api = ApiGatewayRestApi(
             self, "rest-api", name=name, description=f"{prefix}: partner API in front of the application tier",
             endpoint_configuration={"types": ["REGIONAL"]}, api_key_source="HEADER",
-            disable_execute_api_endpoint=False, tags=tags(ctx, name, extra))
+            disable_execute_api_endpoint=False, tags=tags(ctx, name, extra),
+            # A replacement API exists before the old one goes (REST API names need not be unique).
+            lifecycle={"create_before_destroy": True})
         api = self.rest_api
         self.rest_api_id: str = api.id
         self.rest_api_name = name
