@@ -19,6 +19,11 @@ def by_name(doc: dict[str, Any], rtype: str, key: str = "name") -> dict[str, dic
     return {cfg[key]: cfg for cfg in resources(doc, rtype).values()}
 
 
+def mine(doc: dict[str, Any], rtype: str, path_part: str) -> dict[str, dict[str, Any]]:
+    """The resources of ``rtype`` built under the construct path containing ``path_part``."""
+    return {n: c for n, c in resources(doc, rtype).items() if path_part in c["//"]["metadata"]["path"]}
+
+
 def address(doc: dict[str, Any], rtype: str, path_suffix: str) -> str:
     """The Terraform reference prefix ``rtype.<logical id>`` of the resource whose construct path ends so."""
     for name, cfg in resources(doc, rtype).items():
@@ -42,7 +47,7 @@ def test_topics_per_severity_encrypted_with_alerts_key(synth_aws: dict[str, Any]
 
 
 def test_topic_policies_restrict_services_to_this_account_and_tls(synth_aws: dict[str, Any]) -> None:
-    policies = resources(synth_aws["prod"], "aws_sns_topic_policy")
+    policies = mine(synth_aws["prod"], "aws_sns_topic_policy", "/alerting/")
     assert len(policies) == 4
     for cfg in policies.values():
         doc = json.loads(cfg["policy"])
@@ -56,7 +61,7 @@ def test_topic_policies_restrict_services_to_this_account_and_tls(synth_aws: dic
 
 def test_subscriptions_from_settings(synth_aws: dict[str, Any], settings: dict[str, Any]) -> None:
     doc = synth_aws["prod"]
-    subs = resources(doc, "aws_sns_topic_subscription")
+    subs = mine(doc, "aws_sns_topic_subscription", "/alerting/")
     got = {(cfg["//"]["metadata"]["path"].split("/")[-1].split("-")[1], cfg["protocol"], cfg["endpoint"])
            for cfg in subs.values()}
     contacts = settings["prod"].observability.contacts
@@ -147,7 +152,8 @@ def test_application_log_groups_encrypted_with_retention(synth_aws: dict[str, An
 
 def test_metric_filters_publish_the_service_metrics(synth_aws: dict[str, Any]) -> None:
     doc = synth_aws["dev"]
-    filters = {cfg["metric_transformation"]["name"]: cfg for cfg in resources(doc, "aws_cloudwatch_log_metric_filter").values()}
+    filters = {cfg["metric_transformation"]["name"]: cfg for cfg in resources(doc, "aws_cloudwatch_log_metric_filter").values()
+               if "/observability/" in cfg["//"]["metadata"]["path"]}
     assert set(filters) == {"Requests", "ServerErrors", "Latency", "ApplicationErrors"}
     for cfg in filters.values():
         assert cfg["metric_transformation"]["namespace"] == "Platform/webplatform-dev"
@@ -358,14 +364,14 @@ def test_budget_with_actual_and_forecast_notifications(synth_aws: dict[str, Any]
 
 def test_anomaly_detection_and_cost_allocation_tags(synth_aws: dict[str, Any]) -> None:
     doc = synth_aws["prod"]
-    monitor = next(iter(resources(doc, "aws_ce_anomaly_monitor").values()))
+    monitor = next(iter(mine(doc, "aws_ce_anomaly_monitor", "/observability/").values()))
     assert monitor["monitor_type"] == "CUSTOM"
     assert json.loads(monitor["monitor_specification"])["Tags"] == {"Key": "Environment", "Values": ["prod"],
                                                                    "MatchOptions": ["EQUALS"]}
-    sub = next(iter(resources(doc, "aws_ce_anomaly_subscription").values()))
+    sub = next(iter(mine(doc, "aws_ce_anomaly_subscription", "/observability/").values()))
     assert sub["frequency"] == "IMMEDIATE" and sub["subscriber"] == [{"type": "SNS", "address": _topic(doc, "warning")}]
     assert sub["threshold_expression"]["dimension"]["values"] == ["200"]
-    tags = {cfg["tag_key"]: cfg["status"] for cfg in resources(doc, "aws_ce_cost_allocation_tag").values()}
+    tags = {cfg["tag_key"]: cfg["status"] for cfg in mine(doc, "aws_ce_cost_allocation_tag", "/observability/").values()}
     assert tags == {"Environment": "Active", "Project": "Active", "Owner": "Active", "CostCenter": "Active"}
 
 
@@ -441,7 +447,7 @@ def test_health_canary_module() -> None:
 
 def test_canary_on_the_public_endpoint_when_the_app_tier_exposes_one(synth_aws: dict[str, Any]) -> None:
     doc = synth_aws["prod"]
-    canaries = resources(doc, "aws_synthetics_canary")
+    canaries = mine(doc, "aws_synthetics_canary", "/observability/")
     lbs = resources(doc, "aws_lb")
     buckets = [c for c in resources(doc, "aws_s3_bucket").values() if c["//"]["metadata"]["path"].endswith("/logs")]
     if not (lbs and buckets):

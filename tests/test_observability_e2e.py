@@ -55,10 +55,12 @@ def test_log_groups_and_metric_filters(deployed_dev: Any) -> None:
     for group in groups.values():
         assert group["kmsKeyId"] == logs_key and group["retentionInDays"] == 30
     filters = {f["filterName"]: f for name in groups for f in logs.describe_metric_filters(logGroupName=name)["metricFilters"]}
-    assert {f["metricTransformations"][0]["metricName"] for f in filters.values()} == {
+    ours = {n: f for n, f in filters.items()
+            if n in {f"{PREFIX}-{k}" for k in ("requests", "server-errors", "latency", "app-errors")}}
+    assert {f["metricTransformations"][0]["metricName"] for f in ours.values()} == {
         "Requests", "ServerErrors", "Latency", "ApplicationErrors"}
     assert filters[f"{PREFIX}-server-errors"]["filterPattern"] == "{ $.status >= 500 }"
-    assert all(f["metricTransformations"][0]["metricNamespace"] == f"Platform/{PREFIX}" for f in filters.values())
+    assert all(f["metricTransformations"][0]["metricNamespace"] == f"Platform/{PREFIX}" for f in ours.values())
 
 
 def test_dashboard(deployed_dev: Any) -> None:
