@@ -46,11 +46,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--approve", action="append", default=[], metavar="ADDRESS",
                    help="approve the delete/replace of this stateful resource address (repeatable)")
 
+    def approve_arg(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--approve", action="append", default=[], metavar="ADDRESS",
+                       help="approve the delete/replace of this stateful resource address (repeatable)")
+
+    def waivers_arg(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--waivers", metavar="FILE", help="waivers file (default: compliance/waivers.toml)")
+
     p = sub.add_parser("plan", help="init + plan + show -json, the plan gate and the review")
     env_arg(p, True)
     target_arg(p)
     p.add_argument("--approve", action="append", default=[], metavar="ADDRESS",
                    help="approve the delete/replace of this stateful resource address (repeatable)")
+    waivers_arg(p)
 
     p = sub.add_parser("review", help="render a Terraform plan JSON for a pull request")
     p.add_argument("plan_json", metavar="PLAN_JSON")
@@ -63,11 +71,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--approve", action="append", default=[], metavar="ADDRESS",
                    help="approve the delete/replace of this stateful resource address (repeatable)")
     p.add_argument("--lock-timeout", default="0s", help="how long to wait for the state lock (default: 0s)")
+    waivers_arg(p)
+    p.add_argument("--recover", action="store_true",
+                   help="proceed over a partial apply reported by the run log: re-plan from the partial state and "
+                        "apply the rest through every gate")
 
     p = sub.add_parser("drift", help="refresh-only plan; report what changed outside Terraform")
     env_arg(p, True)
     target_arg(p)
     p.add_argument("--format", choices=("text", "markdown"), default="text")
+    p.add_argument("--correct", action="store_true",
+                   help="re-apply the configuration through every gate of the orchestrator when drift is found")
+    approve_arg(p)
+    waivers_arg(p)
 
     p = sub.add_parser("destroy", help="guarded destroy of an environment")
     env_arg(p, True)
@@ -75,6 +91,53 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     p.add_argument("--allow-protected", action="store_true",
                    help="explicit override needed to destroy an environment whose protection_level is high")
+
+    p = sub.add_parser("rollback", help="re-apply the last good release (or --to RUN) through every gate")
+    env_arg(p, True)
+    target_arg(p)
+    p.add_argument("--to", metavar="RUN", help="run id from the run log (default: the last good release before the "
+                                               "configuration applied now)")
+    approve_arg(p)
+    waivers_arg(p)
+    p.add_argument("--lock-timeout", default="0s", help="how long to wait for the state lock (default: 0s)")
+
+    p = sub.add_parser("promote", help="deploy to --to the commit that passed in --from (refused otherwise)")
+    p.add_argument("--from", dest="source", required=True, help="source environment (e.g. staging)")
+    p.add_argument("--to", required=True, help="target environment (e.g. prod)")
+    p.add_argument("--commit", help="the commit to promote (default: the checkout; must equal it)")
+    target_arg(p)
+    approve_arg(p)
+    waivers_arg(p)
+    p.add_argument("--lock-timeout", default="0s", help="how long to wait for the state lock (default: 0s)")
+
+    p = sub.add_parser("approve", help="record an approval of one plan digest for a protected environment")
+    env_arg(p, True)
+    target_arg(p)
+    p.add_argument("--plan-digest", required=True, help="the sha256 printed by plan / the blocked deploy")
+    p.add_argument("--by", required=True, help="who approves (must differ from who deploys)")
+    p.add_argument("--valid-hours", type=float, default=72, help="how long the approval stays valid (default: 72)")
+    p.add_argument("--note", help="free text kept in the record (e.g. the change ticket)")
+
+    p = sub.add_parser("env", help="environment synchronization: refresh a non-production database from a "
+                                   "production snapshot, with masking")
+    p.add_argument("action", choices=("sync",))
+    p.add_argument("--from", dest="source", required=True, help="source environment (e.g. prod)")
+    p.add_argument("--to", required=True, help="target environment (never a protected one)")
+    target_arg(p)
+    p.add_argument("--rules", metavar="FILE", help="masking rules (default: pipeline/masking_rules.toml)")
+    p.add_argument("--execute", action="store_true",
+                   help="run the steps (snapshot, restore into a new instance, masking) instead of only planning")
+    p.add_argument("--mask-dsn", metavar="DSN",
+                   help="PostgreSQL connection string of the restored database to mask (with --execute)")
+    p.add_argument("--format", choices=("text", "json"), default="text")
+
+    p = sub.add_parser("cleanup", help="list or destroy ephemeral environments past their expiry")
+    p.add_argument("--expired", action="store_true", required=True, help="select the expired ones")
+    p.add_argument("--registry", metavar="FILE",
+                   help="ephemeral environments registry (default: envs/ephemeral/registry.toml)")
+    p.add_argument("--yes", action="store_true", help="destroy them (default: only list)")
+    p.add_argument("--now", metavar="ISO8601", help=argparse.SUPPRESS)
+    target_arg(p)
 
     p = sub.add_parser("bootstrap", help="create the state bucket and lock table, idempotently")
     env_arg(p, True)

@@ -136,34 +136,115 @@ def _plan_and_gate(pipe: Pipeline, stack_json: Path, approvals: list[str], lock_
     return outcome
 
 
+def _orchestrate(args: argparse.Namespace, **options: object):
+    """Run the deployment orchestrator for ``args.env`` (every gate, recorded in the run log)."""
+    from .orchestrator import DeploymentOrchestrator, RunOptions
+
+    opts = RunOptions(env=args.env, target=args.target, envs_dir=args.envs_dir,
+                      approvals=tuple(getattr(args, "approve", None) or ()),
+                      lock_timeout=getattr(args, "lock_timeout", "0s"), waivers=getattr(args, "waivers", None),
+                      **options)  # type: ignore[arg-type]
+    return DeploymentOrchestrator(opts, say=say).run()
+
+
 @_guarded
 def cmd_plan(args: argparse.Namespace) -> int:
-    pipe, stack_json = _prepare(args)
-    outcome = _plan_and_gate(pipe, stack_json, args.approve)
-    say(f"[{args.env}] plan: {len(changed_resources(outcome.plan))} change(s); gate passed")
+    record = _orchestrate(args, kind="plan", apply=False)
+    say(f"[{args.env}] plan: gate passed; plan digest: {record.plan_digest}")
     return EXIT_OK
 
 
 @_guarded
 def cmd_deploy(args: argparse.Namespace) -> int:
-    pipe, stack_json = _prepare(args)
-    outcome = _plan_and_gate(pipe, stack_json, args.approve, args.lock_timeout)
-    if not outcome.has_changes:
-        say(f"[{args.env}] nothing to apply")
-        return EXIT_OK
-    pipe.apply(outcome, lock_timeout=args.lock_timeout)
-    pipe.verify_no_changes()
+    _orchestrate(args, kind="deploy", recover=args.recover)
     say(f"[{args.env}] deployed")
     return EXIT_OK
 
 
 @_guarded
 def cmd_drift(args: argparse.Namespace) -> int:
-    pipe, _ = _prepare(args)
+    pipe, stack_json = _prepare(args)
     pipe.init()
     drift = pipe.drift()
     say(drift_report(drift, args.format))
-    return EXIT_BLOCKED if drift else EXIT_OK
+    if not drift or not getattr(args, "correct", False):
+        return EXIT_BLOCKED if drift else EXIT_OK
+    addresses = [rc["address"] for rc in drift]
+    say(f"[{args.env}] correcting drift of {len(addresses)} resource(s) through the gates")
+    _orchestrate(args, kind="drift-correct", stack_json=stack_json, source={"drift": addresses})
+    say(f"[{args.env}] drift corrected")
+    return EXIT_OK
+
+
+@_guarded
+def cmd_rollback(args: argparse.Namespace) -> int:
+    from .aws import client
+    from .recovery import rollback_target
+    from .runlog import RunLog
+
+    settings = synth_mod.load_settings([args.env], args.envs_dir)[args.env]
+    target = _target(args.target)
+    log = RunLog(client("s3", settings.region, target.endpoint), settings.state_bucket, settings.name)
+    try:
+        run = rollback_target(log.runs(), args.to)
+    except LookupError as exc:
+        fail(f"refused: rollback of {args.env}: {exc}")
+        return EXIT_BAD_INPUT if args.to else EXIT_BLOCKED
+    say(f"[{args.env}] rolling back to run {run.id} (commit {run.commit}, deployed {run.started_at} by {run.who})")
+    _orchestrate(args, kind="rollback", config=log.get_release(run), config_endpoint=run.endpoint,
+                 source={"rollback_to": run.id, "commit": run.commit})
+    say(f"[{args.env}] rolled back to run {run.id} (commit {run.commit})")
+    return EXIT_OK
+
+
+@_guarded
+def cmd_promote(args: argparse.Namespace) -> int:
+    from .promotion import PromotionRefused, check_promotion
+
+    loaded = synth_mod.load_settings([args.source, args.to], args.envs_dir)
+    target = _target(args.target)
+    try:
+        promotion = check_promotion(loaded[args.source], loaded[args.to], target, synth_mod.current_commit(),
+                                    args.commit)
+    except PromotionRefused as exc:
+        fail(f"{'error' if exc.bad_input else 'refused'}: {exc}")
+        return EXIT_BAD_INPUT if exc.bad_input else EXIT_BLOCKED
+    say(f"promoting commit {promotion.commit} from {args.source} (run {promotion.source_run.id}, "
+        f"{promotion.source_run.started_at}) to {args.to}")
+    args.env = args.to
+    _orchestrate(args, kind="promote", source={"promoted_from": args.source, "source_run": promotion.source_run.id})
+    say(f"[{args.to}] promoted commit {promotion.commit} from {args.source}")
+    return EXIT_OK
+
+
+@_guarded
+def cmd_approve(args: argparse.Namespace) -> int:
+    from .approvals import ApprovalError, record_approval
+    from .aws import client
+
+    settings = synth_mod.load_settings([args.env], args.envs_dir)[args.env]
+    target = _target(args.target)
+    try:
+        approval, url = record_approval(client("s3", settings.region, target.endpoint), settings.state_bucket,
+                                        settings.name, args.plan_digest, args.by, args.valid_hours, args.note or "")
+    except ApprovalError as exc:
+        fail(f"error: {exc}")
+        return EXIT_BAD_INPUT
+    say(f"[{args.env}] approved plan digest {approval.plan_digest} by {approval.by} until {approval.expires_at}: "
+        f"{url}")
+    return EXIT_OK
+
+
+def cmd_env(args: argparse.Namespace) -> int:
+    from .envsync import cmd_env_sync
+
+    return cmd_env_sync(args)
+
+
+def cmd_cleanup(args: argparse.Namespace) -> int:
+    from .ephemeral import cmd_cleanup as run
+
+    return run(args)
 
 
 @_guarded
@@ -257,6 +338,11 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "destroy": cmd_destroy,
     "bootstrap": cmd_bootstrap,
     "local": cmd_local,
+    "rollback": cmd_rollback,
+    "promote": cmd_promote,
+    "approve": cmd_approve,
+    "env": cmd_env,
+    "cleanup": cmd_cleanup,
     "runbook": lambda args: __import__("pipeline.runbook", fromlist=["cmd_runbook"]).cmd_runbook(args),
     "sla": lambda args: __import__("pipeline.sla", fromlist=["cmd_sla"]).cmd_sla(args),
     "cost": lambda args: __import__("pipeline.cost_report", fromlist=["cmd_cost"]).cmd_cost(args),
