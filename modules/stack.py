@@ -17,14 +17,15 @@ from .app_tier import AppTier, app_tier_settings
 from .base import Context
 from .data_tier import DataTier, data_tier_settings, topic_arns as data_topic_arns
 from .integration import build_integration
-from .kms import EncryptionKey, EncryptionKeySettings
+from .kms import EncryptionKey, EncryptionKeySettings, KeyServices
 from .network import Network, NetworkSettings
 from .observability import Observability, observability_settings, observed_resources
+from .security import build_security
 
 MANAGED_BY = "platform-iac"
 
 #: Provider endpoint names (cdktf-python spelling) pointed at the emulator on the local target: every service the
-#: modules use. A service missing here would silently reach real AWS, so tests assert the list covers the plan.
+#: modules use. A service missing here would be sent to real AWS with the emulator's fake credentials and fail.
 EMULATOR_SERVICES = (
     "acm", "apigateway", "apigatewayv2", "autoscaling", "backup", "budgets", "ce", "cloudfront", "cloudtrail",
     "cloudwatch", "cloudwatchlogs", "configservice", "dynamodb", "ec2", "elasticache", "elbv2", "events",
@@ -34,15 +35,25 @@ EMULATOR_SERVICES = (
 )
 
 
-def key_services(region: str) -> dict[str, tuple[str, ...]]:
-    """Data class -> service principals its key policy grants (nothing broader; IAM governs the rest)."""
+def key_services(region: str) -> dict[str, KeyServices]:
+    """Data class -> the services its key policy grants, nothing broader (see modules/kms.py):
+    ``principals`` call KMS themselves; ``via`` are the services through which this account's principals use it."""
+    def via(*services: str) -> tuple[str, ...]:
+        return tuple(f"{s}.{region}.amazonaws.com" for s in services)
+
     return {
-        "logs": (f"logs.{region}.amazonaws.com", "cloudtrail.amazonaws.com", "delivery.logs.amazonaws.com",
-                 "logging.s3.amazonaws.com"),
-        "data": (),
-        "backups": ("backup.amazonaws.com",),
-        "secrets": (),
-        "alerts": ("cloudwatch.amazonaws.com", "events.amazonaws.com", "sns.amazonaws.com"),
+        # CloudWatch Logs (log groups), CloudTrail (trail), vended logs and Config (audit bucket deliveries).
+        "logs": KeyServices(principals=(f"logs.{region}.amazonaws.com", "cloudtrail.amazonaws.com",
+                                        "delivery.logs.amazonaws.com", "config.amazonaws.com",
+                                        "logging.s3.amazonaws.com"),
+                            via=via("s3")),
+        "data": KeyServices(via=via("s3", "rds", "elasticache", "dynamodb", "ec2")),
+        "backups": KeyServices(via=via("backup")),
+        "secrets": KeyServices(via=via("secretsmanager", "ssm")),
+        # Alarms, EventBridge rules, Budgets and cost anomaly alerts publish to the encrypted topics.
+        "alerts": KeyServices(principals=("cloudwatch.amazonaws.com", "events.amazonaws.com",
+                                          "budgets.amazonaws.com", "costalerts.amazonaws.com"),
+                              via=via("sns")),
     }
 
 
@@ -109,9 +120,9 @@ class PlatformStack(TerraformStack):
         region = settings.region
         self.keys: dict[str, EncryptionKey] = {
             data_class: EncryptionKey(self, f"kms-{data_class}", self.ctx, EncryptionKeySettings(
-                data_class=data_class, service_principals=principals,
+                data_class=data_class, service_principals=uses.principals, via_services=uses.via,
                 logs_encryption_context=data_class == "logs"))
-            for data_class, principals in key_services(region).items()
+            for data_class, uses in key_services(region).items()
         }
 
         # 2. Network.
@@ -144,7 +155,7 @@ class PlatformStack(TerraformStack):
             app_security_group_id=self.app.app_security_group_id if self.app is not None else None,
             alb_dns_name=self.app.alb_dns_name if self.app is not None else None,
             alarm_topic_arns=data_topic_arns(self.alerting))
-        self.security = None
+        self.security = build_security(self, settings)
         self.integration = build_integration(self, settings)
         for name, value in self.integration.outputs().items():
             TerraformOutput(self, name, value=value)
@@ -161,6 +172,12 @@ class PlatformStack(TerraformStack):
                             ("backup_vault_arn", self.data.backup_vault_arn)):
             if value is not None:
                 TerraformOutput(self, name, value=value)
+        TerraformOutput(self, "security_dashboard", value=self.security.dashboard_name)
+        TerraformOutput(self, "waf_regional_acl_arn", value=self.security.waf.regional_acl_arn)
+        TerraformOutput(self, "audit_bucket", value=self.security.audit.bucket_name)
+        TerraformOutput(self, "cloudtrail_arn", value=self.security.audit.trail_arn)
+        TerraformOutput(self, "containment_document", value=self.security.incident_response.containment_document_name)
+        TerraformOutput(self, "permissions_boundary_arn", value=self.security.iam.boundary_arn)
         TerraformOutput(self, "alb_dns_name", value=self.app.alb_dns_name)
         TerraformOutput(self, "alb_arn", value=self.app.alb_arn)
         TerraformOutput(self, "https_listener_arn", value=self.app.https_listener_arn)
