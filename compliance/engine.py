@@ -285,6 +285,15 @@ def load_plans(files: Sequence[Path]) -> LoadedInput:
     return _finish(resources, [str(f) for f in files], "plan", plans)
 
 
+def _drop_computed_sensitive(after: Any, sensitive: Any, configured: frozenset[str] | None) -> Any:
+    """Leave out top-level values that Terraform marks sensitive and the configuration does not set: secrets the
+    provider computed (e.g. a KMS grant token) live in state, not in the code under review. A sensitive value the
+    configuration sets literally stays, so a plaintext password in code is still found."""
+    if not isinstance(after, dict) or not isinstance(sensitive, dict) or configured is None:
+        return after
+    return {k: v for k, v in after.items() if not (sensitive.get(k) and k not in configured)}
+
+
 def plan_resources(doc: dict, file: str) -> list[Resource]:
     cfg_refs: dict[str, dict[str, list[str]]] = {}
     cfg_keys: dict[str, frozenset[str]] = {}
@@ -303,7 +312,9 @@ def plan_resources(doc: dict, file: str) -> list[Resource]:
             continue
         after = change.get("after")
         unknown = change.get("after_unknown")
-        attrs = mark_unknown(after, unknown, cfg_keys.get(config_address(address))) if unknown else after
+        configured = cfg_keys.get(config_address(address))
+        after = _drop_computed_sensitive(after, change.get("after_sensitive"), configured)
+        attrs = mark_unknown(after, unknown, configured) if unknown else after
         out.append(Resource(address, rc.get("type", ""), file, attrs if isinstance(attrs, dict) else {},
                             actions=actions))
     default_tags = _plan_default_tags(doc)

@@ -54,6 +54,15 @@ def changed_resources(plan: Mapping[str, Any]) -> list[dict[str, Any]]:
     return [rc for rc in plan.get("resource_changes", []) if rc["change"]["actions"] not in (["no-op"], ["read"])]
 
 
+def _has_unknown(marks: Any) -> bool:
+    """Whether an ``after_unknown`` entry marks anything unknown (it mirrors the value: lists/maps of booleans)."""
+    if isinstance(marks, dict):
+        return any(_has_unknown(v) for v in marks.values())
+    if isinstance(marks, list):
+        return any(_has_unknown(v) for v in marks)
+    return marks is True
+
+
 def unexpected_changes(plan: Mapping[str, Any], target: Target) -> list[str]:
     """Changes of a re-plan after apply, less the documented emulator diffs on the local target (by resource type
     and attribute: :data:`envs.target.EMULATOR_REPLAN_DIFFS`). Each entry reads ``address: action [attributes]``."""
@@ -63,7 +72,8 @@ def unexpected_changes(plan: Mapping[str, Any], target: Target) -> list[str]:
         if actions == ["update"]:
             before, after = change.get("before") or {}, change.get("after") or {}
             unknown = change.get("after_unknown") or {}
-            attrs = sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k) or unknown.get(k))
+            attrs = sorted(k for k in set(before) | set(after)
+                           if before.get(k) != after.get(k) or _has_unknown(unknown.get(k)))
             allowed = EMULATOR_REPLAN_DIFFS.get(rc["type"], ()) if target.is_local else ()
             attrs = [a for a in attrs if a not in allowed]
             if not attrs:
