@@ -11,6 +11,7 @@ import json
 from collections import Counter, defaultdict
 from typing import Any, Mapping
 
+from compliance.cost import render_markdown as cost_markdown
 from compliance.gate import GateResult
 from compliance.guards import change_kind, is_stateful
 from compliance.report import markdown_findings, result_dict
@@ -92,6 +93,16 @@ def _changes(plan: Mapping[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
+def _cost_estimate(plan: Mapping[str, Any]) -> tuple[Any, str | None]:
+    """The offline monthly cost estimate of the plan (compliance/cost.py), or why there is none."""
+    from compliance.cost import PriceTableError, estimate
+
+    try:
+        return estimate(dict(plan)), None
+    except PriceTableError as exc:
+        return None, str(exc)
+
+
 def render_review(plan: Mapping[str, Any], *, gate: GateResult | None = None, fmt: str = "markdown",
                   title: str | None = None, max_chars: int = 65_000) -> str:
     changes = _changes(plan)
@@ -105,8 +116,12 @@ def render_review(plan: Mapping[str, Any], *, gate: GateResult | None = None, fm
         verdict = "ℹ️ **NOT GATED** — plan summary only"
     if not changes:
         verdict += " · no changes"
+    cost, cost_error = _cost_estimate(plan)
     if fmt == "json":
         doc = {"title": title, "verdict": gate.verdict if gate else None,
+               "cost": None if cost is None else {"total_monthly_usd": cost.total_monthly_usd,
+                                                  "prior_monthly_usd": cost.prior_monthly_usd,
+                                                  "delta_monthly_usd": cost.delta_monthly_usd},
                "counts": {k: counts.get(k, 0) for k in ORDER},
                "changes": [{"address": c["address"], "type": c["type"], "action": c["action"], "module": c["module"],
                             "stateful": c["stateful"], "reason": c["reason"],
@@ -134,6 +149,10 @@ def render_review(plan: Mapping[str, Any], *, gate: GateResult | None = None, fm
         if len(destructive) > 50:
             lines.append(f"- … and {len(destructive) - 50} more (see details)")
         head.append("\n".join(lines) + "\n")
+    if cost is not None:
+        head.append(cost_markdown(cost))
+    elif cost_error:
+        head.append(f"> **Cost estimate unavailable:** {cost_error}\n")
     if gate is not None:
         head.append(f"### Compliance findings ({gate.stage.value} gate, {gate.environment or gate.policy})\n")
         for e in gate.errors:
