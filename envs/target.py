@@ -51,7 +51,9 @@ EMULATOR_UNSUPPORTED_FEATURES: Mapping[str, str] = {
 EMULATOR_REPLAN_DIFFS: Mapping[str, tuple[str, ...]] = {
     "aws_autoscaling_policy": ("enabled", "predictive_scaling_configuration"),
     "aws_db_parameter_group": ("parameter",),
-    "aws_db_instance": ("performance_insights_enabled",),
+    # moto does not store Performance Insights settings at all (measured moto 5.2.5).
+    "aws_db_instance": ("performance_insights_enabled", "performance_insights_kms_key_id",
+                        "performance_insights_retention_period"),
     "aws_cloudfront_distribution": ("origin", "viewer_certificate", "default_cache_behavior",
                                     "ordered_cache_behavior"),
     "aws_kms_key": ("rotation_period_in_days",),
@@ -60,11 +62,14 @@ EMULATOR_REPLAN_DIFFS: Mapping[str, tuple[str, ...]] = {
     # moto 5.2.5); the template then plans a new version, which the group's launch template reference follows.
     "aws_launch_template": ("tag_specifications", "default_version", "latest_version"),
     # moto does not store DefaultInstanceWarmup; plus the launch template version that follows the diff above.
-    "aws_autoscaling_group": ("default_instance_warmup", "mixed_instances_policy", "launch_template"),
+    # moto returns an empty capacity reservation preference as "" where AWS returns none (measured moto 5.2.5).
+    "aws_autoscaling_group": ("default_instance_warmup", "mixed_instances_policy", "launch_template",
+                              "capacity_reservation_specification"),
     # Data tier, measured moto 5.2.5: CloudFront returns empty forwarded_values beside a cache policy; referenced
     # security groups come back as "<account>/sg-..."; backup vault and plan tags are not read back.
-    "aws_vpc_security_group_ingress_rule": ("referenced_security_group_id",),
-    "aws_vpc_security_group_egress_rule": ("referenced_security_group_id",),
+    # ... and moto drops the description of a rule that references a security group (measured moto 5.2.5).
+    "aws_vpc_security_group_ingress_rule": ("referenced_security_group_id", "description"),
+    "aws_vpc_security_group_egress_rule": ("referenced_security_group_id", "description"),
     "aws_backup_vault": ("tags", "tags_all"),
     "aws_backup_plan": ("tags", "tags_all"),
 }
