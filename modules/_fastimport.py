@@ -31,6 +31,7 @@ import os
 import re
 import sys
 import types
+from typing import NoReturn
 
 PACKAGE = "cdktf_cdktf_provider_aws"
 JSII_ASSEMBLY = "@cdktf/provider-aws"
@@ -239,7 +240,7 @@ def _stop_jsii_kernel(timeout: float = 2.0) -> None:
         pass
 
 
-def fast_exit(code: int = 0) -> "NoReturn":  # type: ignore[name-defined]  # noqa: F821
+def fast_exit(code: int = 0) -> NoReturn:
     """Flush stdio, stop the jsii kernel, and leave without interpreter teardown.
 
     Only call this after all output is written (files closed). Atexit handlers and

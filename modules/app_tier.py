@@ -133,7 +133,7 @@ class AppTier(Module):
     # -- scaling ---------------------------------------------------------------------------------------------------
 
     def _scaling(self, colour: str) -> None:
-        s, ctx, prefix = self.settings, self.ctx, self.ctx.name_prefix
+        s, prefix = self.settings, self.ctx.name_prefix
         asg = self.compute.asg_names[colour]
         cpu = AutoscalingPolicy(
             self, f"{colour}-cpu-target", name=f"{prefix}-{colour}-cpu-target", autoscaling_group_name=asg,

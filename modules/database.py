@@ -8,7 +8,7 @@ publicly accessible; the security group admits PostgreSQL only from the app tier
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 from cdktf import TerraformProvider
 from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup

@@ -3,9 +3,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Callable
-
 from pathlib import Path
+from typing import Callable
 
 from envs import SettingsError
 from envs.target import AWS, Target
@@ -13,10 +12,9 @@ from envs.target import AWS, Target
 from . import synth as synth_mod
 from .bootstrap import bootstrap_state
 from .local import EmulatorError
-from .run import (EXIT_BAD_INPUT, EXIT_BLOCKED, EXIT_OK, EXIT_TOOL, REVIEW_FILE, Pipeline, PipelineError, PlanOutcome, backend_spec, changed_resources,
+from .run import (EXIT_BAD_INPUT, EXIT_BLOCKED, EXIT_OK, EXIT_TOOL, Pipeline, PipelineError, backend_spec,
                   default_build_dir, drift_report)
 from .tfconfig import TerraformSetupError
-
 
 
 def local_state_dir() -> Path:
@@ -98,42 +96,6 @@ def _guarded(step: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Na
 
     run.__doc__ = step.__doc__
     return run
-
-
-def _static_gate(env: str, stack_json: Path) -> int:
-    from compliance.gate import Gate
-    from compliance.report import render
-
-    result = Gate(env).scan_tf_json([stack_json])
-    say(render([result], "text"))
-    return result.exit_code
-
-
-def _plan_and_gate(pipe: Pipeline, stack_json: Path, approvals: list[str], lock_timeout: str = "0s") -> PlanOutcome:
-    """Static gate, bootstrap (local), init, plan, plan gate, review. Raises PipelineError when a gate blocks."""
-    from compliance.gate import Gate
-    from compliance.report import render
-    from compliance.review import render_review
-
-    env = pipe.settings.name
-    static = _static_gate(env, stack_json)
-    if static != EXIT_OK:
-        raise PipelineError(f"static gate {'failed to run' if static == EXIT_TOOL else 'blocked'} "
-                            f"{env}; nothing was planned or applied", static)
-    if pipe.target.is_local:
-        pipe.bootstrap()
-    pipe.init()
-    outcome = pipe.plan(lock_timeout=lock_timeout)
-    result = Gate(env, approvals=approvals).scan_plan([outcome.plan_json])
-    say(render([result], "text"))
-    review = pipe.stack_dir / REVIEW_FILE
-    review.write_text(render_review(outcome.plan, gate=result, title=f"{env} ({pipe.target.kind})"))
-    say(f"review: {review}")
-    outcome.review, outcome.gate_exit = review, result.exit_code
-    if result.exit_code != EXIT_OK:
-        raise PipelineError(f"plan gate {'failed to run' if result.exit_code == EXIT_TOOL else 'blocked'} {env}; "
-                            "nothing was applied", result.exit_code)
-    return outcome
 
 
 def _orchestrate(args: argparse.Namespace, **options: object):

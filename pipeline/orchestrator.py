@@ -28,7 +28,7 @@ from . import synth as synth_mod
 from .aws import client
 from .bootstrap import bootstrap_state
 from .local import EmulatorError
-from .run import (EXIT_BAD_INPUT, EXIT_BLOCKED, EXIT_TOOL, REVIEW_FILE, Pipeline, PipelineError, PlanOutcome,
+from .run import (EXIT_BLOCKED, EXIT_TOOL, REVIEW_FILE, Pipeline, PipelineError, PlanOutcome,
                   backend_spec, changed_resources, default_build_dir)
 from .runlog import (APPLYING, BLOCKED, FAILED, PLANNED, SUCCEEDED, RunLog, RunRecord, Step, iso, new_record,
                      utc_now)
@@ -136,7 +136,7 @@ class DeploymentOrchestrator:
             self._steps.append(Step(name, "blocked" if exc.exit_code == EXIT_BLOCKED else "error",
                                     round(time.monotonic() - started, 2), _first_line(str(exc))))
             raise
-        except SettingsError as exc:
+        except SettingsError:
             self._steps.append(Step(name, "error", round(time.monotonic() - started, 2), "bad settings"))
             self._report(failed=name)
             raise
