@@ -7,7 +7,11 @@ failed (findings, drift, failed deploy), 2 bad input (settings, arguments, unrea
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+
+# Node 20 runs jsii (the machine image's Node); without this jsii prints an end-of-life banner on every run.
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
 TARGETS = ("local", "aws")
 FORMATS = ("text", "json", "markdown", "sarif", "junit")
