@@ -14,7 +14,7 @@ import sys
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
 TARGETS = ("local", "aws")
-FORMATS = ("text", "json", "markdown", "sarif", "junit")
+FORMATS = ("text", "json", "markdown", "sarif", "junit", "html")
 
 
 class _Parser(argparse.ArgumentParser):

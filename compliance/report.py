@@ -11,7 +11,7 @@ from xml.sax.saxutils import escape, quoteattr
 from compliance.gate import Finding, GateResult
 from compliance.secrets import scrub_text
 
-FORMATS = ("text", "json", "markdown", "sarif", "junit")
+FORMATS = ("text", "json", "markdown", "sarif", "junit", "html")
 SCHEMA = "platform-compliance/v1"
 TOOL = "platform-compliance"
 
@@ -19,8 +19,15 @@ TOOL = "platform-compliance"
 def render(results: Sequence[GateResult], fmt: str) -> str:
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
-    out = {"text": _text, "json": _json, "markdown": _markdown, "sarif": _sarif, "junit": _junit}[fmt](results)
+    out = {"text": _text, "json": _json, "markdown": _markdown, "sarif": _sarif, "junit": _junit,
+           "html": _html}[fmt](results)
     return scrub_text(out)
+
+
+def _html(results: Sequence[GateResult]) -> str:
+    from compliance.html_report import render_html  # imports this module's helpers
+
+    return render_html(results)
 
 
 def overall_exit_code(results: Sequence[GateResult]) -> int:
