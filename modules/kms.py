@@ -4,7 +4,7 @@ Key policy shape (nothing broader):
 
 - ``AccountAdministration``: the account root manages the key (describe, policy, rotation, tags, deletion) but
   cannot use it for cryptography; no lockout, and no IAM policy alone can grant decryption.
-- ``ServiceUse<n>``: each AWS service principal of ``service_principals`` may encrypt/decrypt/generate data keys,
+- ``ServiceUse``, ``ServiceUse1``, ...: each AWS service principal of ``service_principals`` may encrypt/decrypt/generate data keys,
   restricted to this account by encryption context or ``aws:SourceAccount`` where the service supports it.
 - ``ServiceDescribe``: the same principals may describe the key (CloudTrail and Config check it before use).
 - ``UseThroughServices`` / ``GrantsForServices``: principals of this account (as their IAM policies allow) may use
@@ -83,7 +83,7 @@ def key_policy_statements(ctx: Context, settings: EncryptionKeySettings) -> list
     }]
     for n, principal in enumerate(settings.service_principals):
         use: dict[str, Any] = {
-            "Sid": f"ServiceUse{n}",
+            "Sid": f"ServiceUse{n or ''}",  # ServiceUse, ServiceUse1, ServiceUse2, ...
             "Effect": "Allow",
             "Principal": {"Service": principal},
             "Action": [a for a in USE_ACTIONS if a != "kms:DescribeKey"],
