@@ -83,15 +83,18 @@ class Backup(Module):
         self.plan_name = f"{prefix}-backup"
         self.selection_tags = {s.selection_tag: self.plan_name}
 
+        # Emulator-only: moto does not implement ListRecoveryPointsByBackupVault, which the provider calls before a
+        # forced delete (it holds no recovery points to delete anyway).
+        force_destroy = not s.vault_lock and not ctx.target.is_local
         self.vault = BackupVault(self, "vault", name=f"{prefix}-vault", kms_key_arn=s.kms_key_arn,
-                                 force_destroy=not s.vault_lock, tags=tags(ctx, f"{prefix}-vault", extra))
+                                 force_destroy=force_destroy, tags=tags(ctx, f"{prefix}-vault", extra))
         self.vault_arn: str = self.vault.arn
         self.vault_name: str = self.vault.name
         self.dr_vault: BackupVault | None = None
         self.dr_vault_arn: str | None = None
         if s.copy_to_dr:
             self.dr_vault = BackupVault(self, "dr-vault", name=f"{prefix}-vault-dr", kms_key_arn=s.dr_kms_key_arn,
-                                        force_destroy=not s.vault_lock, provider=dr_provider,
+                                        force_destroy=force_destroy, provider=dr_provider,
                                         tags=tags(ctx, f"{prefix}-vault-dr", extra))
             self.dr_vault_arn = self.dr_vault.arn
         if s.vault_lock:

@@ -263,7 +263,8 @@ def cmd_release(args: argparse.Namespace) -> int:
 
     def deploy() -> int:
         return commands.cmd_deploy(argparse.Namespace(env=args.env, target=args.target, envs_dir=args.envs_dir,
-                                                      approve=[], lock_timeout=args.lock_timeout))
+                                                      approve=[], lock_timeout=args.lock_timeout, recover=False,
+                                                      waivers=None))
 
     try:
         endpoint = commands._target(args.target).endpoint

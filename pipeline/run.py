@@ -156,9 +156,9 @@ class Pipeline:
         self.say(f"[{self.settings.name}] re-plan: no changes")
 
     def drift(self) -> list[dict[str, Any]]:
-        """Resources whose real state differs from the last applied state (refresh-only plan)."""
+        """Resources changed outside Terraform (refresh-only plan), each with ``drifted_attributes``."""
         outcome = self.plan(refresh_only=True, name="tfplan.drift")
-        return list(outcome.plan.get("resource_drift", []))
+        return drifted_resources(outcome.plan, EMULATOR_REPLAN_DIFFS if self.target.is_local else None)
 
     def destroy(self, lock_timeout: str = "0s") -> None:
         self.say(f"[{self.settings.name}] terraform destroy")
@@ -177,6 +177,44 @@ class Pipeline:
             raise PipelineError(str(exc), EXIT_TOOL) from None
 
 
+def _normalized(value: Any) -> Any:
+    """A value with empty containers, empty strings and nulls folded together, as Terraform's diff treats them."""
+    if isinstance(value, dict):
+        folded = {k: _normalized(v) for k, v in value.items()}
+        return {k: v for k, v in folded.items() if v is not None} or None
+    if isinstance(value, list):
+        folded = [_normalized(v) for v in value]
+        return folded if any(v is not None for v in folded) else None
+    return None if value == "" else value
+
+
+#: Attributes that are managed even when the configuration does not name them (provider default tags).
+ALWAYS_MANAGED = ("tags", "tags_all")
+
+
+def drifted_resources(plan: Mapping[str, Any],
+                      ignore: Mapping[str, tuple[str, ...]] | None = None) -> list[dict[str, Any]]:
+    """The refresh-only plan's ``resource_drift`` narrowed to real drift: a resource deleted outside Terraform, or a
+    change to an attribute the configuration manages. A refresh also rewrites computed and empty-valued attributes
+    (null vs [] and the like); those are not drift, and Terraform would not change them back. ``ignore`` (type ->
+    attributes) drops the documented emulator read-back differences on the local target."""
+    configured: dict[str, set[str]] = {}
+    for res in ((plan.get("configuration") or {}).get("root_module") or {}).get("resources", []):
+        configured[res["address"]] = set(res.get("expressions") or {})
+    drifted = []
+    for rc in plan.get("resource_drift", []):
+        before, after = rc["change"].get("before") or {}, rc["change"].get("after")
+        if after is None:
+            drifted.append({**rc, "drifted_attributes": ["(deleted)"]})
+            continue
+        managed = configured.get(rc["address"].split("[")[0], set()) | set(ALWAYS_MANAGED)
+        managed -= set((ignore or {}).get(rc["type"], ()))
+        attrs = sorted(k for k in managed if _normalized(before.get(k)) != _normalized(after.get(k)))
+        if attrs:
+            drifted.append({**rc, "drifted_attributes": attrs})
+    return drifted
+
+
 def drift_report(drift: Iterable[Mapping[str, Any]], fmt: str = "text") -> str:
     """Drifted resources and attributes as text or markdown."""
     lines: list[str] = []
@@ -186,10 +224,8 @@ def drift_report(drift: Iterable[Mapping[str, Any]], fmt: str = "text") -> str:
         if items:
             lines += ["| resource | action | attributes |", "| --- | --- | --- |"]
     for rc in items:
-        change = rc["change"]
-        before, after = change.get("before") or {}, change.get("after") or {}
-        attrs = sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))
-        action = "/".join(change["actions"])
+        attrs = rc["drifted_attributes"]
+        action = "/".join(rc["change"]["actions"])
         if fmt == "markdown":
             lines.append(f"| `{rc['address']}` | {action} | {', '.join(f'`{a}`' for a in attrs)} |")
         else:

@@ -14,7 +14,9 @@ def test_alb_listeners_and_target_groups(deployed_dev, settings) -> None:
     prefix, app = _prefix(deployed_dev, settings), settings["dev"].app
     elbv2 = deployed_dev.client("elbv2")
     (lb,) = elbv2.describe_load_balancers(Names=[f"{prefix}-alb"])["LoadBalancers"]
-    assert lb["Scheme"] == "internet-facing" and lb["Type"] == "application"
+    # moto leaves Scheme out when the request omits it, as the provider does for internal = false; AWS then
+    # defaults to internet-facing (the synthesized JSON's internal = false is asserted in test_app_tier.py).
+    assert lb.get("Scheme", "internet-facing") == "internet-facing" and lb["Type"] == "application"
     attrs = {a["Key"]: a["Value"] for a in
              elbv2.describe_load_balancer_attributes(LoadBalancerArn=lb["LoadBalancerArn"])["Attributes"]}
     assert attrs["routing.http.drop_invalid_header_fields.enabled"] == "true"

@@ -81,8 +81,9 @@ def test_network_verified_with_boto3(deployed_dev: Deployment, settings: dict) -
                                                        {"Name": "group-name", "Values": ["default"]}])
     (sg,) = default_sg["SecurityGroups"]
     assert sg["IpPermissions"] == [] and sg["IpPermissionsEgress"] == []
-    endpoints = ec2.describe_vpc_endpoints(Filters=[{"Name": "vpc-id", "Values": [vpc["VpcId"]]}])["VpcEndpoints"]
-    assert sorted(e["ServiceName"].rsplit(".", 1)[1] for e in endpoints) == ["dynamodb", "s3"]
+    endpoints = ec2.describe_vpc_endpoints(Filters=[{"Name": "vpc-id", "Values": [vpc["VpcId"]]},
+                                                    {"Name": "vpc-endpoint-type", "Values": ["Gateway"]}])
+    assert sorted(e["ServiceName"].rsplit(".", 1)[1] for e in endpoints["VpcEndpoints"]) == ["dynamodb", "s3"]
 
 
 def test_drift_is_zero_then_detected_after_an_out_of_band_change(deployed_dev: Deployment) -> None:
