@@ -72,7 +72,7 @@ def unexpected_changes(plan: Mapping[str, Any], target: Target) -> list[str]:
         if actions == ["update"]:
             before, after = change.get("before") or {}, change.get("after") or {}
             unknown = change.get("after_unknown") or {}
-            attrs = sorted(k for k in set(before) | set(after)
+            attrs = sorted(k for k in set(before) | set(after) | set(unknown)
                            if before.get(k) != after.get(k) or _has_unknown(unknown.get(k)))
             allowed = EMULATOR_REPLAN_DIFFS.get(rc["type"], ()) if target.is_local else ()
             attrs = [a for a in attrs if a not in allowed]
