@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Iterable, Mapping, Sequence
 
 from compliance.engine import InputError
 from compliance.policy import PolicyError
@@ -28,7 +28,7 @@ def _emit(text: str, output: Path | str | None) -> None:
 def check_command(paths_tf_json: Sequence[Path | str] | None, plan_files: Sequence[Path | str] | None,
                   environment: str | None, fmt: str = "text", output: Path | str | None = None,
                   waivers_file: Path | str | None = None, approvals: Iterable[str] = (),
-                  *, checkov_timeout: float = 600) -> int:
+                  *, checkov_timeout: float = 600, file_environments: Mapping[str, str] | None = None) -> int:
     from compliance.gate import Gate
     from compliance.report import FORMATS, overall_exit_code, render
 
@@ -43,7 +43,7 @@ def check_command(paths_tf_json: Sequence[Path | str] | None, plan_files: Sequen
         return 2
     try:
         gate = Gate(environment, waivers_file=Path(waivers_file) if waivers_file else None, approvals=approvals,
-                    checkov_timeout=checkov_timeout)
+                    checkov_timeout=checkov_timeout, file_environments=file_environments)
         results = []
         if tf:
             results.append(gate.scan_tf_json(tf))

@@ -19,7 +19,7 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Iterable, Mapping, Sequence
 
 from compliance import engine
 from compliance.checkov_runner import CheckovRun, index_for, run_checkov
@@ -102,9 +102,14 @@ class GateResult:
 class Gate:
     def __init__(self, environment: str | None, *, waivers_file: Path | None = None, approvals: Iterable[str] = (),
                  checkov_timeout: float = 600, run_checkov: bool = True, severities_file: Path | None = None,
-                 policy_dir: Path | None = None) -> None:
+                 policy_dir: Path | None = None, file_environments: Mapping[str | Path, str] | None = None) -> None:
+        """``file_environments`` (input file -> environment) applies each environment's own policy and waivers to
+        the findings of its file, so several environments share one Checkov process; other files get
+        ``environment``'s."""
         self.environment = environment
         self.policy: EnvPolicy = load_policy(environment, policy_dir)
+        self.file_environments = {_key(f): env for f, env in (file_environments or {}).items()}
+        self._policies = {env: load_policy(env, policy_dir) for env in set(self.file_environments.values())}
         self.severities: Severities = load_severities(severities_file)
         self.waivers, self.waiver_problems = load_waivers(waivers_file)
         self.waivers_file = waivers_file
@@ -172,14 +177,16 @@ class Gate:
         return GateResult(stage=stage, environment=self.environment, findings=tuple(findings), passed_count=passed,
                           resources_scanned=len(live), errors=tuple(ck.errors), unknown_count=unknown,
                           inputs=tuple(str(f) for f in files), checkov_version=ck.version,
-                          policy=self.policy.environment)
+                          policy=", ".join(sorted(self._policies)) if self._policies else self.policy.environment)
 
     def _finding(self, check_id: str, title: str, address: str, file: str, stage: Stage, source: str,
                  guideline: str | None, detail: str | None = None) -> Finding:
         severity = self.severities.of(check_id)
-        action = self.policy.action(severity)
+        environment = self.file_environments.get(_key(file), self.environment)
+        policy = self._policies.get(environment, self.policy) if environment is not None else self.policy
+        action = policy.action(severity)
         for w in self.waivers:
-            if w.matches(check_id, address, self.environment):
+            if w.matches(check_id, address, environment):
                 return Finding(check_id, title, severity, address, file, stage, "waived", False, source, w, guideline,
                                action, detail)
         return Finding(check_id, title, severity, address, file, stage, "failed", action == "block", source, None,
@@ -194,6 +201,10 @@ class Gate:
                            "block", kind)
         return Finding(GUARD_ID, title, severity, address, file, Stage.PLAN, "failed", True, "guard", None, None,
                        "block", kind)
+
+
+def _key(file: str | Path) -> str:
+    return str(Path(file).resolve())
 
 
 def _rank(sev: str) -> int:

@@ -263,25 +263,24 @@ def cmd_local(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    """Our environments (``--env E``, or all when nothing else is named) are synthesized afresh and each gated under
+    its own policy, in one Checkov process; ``--tf-json``/``--plan`` alone scan any input under ``--env``'s policy,
+    or the strictest (prod) one."""
     from compliance.cli import check_command
 
     tf_json = [Path(p) for p in args.tf_json]
+    file_environments: dict[str, str] = {}
     if args.env or not (args.tf_json or args.plan):
-        names = [args.env] if args.env else None
         try:
-            settings = synth_mod.load_settings(names, args.envs_dir)
+            settings = synth_mod.load_settings([args.env] if args.env else None, args.envs_dir)
         except SettingsError as exc:
             return _bad_settings(exc)
-        outdir = synth_mod.outdir_for(AWS)
-        missing = [n for n in settings if not (outdir / "stacks" / n / "cdk.tf.json").exists()]
-        if missing:
-            synth_mod.synthesize({n: settings[n] for n in missing}, AWS, outdir)
-        tf_json += [outdir / "stacks" / n / "cdk.tf.json" for n in settings]
-        environment = args.env or ("prod" if "prod" in settings else None)
-    else:
-        environment = None
-    return check_command(tf_json, [Path(p) for p in args.plan], environment, args.format, args.output,
-                         Path(args.waivers) if args.waivers else None, args.approve)
+        result = synth_mod.synthesize(settings, AWS, synth_mod.outdir_for(AWS))
+        file_environments = {str(path): name for name, path in result.stacks.items()}
+        tf_json += list(result.stacks.values())
+    return check_command(tf_json, [Path(p) for p in args.plan], args.env, args.format, args.output,
+                         Path(args.waivers) if args.waivers else None, args.approve,
+                         file_environments=file_environments if not args.env else None)
 
 
 def cmd_review(args: argparse.Namespace) -> int:

@@ -188,3 +188,21 @@ def test_plan_and_tf_json_confusion_is_input_error(fixtures_dir):
         Gate(None, run_checkov=False).scan_tf_json([fixtures_dir / "PLAT_S3_001" / "tfplan.json"])
     with pytest.raises(engine.InputError, match="not a Terraform plan JSON"):
         Gate(None, run_checkov=False).scan_plan([fixtures_dir / "PLAT_S3_001" / "cdk.tf.json"])
+
+
+def test_one_scan_applies_each_files_own_environment_policy(tmp_path: Path) -> None:
+    """Several environments in one Checkov process: a HIGH finding blocks in prod's file and only warns in dev's."""
+    from compliance.gate import Gate
+
+    source = Path(__file__).parent / "fixtures" / "PLAT_RDS_001" / "cdk.tf.json"
+    dev, prod = tmp_path / "dev" / "cdk.tf.json", tmp_path / "prod" / "cdk.tf.json"
+    for target in (dev, prod):
+        target.parent.mkdir()
+        target.write_bytes(source.read_bytes())
+    result = Gate(None, run_checkov=False, file_environments={str(dev): "dev", str(prod): "prod"}).scan_tf_json(
+        [dev, prod])
+    rds = [f for f in result.findings if f.check_id == "PLAT_RDS_001" and f.status == "failed"]
+    assert {f.file for f in rds} == {str(dev), str(prod)}
+    assert all(f.blocking for f in rds if f.file == str(prod))
+    assert not any(f.blocking for f in rds if f.file == str(dev))
+    assert result.policy == "dev, prod"
