@@ -61,7 +61,7 @@ def start(state_dir: Path, port: int | None = None, timeout: float = 20) -> Emul
     env = {**os.environ, "MOTO_IAM_LOAD_MANAGED_POLICIES": "true"}
     with open(log_path, "ab") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", HOST, "-p", str(port)],
+            [sys.executable, "-m", "pipeline.moto_server", "-H", HOST, "-p", str(port)],
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -170,14 +170,14 @@ def _is_alive(pid: int) -> bool:
 
 
 def _is_moto_process(pid: int) -> bool:
-    """True if ``pid`` is alive and (where /proc exists) runs ``moto.server``, so a recycled pid is never signalled."""
+    """True if ``pid`` is alive and (where /proc exists) runs a moto server, so a recycled pid is never signalled."""
     if not _is_alive(pid):
         return False
     cmdline = Path(f"/proc/{pid}/cmdline")
     if not Path("/proc/self/cmdline").exists():
         return True
     try:
-        return b"moto.server" in cmdline.read_bytes()
+        return any(name in cmdline.read_bytes() for name in (b"moto.server", b"pipeline.moto_server"))
     except OSError:
         return False
 
