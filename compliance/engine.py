@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
 from compliance.checklib import UNKNOWN, CheckContext, PlatformCheck, address_type
+from compliance.secrets import is_secret_name
 from compliance.taggable_types import TAGGABLE_TYPES
 
 _INTERP_REF = re.compile(r"\$\{([^}]*)\}")
@@ -286,12 +287,13 @@ def load_plans(files: Sequence[Path]) -> LoadedInput:
 
 
 def _drop_computed_sensitive(after: Any, sensitive: Any, configured: frozenset[str] | None) -> Any:
-    """Leave out top-level values that Terraform marks sensitive and the configuration does not set: secrets the
-    provider computed (e.g. a KMS grant token) live in state, not in the code under review. A sensitive value the
-    configuration sets literally stays, so a plaintext password in code is still found."""
-    if not isinstance(after, dict) or not isinstance(sensitive, dict) or configured is None:
+    """Leave out top-level values the configuration does not set that are secrets by Terraform's marking or by
+    name: the provider computed them (a KMS grant token, a WAF lock token) and they live in state, not in the code
+    under review. A value the configuration sets literally stays, so a plaintext password in code is still found."""
+    if not isinstance(after, dict) or configured is None:
         return after
-    return {k: v for k, v in after.items() if not (sensitive.get(k) and k not in configured)}
+    marks = sensitive if isinstance(sensitive, dict) else {}
+    return {k: v for k, v in after.items() if k in configured or not (marks.get(k) or is_secret_name(k))}
 
 
 def plan_resources(doc: dict, file: str) -> list[Resource]:

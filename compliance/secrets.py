@@ -70,6 +70,17 @@ def literal_secret(name: str, value: Any) -> bool:
     return looks_like_secret_value(value)
 
 
+def _json_document(value: str) -> Any:
+    """The parsed JSON object or array a string holds, else None."""
+    if value[:1] not in "{[" or len(value) <= 2:
+        return None
+    try:
+        inner = json.loads(value)
+    except ValueError:
+        return None
+    return inner if isinstance(inner, (dict, list)) else None
+
+
 def find_literal_secrets(body: Any, path: str = "") -> Iterator[str]:
     """Yield dotted paths of plaintext secrets anywhere in ``body`` (JSON documents in strings included)."""
     if isinstance(body, dict):
@@ -80,14 +91,11 @@ def find_literal_secrets(body: Any, path: str = "") -> Iterator[str]:
             if isinstance(v, (dict, list)):
                 yield from find_literal_secrets(v, p)
             elif isinstance(v, str):
-                if literal_secret(str(k), v):
-                    yield p
-                elif v[:1] in "{[" and len(v) > 2:
-                    try:
-                        inner = json.loads(v)
-                    except ValueError:
-                        continue
+                inner = _json_document(v)
+                if inner is not None:  # a policy or other JSON document: judge its values, not the whole text
                     yield from find_literal_secrets(inner, p)
+                elif literal_secret(str(k), v):
+                    yield p
     elif isinstance(body, list):
         for i, v in enumerate(body):
             p = f"{path}[{i}]"

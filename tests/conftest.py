@@ -138,6 +138,9 @@ class Deployment:
     """The deploy that applied."""
     concurrent: subprocess.CompletedProcess[str]
     """A second deploy of the same environment started while the first was applying."""
+    artifacts: Path
+    """Copies of what the applying deploy synthesized and gated (``cdk.tf.json``, ``tfplan.json``, ``review.md``),
+    kept because later commands re-synthesize the stack folder."""
 
     def client(self, service: str) -> Any:
         from pipeline.aws import client
@@ -182,4 +185,8 @@ def deployed_dev(workspace: Path, emulator: LocalEmulator, settings: dict[str, A
     first, concurrent = _deploy_twice_concurrently("dev", cwd_a, cwd_b)
     assert first.returncode == 0, f"deploy of dev failed ({time.monotonic() - started:.0f}s):\n{first.stdout}\n{first.stderr}"
     assert concurrent is not None, "the first deploy finished before the concurrent one could start"
-    return Deployment("dev", emulator.endpoint, settings["dev"].region, cwd_a, first, concurrent)
+    artifacts = workspace / "deployed-dev"
+    artifacts.mkdir(exist_ok=True)
+    for name in ("cdk.tf.json", "tfplan.json", "review.md"):
+        shutil.copy(cwd_a / "cdktf.local.out" / "stacks" / "dev" / name, artifacts / name)
+    return Deployment("dev", emulator.endpoint, settings["dev"].region, cwd_a, first, concurrent, artifacts)

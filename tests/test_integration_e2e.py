@@ -6,7 +6,6 @@ policies and access log subscriptions that only serve them.
 """
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 
@@ -72,9 +71,8 @@ def test_partner_usage_plan_and_generated_key(deployed_dev, settings) -> None:
     assert key["name"] == name and key["enabled"] is True and len(key["value"]) >= 20
     # AWS (here the emulator) generated the value: it is neither in the synthesized configuration nor in the gated
     # plan the deploy applied. (Plans made after the apply carry it from the state, marked sensitive.)
-    stack = Path(deployed_dev.cwd) / "cdktf.local.out" / "stacks" / "dev"
-    for name in ("cdk.tf.json", "tfplan.json"):
-        assert key["value"] not in (stack / name).read_text(), name
+    for name in ("cdk.tf.json", "tfplan.json", "review.md"):
+        assert key["value"] not in (deployed_dev.artifacts / name).read_text(), name
 
 
 def test_api_alarms_exist_with_alerting_actions(deployed_dev, settings) -> None:
