@@ -94,7 +94,7 @@ def test_flow_logs_to_encrypted_log_group_with_retention(synth_aws: dict, settin
 
 def test_gateway_endpoints_and_db_subnet_group(synth_aws: dict) -> None:
     doc = synth_aws["staging"]
-    endpoints = resources(doc, "aws_vpc_endpoint")
+    endpoints = {n: e for n, e in resources(doc, "aws_vpc_endpoint").items() if e["vpc_endpoint_type"] == "Gateway"}
     assert sorted(e["service_name"] for e in endpoints.values()) == ["com.amazonaws.us-east-1.dynamodb",
                                                                      "com.amazonaws.us-east-1.s3"]
     assert all(e["vpc_endpoint_type"] == "Gateway" and len(e["route_table_ids"]) == 3 for e in endpoints.values())
