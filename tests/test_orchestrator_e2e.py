@@ -27,7 +27,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import ROOT, LocalEmulator
+from tests.conftest import ROOT, require_tools
 
 PROJECT, REGION = "dlvtest", "us-east-1"
 STAGING_BUCKET = f"{PROJECT}-tfstate-444444444444-{REGION}"
@@ -83,7 +83,7 @@ class Delivery:
 
     def run(self, *args: str, commit: str = C1, envs: Path | None = None) -> subprocess.CompletedProcess[str]:
         env = {**os.environ, "PYTHONUNBUFFERED": "1", "PLATFORM_COMMIT": commit, "PLATFORM_GATE_NO_CHECKOV": "1",
-               "PLATFORM_ACTOR": "ci-deployer"}
+               "PLATFORM_ACTOR": "ci-deployer", "PLATFORM_BUILD_DIR": str(self.root / ".build")}
         return subprocess.run([sys.executable, str(ROOT / "main.py"), "--envs-dir", str(envs or self.v1), *args],
                               cwd=self.root, capture_output=True, text=True, timeout=1800, env=env)
 
@@ -103,8 +103,22 @@ class Delivery:
 
 
 @pytest.fixture(scope="module")
-def delivery(workspace: Path, emulator: LocalEmulator) -> Delivery:
+def delivery(workspace: Path) -> Any:
+    """An emulator of its own: one emulated account holds one environment's account-level singletons (a Config
+    recorder, a CloudTrail trail), as each real environment has its own account; the shared dev deployment lives in
+    the session's emulator."""
+    from pipeline import local
+
+    require_tools()
     root = workspace / "delivery"
+    emulator = local.start(root / ".build" / "local")
+    try:
+        yield _delivery(root, emulator.endpoint)
+    finally:
+        local.stop(root / ".build" / "local")
+
+
+def _delivery(root: Path, endpoint: str) -> Delivery:
     v1, v2 = root / "envs-v1", root / "envs-v2"
     for d in (v1, v2):
         d.mkdir(parents=True)
@@ -113,7 +127,7 @@ def delivery(workspace: Path, emulator: LocalEmulator) -> Delivery:
     (v2 / "staging.toml").write_text(_env_file("dev", "staging", "444444444444", "10.40.0.0/16",
                                                {**SMALL, "data.cdn": {"enabled": True}}))
     (v1 / "prod.toml").write_text(_env_file("prod", "prod", "555555555555", "10.41.0.0/16", {}))
-    return Delivery(root, v1, v2, emulator.endpoint)
+    return Delivery(root, v1, v2, endpoint)
 
 
 def _out(result: subprocess.CompletedProcess[str]) -> str:
