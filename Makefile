@@ -19,7 +19,7 @@ demo: setup
 
 ## Set up, then the whole test suite (unit, validate, plan + gate, end-to-end on an emulator of its own).
 test: setup
-	@$(RUN) python -m pytest -q
+	@$(RUN) python -m pytest -q --durations=25
 
 ## Unit tests only (no Terraform, no emulator).
 test-fast: setup

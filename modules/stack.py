@@ -57,15 +57,18 @@ def key_services(region: str) -> dict[str, KeyServices]:
     }
 
 
-def default_tags(settings: EnvironmentSettings, commit: str) -> dict[str, str]:
-    """The organisation tags every resource carries through the provider's ``default_tags``."""
+def default_tags(settings: EnvironmentSettings) -> dict[str, str]:
+    """The organisation tags every resource carries through the provider's ``default_tags``.
+
+    The git commit is not a tag: a tag that changes with every commit would make every plan update every resource,
+    burying the real change in the review. The commit is in the run record, the release record and the synthesized
+    file's ``//`` metadata (``platform.commit``)."""
     return {
         "Environment": settings.name,
         "Project": settings.tags.project,
         "Owner": settings.tags.owner,
         "CostCenter": settings.tags.cost_center,
         "ManagedBy": MANAGED_BY,
-        "GitCommit": commit,
     }
 
 
@@ -79,9 +82,9 @@ class Providers:
     us_east_1: AwsProvider
 
 
-def _provider(scope: Construct, id_: str, region: str, settings: EnvironmentSettings, target: Target, commit: str,
+def _provider(scope: Construct, id_: str, region: str, settings: EnvironmentSettings, target: Target,
               alias: str | None = None) -> AwsProvider:
-    common = dict(region=region, alias=alias, default_tags=[{"tags": default_tags(settings, commit)}])
+    common = dict(region=region, alias=alias, default_tags=[{"tags": default_tags(settings)}])
     if not target.is_local:
         return AwsProvider(scope, id_, allowed_account_ids=[settings.account_id], **common)
     # Emulator-only settings: credentials come from the runner's environment (AWS_ACCESS_KEY_ID=test), never JSON.
@@ -104,10 +107,12 @@ class PlatformStack(TerraformStack):
     def __init__(self, scope: Construct, settings: EnvironmentSettings, target: Target, commit: str) -> None:
         super().__init__(scope, settings.name)
         self.settings, self.target = settings, target
+        # Traceability without a Terraform diff: "//" is a comment key in Terraform JSON.
+        self.add_override("//.platform", {"commit": commit, "environment": settings.name})
         self.providers = Providers(
-            primary=_provider(self, "aws", settings.region, settings, target, commit),
-            dr=_provider(self, "aws-dr", settings.dr_region, settings, target, commit, alias="dr"),
-            us_east_1=_provider(self, "aws-us-east-1", "us-east-1", settings, target, commit, alias="us_east_1"),
+            primary=_provider(self, "aws", settings.region, settings, target),
+            dr=_provider(self, "aws-dr", settings.dr_region, settings, target, alias="dr"),
+            us_east_1=_provider(self, "aws-us-east-1", "us-east-1", settings, target, alias="us_east_1"),
         )
         self._backend(settings, target)
 

@@ -9,7 +9,7 @@ import pytest
 
 from tests.conftest import Deployment, cli
 
-REQUIRED_TAGS = {"Environment", "Project", "Owner", "CostCenter", "ManagedBy", "GitCommit"}
+REQUIRED_TAGS = {"Environment", "Project", "Owner", "CostCenter", "ManagedBy"}
 
 
 def dev_vpc(deployed: Deployment) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from modules.base import ModuleSettingsError
 from modules.network import NetworkSettings
 from tests.conftest import resources
 
-REQUIRED_TAGS = {"Environment", "Project", "Owner", "CostCenter", "ManagedBy", "GitCommit"}
+REQUIRED_TAGS = {"Environment", "Project", "Owner", "CostCenter", "ManagedBy"}
 
 
 def by_tier(doc: dict[str, Any], tier: str) -> list[dict[str, Any]]:
@@ -120,6 +120,7 @@ def test_provider_default_tags_backend_and_account_guard(synth_aws: dict, settin
             assert provider["default_tags"][0]["tags"]["Environment"] == env
             assert provider["allowed_account_ids"] == [settings[env].account_id]
             assert "endpoints" not in provider, "the aws target must never point at an emulator"
+        assert doc["//"]["platform"]["environment"] == env and doc["//"]["platform"]["commit"]
         backend = doc["terraform"]["backend"]["s3"]
         assert backend["key"] == f"{env}/terraform.tfstate" and backend["encrypt"] is True
         assert backend["dynamodb_table"] == "webplatform-tflock" and backend["use_lockfile"] is True
