@@ -31,6 +31,15 @@ def fail(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
+def emit_report(text: str, output: str | None, label: str) -> None:
+    """A report to ``output`` (saying where it went) or to stdout."""
+    if output:
+        Path(output).write_text(text)
+        say(f"{label}: {output}")
+    else:
+        print(text, end="", flush=True)
+
+
 def _bad_settings(exc: SettingsError) -> int:
     fail("error: bad settings (nothing was synthesized or applied):")
     for problem in exc.problems:

@@ -211,11 +211,5 @@ def cmd_cost(args: Any) -> int:
         commands.fail(f"error: cannot read Cost Explorer: {_reason(exc)}")
         return 3
     text = report.to_json() if args.format == "json" else render_markdown(report)
-    if args.output:
-        from pathlib import Path
-
-        Path(args.output).write_text(text)
-        commands.say(f"cost report: {args.output}")
-    else:
-        print(text, end="", flush=True)
+    commands.emit_report(text, args.output, "cost report")
     return 0

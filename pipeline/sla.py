@@ -178,11 +178,5 @@ def cmd_sla(args: Any) -> int:
         commands.fail(f"error: cannot read CloudWatch metrics: {exc}")
         return 3
     text = report.to_json() if args.format == "json" else render_markdown(report)
-    if args.output:
-        from pathlib import Path
-
-        Path(args.output).write_text(text)
-        commands.say(f"sla report: {args.output}")
-    else:
-        print(text, end="", flush=True)
+    commands.emit_report(text, args.output, "sla report")
     return 0
