@@ -158,3 +158,54 @@ def test_cli_has_the_delivery_commands() -> None:
     with pytest.raises(SystemExit) as exc:
         p.parse_args(["cleanup"])
     assert exc.value.code == 2
+
+
+# -- the orchestrator stops at each gate ----------------------------------------------------------------------------
+# The gate order, the stop at the first failure, the run record and the report, for every gate; the end-to-end
+# tests (test_orchestrator_e2e.py) drive the real gates on the emulator: settings, static gate, apply, recovery,
+# plan gate (stateful guard), approval.
+GATE_METHODS = {"recovery": "_recovery_gate", "synth": "_synth", "validate": "_validate",
+                "static-gate": "_static_gate", "plan": "_plan", "plan-gate": "_plan_gate",
+                "approval": "_approval_gate", "apply": "_apply", "verify": "_verify", "re-plan": "_replan"}
+
+
+@pytest.mark.parametrize("gate", list(GATE_METHODS))
+def test_the_run_stops_at_the_first_failed_gate_and_records_it(gate: str, s3: Any, monkeypatch: pytest.MonkeyPatch
+                                                              ) -> None:
+    from envs.target import AWS
+    from pipeline import orchestrator
+    from pipeline.run import PipelineError, PlanOutcome
+
+    o = orchestrator.DeploymentOrchestrator
+    settings = orchestrator.synth_mod.load_settings(["dev"])["dev"]
+    s3.create_bucket(Bucket=settings.state_bucket)
+    called: list[str] = []
+
+    def step(name: str, value: Any = None) -> Any:
+        def run(self: Any, *args: Any) -> Any:
+            called.append(name)
+            if name == gate:
+                raise PipelineError(f"{name} said no", 1)
+            return value
+        return run
+
+    outcome = PlanOutcome(Path("tfplan"), Path("tfplan.json"), has_changes=True, plan={"resource_changes": []})
+    values = {"recovery": "", "synth": Path("cdk.tf.json"), "plan": outcome}
+    for name, method in GATE_METHODS.items():
+        monkeypatch.setattr(o, method, step(name, values.get(name)))
+    monkeypatch.setattr(o, "_start_target", lambda self: AWS)
+    monkeypatch.setattr(o, "_store_release", lambda self, stack_json: called.append("release"))
+    lines: list[str] = []
+    run = o(orchestrator.RunOptions(env="dev", target="aws", who="unit"), say=lines.append)
+
+    with pytest.raises(orchestrator.GateFailed) as exc:
+        run.run()
+
+    order = list(GATE_METHODS)
+    assert exc.value.gate == gate and called == order[:order.index(gate) + 1]  # nothing after the failed gate
+    (record,) = RunLog(s3, settings.state_bucket, "dev").runs()
+    assert record.failed_gate == gate and record.who == "unit" and gate in record.message
+    assert record.status == ("failed" if gate in ("apply", "verify", "re-plan") else "blocked")
+    assert [s.name for s in record.steps][-1] == gate and record.steps[-1].status == "blocked"
+    assert f"STOPPED at gate '{gate}'" in "\n".join(lines)
+    assert all(f"{g:<12} not run" in "\n".join(lines) for g in order[order.index(gate) + 1:])
