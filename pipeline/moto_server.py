@@ -5,27 +5,56 @@ moto's backends are not thread-safe, while its server is threaded: a Terraform a
 (e.g. ``NetworkAclEntryAlreadyExists`` for a rule created once, ``EntityAlreadyExists`` for a role created once).
 AWS processes each request atomically; so does this server: connections are still accepted concurrently, but the
 moto application handles one request at a time. ``python -m pipeline.moto_server -H HOST -p PORT``.
+
+With ``PLATFORM_MOTO_TRACE=FILE`` each request appends a line to FILE: seconds waited for the lock, seconds handled,
+the service (from the request signature), the operation (``X-Amz-Target`` or ``Action=``) and the path; a profile of
+where a plan or an apply spends its time on the emulator.
 """
 from __future__ import annotations
 
 import argparse
+import io
 import os
+import re
 import threading
+import time
 from typing import Any, Callable, Iterable
 
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import run_simple
 
 
+_SERVICE = re.compile(r"Credential=[^/]+/[^/]+/[^/]+/([^/]+)/")
+_ACTION = re.compile(r"(?:^|&)Action=([A-Za-z0-9]+)")
+
+
 class SerializedApp:
     """A WSGI application that runs ``app`` under one lock (moto returns complete responses, never streams)."""
 
-    def __init__(self, app: Callable[..., Iterable[bytes]]) -> None:
-        self.app, self.lock = app, threading.Lock()
+    def __init__(self, app: Callable[..., Iterable[bytes]], trace: str | None = None) -> None:
+        self.app, self.lock, self.trace = app, threading.Lock(), trace
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        if not self.trace:
+            with self.lock:
+                return list(self.app(environ, start_response))
+        query = environ.get("QUERY_STRING", "")
+        if environ.get("CONTENT_TYPE", "").startswith("application/x-www-form-urlencoded"):
+            data = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+            environ["wsgi.input"] = io.BytesIO(data)
+            query += "&" + data[:300].decode("utf-8", "replace")
+        queued = time.monotonic()
         with self.lock:
-            return list(self.app(environ, start_response))
+            started = time.monotonic()
+            body = list(self.app(environ, start_response))
+            done = time.monotonic()
+        service = _SERVICE.search(environ.get("HTTP_AUTHORIZATION", ""))
+        action = environ.get("HTTP_X_AMZ_TARGET") or _ACTION.search(query)
+        with open(self.trace, "a") as out:
+            out.write(f"{started - queued:.3f} {done - started:.3f} {service.group(1) if service else '-'} "
+                      f"{action if isinstance(action, str) else (action.group(1) if action else '-')} "
+                      f"{environ.get('REQUEST_METHOD')} {environ.get('PATH_INFO')}\n")
+        return body
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -36,8 +65,8 @@ def main(argv: list[str] | None = None) -> None:
     os.environ.setdefault("MOTO_PORT", str(args.port))
     app = DomainDispatcherApplication(create_backend_app)
     app.debug = True  # type: ignore[attr-defined]  # as moto.server does
-    run_simple(args.host, args.port, SerializedApp(app), threaded=True, use_reloader=False,
-               request_handler=MotoRequestHandler)
+    run_simple(args.host, args.port, SerializedApp(app, os.environ.get("PLATFORM_MOTO_TRACE")), threaded=True,
+               use_reloader=False, request_handler=MotoRequestHandler)
 
 
 if __name__ == "__main__":
