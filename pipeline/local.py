@@ -58,7 +58,10 @@ def start(state_dir: Path, port: int | None = None, timeout: float = 20) -> Emul
     port = port if port is not None else _free_port()
     endpoint = f"http://{HOST}:{port}"
     log_path = state_dir / LOG_FILE
-    env = {**os.environ, "MOTO_IAM_LOAD_MANAGED_POLICIES": "true"}
+    # The server module is this project's: importable from any working directory, installed or not.
+    project = str(Path(__file__).resolve().parents[1])
+    env = {**os.environ, "MOTO_IAM_LOAD_MANAGED_POLICIES": "true",
+           "PYTHONPATH": os.pathsep.join(p for p in (project, os.environ.get("PYTHONPATH")) if p)}
     with open(log_path, "ab") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "pipeline.moto_server", "-H", HOST, "-p", str(port)],
