@@ -6,6 +6,14 @@ moto's backends are not thread-safe, while its server is threaded: a Terraform a
 AWS processes each request atomically; so does this server: connections are still accepted concurrently, but the
 moto application handles one request at a time. ``python -m pipeline.moto_server -H HOST -p PORT``.
 
+Retries are idempotent, as a client expects when its first attempt was processed but the answer did not reach it: the
+AWS SDKs send the same ``amz-sdk-invocation-id`` on every attempt of one call, and a later attempt (``attempt=2`` or
+more in ``amz-sdk-request``) of a call this server has already answered with success gets that answer again instead
+of running the operation twice (an error answer is not replayed: the retry runs). Without this, a lost answer turned
+into a false failure of the retry: a state lock taken by the first attempt and refused to the second
+(``ConditionalCheckFailedException``: the run is refused by its own lock, which then stays),
+``InvalidPermission.Duplicate`` for a security group rule added once. Each replay is logged to the server's output.
+
 With ``PLATFORM_MOTO_TRACE=FILE`` each request appends a line to FILE: seconds waited for the lock, seconds handled,
 the service (from the request signature), the operation (``X-Amz-Target`` or ``Action=``) and the path; a profile of
 where a plan or an apply spends its time on the emulator.
@@ -16,8 +24,10 @@ import argparse
 import io
 import os
 import re
+import sys
 import threading
 import time
+from collections import OrderedDict
 from typing import Any, Callable, Iterable
 
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
@@ -28,16 +38,22 @@ _SERVICE = re.compile(r"Credential=[^/]+/[^/]+/[^/]+/([^/]+)/")
 _ACTION = re.compile(r"(?:^|&)Action=([A-Za-z0-9]+)")
 
 
+#: How many answers are kept for replay (the calls of a few minutes of a large apply).
+REPLAY_CAPACITY = 5000
+
+
 class SerializedApp:
-    """A WSGI application that runs ``app`` under one lock (moto returns complete responses, never streams)."""
+    """A WSGI application that runs ``app`` under one lock (moto returns complete responses, never streams) and
+    answers a retry of a successfully answered call with the first answer."""
 
     def __init__(self, app: Callable[..., Iterable[bytes]], trace: str | None = None) -> None:
         self.app, self.lock, self.trace = app, threading.Lock(), trace
+        self.answers: OrderedDict[str, tuple[str, list[tuple[str, str]], list[bytes]]] = OrderedDict()
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
         if not self.trace:
             with self.lock:
-                return list(self.app(environ, start_response))
+                return self._handle(environ, start_response)
         query = environ.get("QUERY_STRING", "")
         if environ.get("CONTENT_TYPE", "").startswith("application/x-www-form-urlencoded"):
             data = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
@@ -46,7 +62,7 @@ class SerializedApp:
         queued = time.monotonic()
         with self.lock:
             started = time.monotonic()
-            body = list(self.app(environ, start_response))
+            body = self._handle(environ, start_response)
             done = time.monotonic()
         service = _SERVICE.search(environ.get("HTTP_AUTHORIZATION", ""))
         action = environ.get("HTTP_X_AMZ_TARGET") or _ACTION.search(query)
@@ -54,6 +70,29 @@ class SerializedApp:
             out.write(f"{started - queued:.3f} {done - started:.3f} {service.group(1) if service else '-'} "
                       f"{action if isinstance(action, str) else (action.group(1) if action else '-')} "
                       f"{environ.get('REQUEST_METHOD')} {environ.get('PATH_INFO')}\n")
+        return body
+
+    def _handle(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        """Run the call, or replay the answer to an earlier attempt of it (the caller holds the lock)."""
+        invocation = environ.get("HTTP_AMZ_SDK_INVOCATION_ID")
+        attempt = re.search(r"attempt=(\d+)", environ.get("HTTP_AMZ_SDK_REQUEST", ""))
+        if invocation and attempt and int(attempt.group(1)) > 1 and invocation in self.answers:
+            status, headers, body = self.answers[invocation]
+            print(f"replayed the answer ({status}) to attempt {attempt.group(1)} of call {invocation} "
+                  f"({environ.get('REQUEST_METHOD')} {environ.get('PATH_INFO')})", file=sys.stderr, flush=True)
+            start_response(status, headers)
+            return body
+        seen: list[Any] = []
+
+        def remember(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            seen[:] = [status, list(headers)]
+            return start_response(status, headers, exc_info) if exc_info else start_response(status, headers)
+
+        body = list(self.app(environ, remember))
+        if invocation and seen and int(seen[0].split(" ", 1)[0]) < 400:
+            self.answers[invocation] = (seen[0], seen[1], body)
+            if len(self.answers) > REPLAY_CAPACITY:
+                self.answers.popitem(last=False)
         return body
 
 

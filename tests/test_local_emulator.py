@@ -57,6 +57,38 @@ def test_client_and_reset(emulator: local.Emulator) -> None:
     assert s3.list_buckets()["Buckets"] == []
 
 
+def test_a_retry_of_an_answered_call_gets_the_first_answer(emulator: local.Emulator, state_dir: Path) -> None:
+    """A lost answer must not turn the SDK's retry into a second operation: the state lock taken by attempt 1 would
+    refuse attempt 2 (and stay). Another call (a new invocation id) is still refused by the lock."""
+    import uuid
+
+    from botocore.exceptions import ClientError
+
+    ddb = client("dynamodb", "us-east-1", emulator.endpoint)
+    ddb.create_table(TableName="retry-locks", KeySchema=[{"AttributeName": "LockID", "KeyType": "HASH"}],
+                     AttributeDefinitions=[{"AttributeName": "LockID", "AttributeType": "S"}],
+                     BillingMode="PAY_PER_REQUEST")
+    headers = {"amz-sdk-invocation-id": str(uuid.uuid4()), "amz-sdk-request": "attempt=1; max=3"}
+
+    def same_call(request: object, **_: object) -> None:
+        for name, value in headers.items():
+            request.headers[name] = value  # type: ignore[attr-defined]
+
+    ddb.meta.events.register("before-send.dynamodb.PutItem", same_call)
+    lock = dict(TableName="retry-locks", Item={"LockID": {"S": "state"}, "Info": {"S": "run 1"}},
+                ConditionExpression="attribute_not_exists(LockID)")
+    ddb.put_item(**lock)                                   # attempt 1 takes the lock
+    headers["amz-sdk-request"] = "attempt=2; max=3"
+    ddb.put_item(**lock)                                   # its retry: the same (successful) answer
+    assert f"call {headers['amz-sdk-invocation-id']}" in (state_dir / "moto.log").read_text()
+    headers["amz-sdk-invocation-id"] = str(uuid.uuid4())   # another run's call
+    with pytest.raises(ClientError, match="ConditionalCheckFailed"):
+        ddb.put_item(**lock)
+    with pytest.raises(ClientError, match="ConditionalCheckFailed"):
+        ddb.put_item(**lock)                               # an error answer is not replayed: the retry runs
+    assert ddb.scan(TableName="retry-locks")["Count"] == 1
+
+
 def test_managed_policies_are_loaded(emulator: local.Emulator) -> None:
     iam = client("iam", "us-east-1", emulator.endpoint)
     policy = iam.get_policy(PolicyArn="arn:aws:iam::aws:policy/ReadOnlyAccess")["Policy"]
