@@ -31,10 +31,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Tests on the shared dev deployment run after the others (whose plans must see an empty emulator), and the
-    ``last`` ones (the dev teardown) at the very end; the sort is stable, so file order holds within each group."""
-    items.sort(key=lambda item: (item.get_closest_marker("last") is not None,
-                                 "deployed_dev" in getattr(item, "fixturenames", ())))
+    items.sort(key=lambda item: item.get_closest_marker("last") is not None)
 
 
 # -- prerequisites ------------------------------------------------------------------------------------------------

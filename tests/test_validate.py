@@ -35,35 +35,40 @@ def test_validate_with_real_provider(env: str, synth_aws_dir: Path, tf_env: dict
 
 
 @pytest.fixture(scope="module")
-def plans(synth_local: Path, settings: dict[str, Any], workspace: Path) -> dict[str, Any]:
+def plans(settings: dict[str, Any], workspace: Path) -> Any:
+    """A plan of every environment on an emulator of its own (empty: the shared dev deployment lives in the session's
+    emulator), from a local synthesis pointed at it."""
     from envs.target import Target
+    from pipeline import local
     from pipeline.run import Pipeline
+    from pipeline.synth import synthesize
 
-    target = Target(kind="local", endpoint=_endpoint(synth_local))
-    out = {}
-    for env in ENVS:
-        pipe = Pipeline(settings[env], target, synth_local / "stacks" / env, workspace / ".build", say=lambda _: None)
-        pipe.bootstrap()
-        pipe.init()
-        out[env] = pipe.plan()
-    return out
-
-
-def _endpoint(synth_local: Path) -> str:
-    import json
-
-    doc = json.loads((synth_local / "stacks" / "dev" / "cdk.tf.json").read_text())
-    return doc["provider"]["aws"][0]["endpoints"][0]["ec2"]
+    require_tools()
+    root = workspace / "validate-plans"
+    emulator = local.start(root / ".build" / "local")
+    try:
+        target = Target(kind="local", endpoint=emulator.endpoint)
+        out = synthesize(settings, target, root / "cdktf.local.out", commit="0123456789ab").outdir
+        result = {}
+        for env in ENVS:
+            pipe = Pipeline(settings[env], target, out / "stacks" / env, root / ".build", say=lambda _: None)
+            pipe.bootstrap()
+            pipe.init()
+            result[env] = (pipe.plan(), out)
+        yield result
+    finally:
+        local.stop(root / ".build" / "local")
 
 
 @pytest.mark.parametrize("env", ENVS)
-def test_plan_creates_every_synthesized_resource(env: str, plans: dict[str, Any], synth_local: Path) -> None:
+def test_plan_creates_every_synthesized_resource(env: str, plans: dict[str, Any]) -> None:
     import json
 
-    doc = json.loads((synth_local / "stacks" / env / "cdk.tf.json").read_text())
+    outcome, out = plans[env]
+    doc = json.loads((out / "stacks" / env / "cdk.tf.json").read_text())
     synthesized = {f"{rtype}.{name}" for rtype, items in doc["resource"].items() for name in items}
-    planned = {rc["address"] for rc in plans[env].plan["resource_changes"] if rc["change"]["actions"] == ["create"]}
-    assert plans[env].has_changes
+    planned = {rc["address"] for rc in outcome.plan["resource_changes"] if rc["change"]["actions"] == ["create"]}
+    assert outcome.has_changes
     assert synthesized <= planned, sorted(synthesized - planned)
 
 
@@ -71,7 +76,7 @@ def test_plan_creates_every_synthesized_resource(env: str, plans: dict[str, Any]
 def test_plan_gate_passes_for_our_plans(env: str, plans: dict[str, Any]) -> None:
     from compliance.gate import Gate
 
-    result = Gate(env).scan_plan([plans[env].plan_json])
+    result = Gate(env).scan_plan([plans[env][0].plan_json])
     assert result.errors == ()
     assert result.resources_scanned > 0
     assert [f"{f.check_id} {f.resource}" for f in result.blocking] == []
