@@ -36,6 +36,7 @@ from werkzeug.serving import run_simple
 
 _SERVICE = re.compile(r"Credential=[^/]+/[^/]+/[^/]+/([^/]+)/")
 _ACTION = re.compile(r"(?:^|&)Action=([A-Za-z0-9]+)")
+_ATTEMPT = re.compile(r"attempt=(\d+)")
 
 
 #: How many answers are kept for replay (the calls of a few minutes of a large apply).
@@ -75,7 +76,7 @@ class SerializedApp:
     def _handle(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
         """Run the call, or replay the answer to an earlier attempt of it (the caller holds the lock)."""
         invocation = environ.get("HTTP_AMZ_SDK_INVOCATION_ID")
-        attempt = re.search(r"attempt=(\d+)", environ.get("HTTP_AMZ_SDK_REQUEST", ""))
+        attempt = _ATTEMPT.search(environ.get("HTTP_AMZ_SDK_REQUEST", ""))
         if invocation and attempt and int(attempt.group(1)) > 1 and invocation in self.answers:
             status, headers, body = self.answers[invocation]
             print(f"replayed the answer ({status}) to attempt {attempt.group(1)} of call {invocation} "

@@ -14,6 +14,8 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -92,16 +94,24 @@ class LocalEmulator:
     state_dir: Path
 
 
-@pytest.fixture(scope="session")
-def emulator(workspace: Path) -> Any:
-    """This run's own moto server on a free port, stopped by its process id at the end."""
+@contextmanager
+def own_emulator(state_dir: Path) -> Iterator[LocalEmulator]:
+    """A moto server of its own on a free port (state in ``state_dir``), stopped by its process id on exit."""
     require_tools()
     from pipeline import local
 
-    state_dir = workspace / ".build" / "local"
     running = local.start(state_dir)
-    yield LocalEmulator(running.endpoint, running.pid, state_dir)
-    local.stop(state_dir)
+    try:
+        yield LocalEmulator(running.endpoint, running.pid, state_dir)
+    finally:
+        local.stop(state_dir)
+
+
+@pytest.fixture(scope="session")
+def emulator(workspace: Path) -> Any:
+    """This run's own moto server on a free port, stopped by its process id at the end."""
+    with own_emulator(workspace / ".build" / "local") as running:
+        yield running
 
 
 @pytest.fixture(scope="session")

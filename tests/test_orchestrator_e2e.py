@@ -27,7 +27,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import ROOT, require_tools
+from tests.conftest import ROOT, own_emulator
 
 PROJECT, REGION = "dlvtest", "us-east-1"
 STAGING_BUCKET = f"{PROJECT}-tfstate-444444444444-{REGION}"
@@ -107,15 +107,9 @@ def delivery(workspace: Path) -> Any:
     """An emulator of its own: one emulated account holds one environment's account-level singletons (a Config
     recorder, a CloudTrail trail), as each real environment has its own account; the shared dev deployment lives in
     the session's emulator."""
-    from pipeline import local
-
-    require_tools()
     root = workspace / "delivery"
-    emulator = local.start(root / ".build" / "local")
-    try:
+    with own_emulator(root / ".build" / "local") as emulator:
         yield _delivery(root, emulator.endpoint)
-    finally:
-        local.stop(root / ".build" / "local")
 
 
 def _delivery(root: Path, endpoint: str) -> Delivery:

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import require_tools
+from tests.conftest import own_emulator, require_tools
 
 ENVS = ("dev", "staging", "prod")
 
@@ -39,33 +39,28 @@ def plans(settings: dict[str, Any], workspace: Path) -> Any:
     """A plan of every environment on an emulator of its own (empty: the shared dev deployment lives in the session's
     emulator), from a local synthesis pointed at it."""
     from envs.target import Target
-    from pipeline import local
     from pipeline.run import Pipeline
     from pipeline.synth import synthesize
 
-    require_tools()
     root = workspace / "validate-plans"
-    emulator = local.start(root / ".build" / "local")
-    try:
+    with own_emulator(root / ".build" / "local") as emulator:
         target = Target(kind="local", endpoint=emulator.endpoint)
-        out = synthesize(settings, target, root / "cdktf.local.out", commit="0123456789ab").outdir
+        stacks = synthesize(settings, target, root / "cdktf.local.out", commit="0123456789ab").stacks
         result = {}
         for env in ENVS:
-            pipe = Pipeline(settings[env], target, out / "stacks" / env, root / ".build", say=lambda _: None)
+            pipe = Pipeline(settings[env], target, stacks[env].parent, root / ".build", say=lambda _: None)
             pipe.bootstrap()
             pipe.init()
-            result[env] = (pipe.plan(), out)
+            result[env] = pipe.plan()
         yield result
-    finally:
-        local.stop(root / ".build" / "local")
 
 
 @pytest.mark.parametrize("env", ENVS)
 def test_plan_creates_every_synthesized_resource(env: str, plans: dict[str, Any]) -> None:
     import json
 
-    outcome, out = plans[env]
-    doc = json.loads((out / "stacks" / env / "cdk.tf.json").read_text())
+    outcome = plans[env]
+    doc = json.loads((outcome.planfile.parent / "cdk.tf.json").read_text())
     synthesized = {f"{rtype}.{name}" for rtype, items in doc["resource"].items() for name in items}
     planned = {rc["address"] for rc in outcome.plan["resource_changes"] if rc["change"]["actions"] == ["create"]}
     assert outcome.has_changes
@@ -76,7 +71,7 @@ def test_plan_creates_every_synthesized_resource(env: str, plans: dict[str, Any]
 def test_plan_gate_passes_for_our_plans(env: str, plans: dict[str, Any]) -> None:
     from compliance.gate import Gate
 
-    result = Gate(env).scan_plan([plans[env][0].plan_json])
+    result = Gate(env).scan_plan([plans[env].plan_json])
     assert result.errors == ()
     assert result.resources_scanned > 0
     assert [f"{f.check_id} {f.resource}" for f in result.blocking] == []
