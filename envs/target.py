@@ -40,9 +40,11 @@ EMULATOR_UNSUPPORTED: Mapping[str, str] = {
     "aws_ce_cost_allocation_tag": "UpdateCostAllocationTagsStatus not implemented (HTTP 500); measured moto 5.2.5",
 }
 
-#: Read replicas are an ``aws_db_instance`` with ``replicate_source_db``; moto fails to read them back.
+#: Read replicas are an ``aws_db_instance`` with ``replicate_source_db``; moto fails to read them back: it gives every
+#: DB instance the same ``DbiResourceId`` and the provider finds an instance by that id (two answers = not found).
 EMULATOR_UNSUPPORTED_FEATURES: Mapping[str, str] = {
-    "rds_read_replica": "read after create fails (couldn't find resource); destroy then hangs on the primary",
+    "rds_read_replica": ("read after create fails (couldn't find resource: moto gives every DB instance "
+                         "one DbiResourceId); destroy then hangs on the primary"),
     "asg_instance_refresh": "StartInstanceRefresh answers HTTP 500 (not implemented); measured moto 5.2.5",
 }
 

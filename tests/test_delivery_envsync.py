@@ -1,6 +1,10 @@
 """``env sync`` on the local target: the plan report, the refusals, and an executed sync (moto: snapshot of the
 production instance, restore into a new instance identifier) followed by the masking job on a real PostgreSQL
-server standing in for the restored database (moto's RDS has no database engine behind it)."""
+server standing in for the restored database (moto's RDS has no database engine behind it).
+
+The module has an emulator of its own: moto gives every DB instance one and the same ``DbiResourceId``, and the AWS
+provider finds an instance by that id, so the instances this module creates would make the shared dev deployment's
+database unfindable ("couldn't find resource") on the session's emulator."""
 from __future__ import annotations
 
 import json
@@ -13,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import ROOT, LocalEmulator
+from tests.conftest import ROOT, LocalEmulator, own_emulator
 from tests.test_masking import CUSTOMERS, _load, postgres  # noqa: F401 - the throwaway PostgreSQL fixture
 
 PROJECT, REGION = "dlvsync", "us-east-1"
@@ -35,14 +39,22 @@ def _envs(tmp: Path) -> Path:
     return d
 
 
-def _cli(envs: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+@pytest.fixture(scope="module")
+def emulator(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """This module's own moto server (see the module's docstring), its build folder beside it."""
+    with own_emulator(tmp_path_factory.mktemp("envsync") / ".build" / "local") as running:
+        yield running
+
+
+def _cli(emulator: LocalEmulator, envs: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, str(ROOT / "main.py"), "--envs-dir", str(envs), *args],
-                          capture_output=True, text=True, timeout=600, env={**os.environ, **env})
+                          capture_output=True, text=True, timeout=600,
+                          env={**os.environ, "PLATFORM_BUILD_DIR": str(emulator.state_dir.parent), **env})
 
 
 def test_sync_plan_and_refusals(tmp_path: Path, emulator: LocalEmulator) -> None:
     envs = _envs(tmp_path)
-    plan = _cli(envs, "env", "sync", "--from", "prod", "--to", "staging", "--format", "json")
+    plan = _cli(emulator, envs, "env", "sync", "--from", "prod", "--to", "staging", "--format", "json")
     assert plan.returncode == 0, plan.stdout + plan.stderr
     doc = json.loads(plan.stdout)
     assert doc["source_instance"] == f"{PROJECT}-prod-postgres" and doc["target_instance"] == \
@@ -51,13 +63,13 @@ def test_sync_plan_and_refusals(tmp_path: Path, emulator: LocalEmulator) -> None
     assert doc["restored_instance"].startswith(f"{PROJECT}-staging-postgres-sync-")
     assert "customers.email -> email" in doc["masked_columns"] and len(doc["steps"]) == 7
     assert doc["executed"] == []
-    into_prod = _cli(envs, "env", "sync", "--from", "staging", "--to", "prod")
+    into_prod = _cli(emulator, envs, "env", "sync", "--from", "staging", "--to", "prod")
     assert into_prod.returncode == 1 and "prod is protected" in into_prod.stderr
-    same = _cli(envs, "env", "sync", "--from", "prod", "--to", "prod")
+    same = _cli(emulator, envs, "env", "sync", "--from", "prod", "--to", "prod")
     assert same.returncode == 1 or same.returncode == 2
     bad_rules = tmp_path / "rules.toml"
     bad_rules.write_text('[tables.t.columns]\nc = "shuffle"\n')
-    bad = _cli(envs, "env", "sync", "--from", "prod", "--to", "staging", "--rules", str(bad_rules))
+    bad = _cli(emulator, envs, "env", "sync", "--from", "prod", "--to", "staging", "--rules", str(bad_rules))
     assert bad.returncode == 2 and "use one of" in bad.stderr
 
 
@@ -75,7 +87,7 @@ def test_executed_sync_restores_a_snapshot_and_masks(tmp_path: Path, emulator: L
     with psycopg.connect(postgres) as conn:
         _load(conn)  # the "restored" database: production-like rows
     started = time.monotonic()
-    done = _cli(envs, "env", "sync", "--from", "prod", "--to", "staging", "--execute", "--mask-dsn", postgres,
+    done = _cli(emulator, envs, "env", "sync", "--from", "prod", "--to", "staging", "--execute", "--mask-dsn", postgres,
                 "--format", "json", MASKING_KEY="sync-test-key-0123456789")
     elapsed = time.monotonic() - started
     assert done.returncode == 0, done.stdout + done.stderr
