@@ -19,7 +19,7 @@ demo: setup
 
 ## Set up, then the whole test suite (unit, validate, plan + gate, end-to-end on an emulator of its own).
 test: setup
-	@$(RUN) python -m pytest -q --durations=25
+	@$(RUN) python -m pytest -q -n 3 --dist loadgroup --no-loadscope-reorder --durations=25
 
 ## Unit tests only (no Terraform, no emulator).
 test-fast: setup

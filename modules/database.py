@@ -197,6 +197,7 @@ class Database(Module):
             auto_minor_version_upgrade=True, apply_immediately=False,
             enabled_cloudwatch_logs_exports=list(LOG_EXPORTS),
             **self._observability(),
+            lifecycle=ctx.target.lifecycle("aws_db_instance"),
             depends_on=log_groups,
             tags=tags(ctx, self.identifier_name, {**extra, **s.backup_tags}),
         )

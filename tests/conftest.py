@@ -26,14 +26,47 @@ ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
 
-# -- ordering: tests marked `last` (the destroy of the shared deployment) run after everything else -------------
+# -- ordering and workers -------------------------------------------------------------------------------------------
+# `make test` runs the suite on pytest-xdist workers (`-n 3 --dist loadgroup --no-loadscope-reorder`). Each worker has
+# its own session fixtures (its own emulator, its own synthesized app). Tests that share something expensive form one
+# group, which one worker runs in collection order: the tests of a shared deployment (the longest groups, collected
+# first so that they start first, each on a worker of its own), and the tests of a module with a module-scoped fixture
+# (a plan of every environment, a throwaway PostgreSQL...), which would otherwise be set up again on every worker.
+# Every other test goes to whichever worker is free. Tests marked `last` (the destroy of the shared dev deployment)
+# run after every other test of their group; in a run without workers, after every other test.
+
+#: fixture of a shared deployment -> the xdist group of the tests that use it, in the order the groups start
+DEPLOYMENT_GROUPS = {"delivery": "delivery", "deployed_dev": "dev-deployment"}
+
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "last: run after every other test (destroys the shared deployment)")
 
 
+def _group(item: pytest.Item) -> str | None:
+    names = getattr(item, "fixturenames", ())
+    shared = next((group for fixture, group in DEPLOYMENT_GROUPS.items() if fixture in names), None)
+    if shared:
+        return shared
+    info = getattr(item, "_fixtureinfo", None)
+    defs = info.name2fixturedefs.values() if info is not None else ()
+    return item.nodeid.split("::")[0] if any(d and d[-1].scope == "module" for d in defs) else None
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook, which reads the groups
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    items.sort(key=lambda item: item.get_closest_marker("last") is not None)
+    groups = {item.nodeid: _group(item) for item in items}
+    starts = list(DEPLOYMENT_GROUPS.values())
+
+    def rank(item: pytest.Item) -> tuple[int, bool]:
+        group = groups[item.nodeid]
+        return (starts.index(group) if group in starts else len(starts),
+                item.get_closest_marker("last") is not None)
+
+    items.sort(key=rank)
+    for item in items:
+        if groups[item.nodeid]:
+            item.add_marker(pytest.mark.xdist_group(groups[item.nodeid]))
 
 
 # -- prerequisites ------------------------------------------------------------------------------------------------

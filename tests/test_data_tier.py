@@ -412,6 +412,23 @@ def test_local_variant_leaves_out_what_the_emulator_cannot_create(synth_local: P
     assert mine(doc, "aws_backup_plan") and mine(doc, "aws_cloudfront_distribution")
 
 
+def test_local_variant_skips_the_waits_the_emulator_makes_pointless(synth_local: Path,
+                                                                    synth_aws: dict[str, Any]) -> None:
+    """The emulator does not store Performance Insights (every apply would modify the instance again, behind the
+    provider's 80-second RDS waiter) and deploys a distribution on its first read (the provider waits a minute
+    first): the local variant ignores later Performance Insights changes and does not wait; the aws one is as
+    configured. The synthesized Performance Insights settings, which the gates see, are the same on both."""
+    local = json.loads((synth_local / "stacks" / "dev" / "cdk.tf.json").read_text())
+    db = named(local, "aws_db_instance", "data/database/primary")
+    assert db["lifecycle"] == {"ignore_changes": ["performance_insights_enabled", "performance_insights_kms_key_id",
+                                                  "performance_insights_retention_period"]}
+    assert db["performance_insights_enabled"] is True
+    assert one(local, "aws_cloudfront_distribution")["wait_for_deployment"] is False
+    aws = synth_aws["dev"]
+    assert "lifecycle" not in named(aws, "aws_db_instance", "data/database/primary")
+    assert "wait_for_deployment" not in one(aws, "aws_cloudfront_distribution")
+
+
 # -- module settings ----------------------------------------------------------------------------------------------
 
 def test_module_settings_reject_conflicts() -> None:

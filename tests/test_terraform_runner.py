@@ -111,6 +111,8 @@ def test_environment(tmp_path: Path, environ: dict[str, str]) -> None:
     env = terraform_env(tmp_path, extra={"X": "1"}, environ=environ)
     assert env["TF_CLI_CONFIG_FILE"] == str(tmp_path.resolve() / "terraform.rc")
     assert (env["TF_IN_AUTOMATION"], env["CHECKPOINT_DISABLE"], env["TF_INPUT"], env["X"]) == ("1", "1", "0", "1")
+    assert terraform_env(tmp_path, environ={k: v for k, v in environ.items() if k != "GOGC"})["GOGC"] == "400"
+    assert terraform_env(tmp_path, environ={**environ, "GOGC": "150"})["GOGC"] == "150"  # the caller's setting wins
 
 
 def test_missing_terraform_is_reported(tmp_path: Path) -> None:

@@ -1,0 +1,108 @@
+#!/usr/bin/env python
+"""Benchmark: the Terraform runner's ``GOGC`` against Go's default, on a plan of dev.
+
+dev is synthesized for the local target (an emulator of its own answers the plan's data sources), its backend is
+replaced by local state, and ``terraform plan -refresh=false`` (every resource planned from configuration: the part
+of a plan that is CPU in Terraform and the provider, not waiting on an API) runs --repetitions times with each
+setting, alternating:
+
+(a) default = ``GOGC=100`` (Go's default)
+(b) runner  = ``GOGC`` as :func:`pipeline.tfconfig.terraform_env` sets it
+
+CPU is user + system time of Terraform and the provider processes it waited for (``wait4``); peak RSS is that of the
+largest of them. The ratio of median CPU b/a must be <= --target (default 0.85), otherwise the exit status is 1.
+A markdown table is printed and JSON is written to benchmarks/results/ (gitignored).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+RESULTS = ROOT / "benchmarks" / "results"
+
+
+def _prepare(work: Path, endpoint: str) -> tuple[Path, dict[str, str], int]:
+    import envs
+    from envs.target import Target
+    from pipeline.synth import synthesize
+    from pipeline.tfconfig import terraform_env
+
+    settings = envs.load_all()
+    result = synthesize({"dev": settings["dev"]}, Target(kind="local", endpoint=endpoint), work / "out",
+                        commit="0123456789ab")
+    doc = json.loads(result.stacks["dev"].read_text())
+    doc["terraform"].pop("backend", None)
+    stack = work / "stack"
+    stack.mkdir()
+    (stack / "cdk.tf.json").write_text(json.dumps(doc))
+    env = terraform_env(work / ".build", {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
+                                          "AWS_EC2_METADATA_DISABLED": "true"})
+    subprocess.run(["terraform", "init", "-no-color", "-input=false"], cwd=stack, env=env, check=True,
+                   capture_output=True)
+    return stack, env, sum(len(v) for v in doc.get("resource", {}).values())
+
+
+def _plan(stack: Path, env: dict[str, str]) -> dict[str, float]:
+    started = time.monotonic()
+    proc = subprocess.Popen(["terraform", "plan", "-refresh=false", "-lock=false", "-no-color", "-input=false"],
+                            cwd=stack, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        sys.exit(f"terraform plan failed ({proc.returncode}): {proc.stderr.read().decode()[-2000:]}")
+    return {"wall_s": time.monotonic() - started, "cpu_s": usage.ru_utime + usage.ru_stime,
+            "peak_rss_mib": usage.ru_maxrss / 1024}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repetitions", type=int, default=2)
+    parser.add_argument("--target", type=float, default=0.85, help="max CPU ratio runner/default")
+    args = parser.parse_args()
+
+    from pipeline import local
+    from pipeline.tfconfig import TERRAFORM_GOGC
+
+    with tempfile.TemporaryDirectory(prefix="bench-gc-") as tmp:
+        work = Path(tmp)
+        running = local.start(work / ".build" / "local")
+        try:
+            stack, env, count = _prepare(work, running.endpoint)
+            settings = {"default": "100", "runner": env["GOGC"]}
+            runs: dict[str, list[dict[str, float]]] = {k: [] for k in settings}
+            for _ in range(args.repetitions):
+                for name, gogc in settings.items():
+                    runs[name].append(_plan(stack, {**env, "GOGC": gogc}))
+        finally:
+            local.stop(work / ".build" / "local")
+
+    median = {name: {k: statistics.median(r[k] for r in rs) for k in rs[0]} for name, rs in runs.items()}
+    ratio = median["runner"]["cpu_s"] / median["default"]["cpu_s"]
+    print(f"terraform plan -refresh=false of dev ({count} resources), median of {args.repetitions}\n")
+    print("| setting | GOGC | CPU s | wall s | peak RSS MiB (largest process) |\n| --- | --- | --- | --- | --- |")
+    for name, gogc in settings.items():
+        m = median[name]
+        print(f"| {name} | {gogc} | {m['cpu_s']:.1f} | {m['wall_s']:.1f} | {m['peak_rss_mib']:.0f} |")
+    ok = ratio <= args.target
+    print(f"\nCPU ratio runner/default: {ratio:.2f} (target <= {args.target}): {'ok' if ok else 'MISSED'}")
+    RESULTS.mkdir(exist_ok=True)
+    stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    (RESULTS / f"terraform_gc-{stamp}.json").write_text(json.dumps(
+        {"resources": count, "gogc": settings, "runner_gogc_constant": TERRAFORM_GOGC, "runs": runs,
+         "median": median, "cpu_ratio": ratio, "target": args.target}, indent=2))
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
