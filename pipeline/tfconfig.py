@@ -75,8 +75,8 @@ def terraform_env(
     """A copy of ``environ`` set up for non-interactive Terraform runs in ``build_dir``, plus ``extra``.
 
     Terraform and the AWS provider are Go programs that spend much of a plan in the garbage collector: unless
-    ``environ`` sets ``GOGC`` itself, it is :data:`TERRAFORM_GOGC` (a plan of dev: ~30% less CPU, ~1 GB instead of
-    ~0.7 GB peak per process; ``benchmarks/bench_terraform_gc.py``)."""
+    ``environ`` sets ``GOGC`` itself, it is :data:`TERRAFORM_GOGC` (a plan of dev: ~25% less CPU, a peak of ~0.7 GB
+    instead of ~0.5 GB in the largest process; ``benchmarks/bench_terraform_gc.py``)."""
     env = dict(environ)
     env.update(
         TF_CLI_CONFIG_FILE=str(write_cli_config(build_dir, environ)),
