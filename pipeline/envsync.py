@@ -133,7 +133,7 @@ def execute(plan: SyncPlan, target: Target, mask_dsn: str | None, say: Callable[
                   {"Key": "Masked", "Value": "pending"}], **extra)
         status = _wait(lambda: rds.describe_db_instances(DBInstanceIdentifier=plan.restored_instance)
                        ["DBInstances"][0]["DBInstanceStatus"], "available", wait_seconds)
-        if target.kind == "local":
+        if target.is_local:
             say(f"  note: the local emulator (moto 5.2.5) gives every DB instance the same DbiResourceId, by which "
                 f"Terraform finds an instance: until {plan.restored_instance} is deleted, a deployment's database in "
                 f"{plan.region} on this emulator cannot be found (plan and apply fail with \"couldn't find resource\")")

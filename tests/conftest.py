@@ -33,14 +33,15 @@ os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 # first so that they start first, each on a worker of its own), and the tests of a module with a module-scoped fixture
 # (a plan of every environment, a throwaway PostgreSQL...), which would otherwise be set up again on every worker.
 # Every other test goes to whichever worker is free. Tests marked `last` (the destroy of the shared dev deployment)
-# run after every other test of their group; in a run without workers, after every other test.
+# run after every other test of their group (nothing outside the group uses that deployment); a run without workers
+# keeps the same order: the deployment groups first, then the rest.
 
 #: fixture of a shared deployment -> the xdist group of the tests that use it, in the order the groups start
 DEPLOYMENT_GROUPS = {"delivery": "delivery", "deployed_dev": "dev-deployment"}
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "last: run after every other test (destroys the shared deployment)")
+    config.addinivalue_line("markers", "last: run after every other test of its group (destroys the shared deployment)")
 
 
 def _group(item: pytest.Item) -> str | None:
