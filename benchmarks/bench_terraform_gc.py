@@ -1,10 +1,10 @@
 #!/usr/bin/env python
 """Benchmark: the Terraform runner's ``GOGC`` against Go's default, on a plan of dev.
 
-dev is synthesized for the local target (an emulator of its own answers the plan's data sources), its backend is
-replaced by local state, and ``terraform plan -refresh=false`` (every resource planned from configuration: the part
-of a plan that is CPU in Terraform and the provider, not waiting on an API) runs --repetitions times with each
-setting, alternating:
+dev is synthesized for the local target and initialized against an emulator of its own (state backend bootstrapped
+there, as a deploy does; the emulator also answers the plan's data sources), and ``terraform plan -refresh=false``
+(every resource planned from configuration: the part of a plan that is CPU in Terraform and the provider, not
+waiting on an API) runs --repetitions times with each setting, alternating:
 
 (a) default = ``GOGC=100`` (Go's default)
 (b) runner  = ``GOGC`` as :func:`pipeline.tfconfig.terraform_env` sets it
@@ -33,24 +33,20 @@ RESULTS = ROOT / "benchmarks" / "results"
 
 
 def _prepare(work: Path, endpoint: str) -> tuple[Path, dict[str, str], int]:
+    """dev synthesized for the emulator at ``endpoint``, its state backend bootstrapped there and initialized, as a
+    deploy does; returns the stack folder, the runner's Terraform environment and the resource count."""
     import envs
     from envs.target import Target
+    from pipeline.run import Pipeline
     from pipeline.synth import synthesize
-    from pipeline.tfconfig import terraform_env
 
-    settings = envs.load_all()
-    result = synthesize({"dev": settings["dev"]}, Target(kind="local", endpoint=endpoint), work / "out",
-                        commit="0123456789ab")
-    doc = json.loads(result.stacks["dev"].read_text())
-    doc["terraform"].pop("backend", None)
-    stack = work / "stack"
-    stack.mkdir()
-    (stack / "cdk.tf.json").write_text(json.dumps(doc))
-    env = terraform_env(work / ".build", {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
-                                          "AWS_EC2_METADATA_DISABLED": "true"})
-    subprocess.run(["terraform", "init", "-no-color", "-input=false"], cwd=stack, env=env, check=True,
-                   capture_output=True)
-    return stack, env, sum(len(v) for v in doc.get("resource", {}).values())
+    settings, target = envs.load_all()["dev"], Target(kind="local", endpoint=endpoint)
+    stack = synthesize({"dev": settings}, target, work / "out", commit="0123456789ab").stacks["dev"]
+    pipe = Pipeline(settings, target, stack.parent, work / ".build", say=lambda _: None)
+    pipe.bootstrap()
+    pipe.init()
+    doc = json.loads(stack.read_text())
+    return stack.parent, pipe.tf.env, sum(len(v) for v in doc.get("resource", {}).values())
 
 
 def _plan(stack: Path, env: dict[str, str]) -> dict[str, float]:
