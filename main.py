@@ -95,6 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     p.add_argument("--allow-protected", action="store_true",
                    help="explicit override needed to destroy an environment whose protection_level is high")
+    approve_arg(p)
 
     p = sub.add_parser("rollback", help="re-apply the last good release (or --to RUN) through every gate")
     env_arg(p, True)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 POLICY_DIR = Path(__file__).resolve().parent / "policy"
@@ -27,6 +27,8 @@ class Severities:
     stages: dict[str, frozenset[str]]
     unlisted: str
     source: str
+    #: severity -> how many days from today a waiver of a check of that severity may last at most
+    waiver_max_days: dict[str, int] = field(default_factory=dict)
 
     def of(self, check_id: str) -> str:
         return self.levels.get(check_id, self.unlisted)
@@ -59,7 +61,13 @@ def load_severities(path: Path | None = None) -> Severities:
                     stages[cid] = frozenset(st)
             else:
                 levels[cid] = _level(val, where)
-    return Severities(levels, stages, _level(doc.get("unlisted", "INFO"), f"{path} unlisted"), str(path))
+    max_days: dict[str, int] = {}
+    for lvl, days in (doc.get("waiver_max_days") or {}).items():
+        where = f"{path} [waiver_max_days] {lvl}"
+        if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= 366:
+            raise PolicyError(f"{where}: must be a number of days from 1 to 366, got {days!r}")
+        max_days[_level(lvl, where)] = days
+    return Severities(levels, stages, _level(doc.get("unlisted", "INFO"), f"{path} unlisted"), str(path), max_days)
 
 
 @dataclass(frozen=True)

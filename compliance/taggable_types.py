@@ -1,6 +1,7 @@
 """Resource types of the AWS provider 5.100.0 that take `tags` and compute `tags_all`.
 
-Generated from `terraform providers schema -json` (see compliance/fixtures_tool.py --schema).
+Generated from `terraform providers schema -json` by `python tools/gen_resource_classes.py` (do not edit;
+`--check` fails when this file and the pinned provider disagree).
 Data only: no import of any project package.
 """
 
@@ -754,4 +755,3 @@ TAGGABLE_TYPES: frozenset[str] = frozenset(
     'aws_xray_group',
     'aws_xray_sampling_rule',
 })
-

@@ -235,7 +235,7 @@ def cmd_destroy(args: argparse.Namespace) -> int:
             return EXIT_BLOCKED
     pipe, _ = _prepare(args)
     pipe.init()
-    pipe.destroy()
+    pipe.destroy(approvals=tuple(getattr(args, "approve", None) or ()))  # the stateful guard, then the saved plan
     say(f"[{args.env}] destroyed")
     return EXIT_OK
 

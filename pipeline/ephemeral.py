@@ -109,7 +109,7 @@ def cmd_cleanup(args: argparse.Namespace) -> int:
             result = synth_mod.synthesize({e.env: settings}, target, synth_mod.outdir_for(target) / "ephemeral" / e.id)
             pipe = Pipeline(settings, target, result.stacks[e.env].parent, default_build_dir(), say=say)
             pipe.init()
-            pipe.destroy()
+            pipe.destroy(expired_ephemeral=True)
         except (SettingsError, PipelineError) as exc:
             fail(f"error: destroying {e.id} failed: {exc}")
             failures += 1

@@ -160,9 +160,30 @@ class Pipeline:
         outcome = self.plan(refresh_only=True, name="tfplan.drift")
         return drifted_resources(outcome.plan, EMULATOR_REPLAN_DIFFS if self.target.is_local else None)
 
-    def destroy(self, lock_timeout: str = "0s") -> None:
-        self.say(f"[{self.settings.name}] terraform destroy")
-        self._terraform(lambda: self.tf.destroy(lock_timeout=lock_timeout))
+    def destroy(self, lock_timeout: str = "0s", approvals: tuple[str, ...] | list[str] = (), *,
+                expired_ephemeral: bool = False) -> PlanOutcome:
+        """Plan the destroy, run the stateful guard on that plan, then apply exactly the saved destroy plan.
+
+        Refused (exit 1, nothing destroyed) while a stateful resource of the plan (an unclassified type counts as
+        one in a protected environment) is not named by an exact ``approvals`` address (``--approve ADDRESS``).
+        ``expired_ephemeral``: the cleanup of an unprotected ephemeral environment past the expiry it was registered
+        with; that registration is the approval, and the stateful addresses destroyed are listed."""
+        outcome = self.plan(destroy=True, lock_timeout=lock_timeout, name="tfplan.destroy")
+        if expired_ephemeral and not self.settings.protected:
+            from compliance.guards import stateful_changes
+
+            for address, _ in stateful_changes(outcome.plan, protected=False):
+                self.say(f"  expired ephemeral environment: destroying stateful {address}")
+        else:
+            refused = destroy_refusal(outcome.plan, approvals, protected=self.settings.protected)
+            if refused:
+                raise PipelineError(refused, EXIT_BLOCKED)
+        if not outcome.has_changes:
+            self.say(f"[{self.settings.name}] destroy plan: nothing to destroy")
+            return outcome
+        self.say(f"[{self.settings.name}] terraform destroy (the guarded, saved destroy plan)")
+        self.apply(outcome, lock_timeout=lock_timeout)
+        return outcome
 
     # -- helpers -------------------------------------------------------------------------------------------------
 
@@ -175,6 +196,20 @@ class Pipeline:
                                     f"(s3://{self.settings.state_bucket}/{self.settings.state_key}); wait for it "
                                     f"to finish or retry with --lock-timeout.\n{exc.diagnostics}", EXIT_BLOCKED) from None
             raise PipelineError(str(exc), EXIT_TOOL) from None
+
+
+def destroy_refusal(plan: Mapping[str, Any], approvals: tuple[str, ...] | list[str] = (), *,
+                    protected: bool = True) -> str | None:
+    """Why a destroy plan must not be applied (its stateful addresses not approved by ``--approve``), or None."""
+    from compliance.guards import unapproved_stateful_changes
+
+    missing = unapproved_stateful_changes(plan, approvals, protected=protected)
+    if not missing:
+        return None
+    lines = "\n".join(f"  {address} ({kind})" for address, kind in missing)
+    flags = " ".join(f"--approve {address}" for address, _ in missing)
+    return (f"refused: the destroy would delete {len(missing)} stateful resource(s) that hold data, keys or "
+            f"identity:\n{lines}\nnothing was destroyed; approve each address explicitly to go on: {flags}")
 
 
 def _normalized(value: Any) -> Any:

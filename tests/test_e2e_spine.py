@@ -3,6 +3,7 @@ with boto3, concurrency refused by the lock, drift detected after an out-of-band
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
@@ -106,7 +107,14 @@ def test_destroy_leaves_no_vpc(deployed_dev: Deployment) -> None:
     refused = cli("destroy", "--env", "dev", cwd=deployed_dev.cwd)
     assert refused.returncode == 2 and "--yes" in refused.stderr  # no terminal, no --yes: nothing destroyed
     dev_vpc(deployed_dev)
-    done = cli("destroy", "--env", "dev", "--yes", cwd=deployed_dev.cwd)
+    # dev holds data (a database, buckets, keys, log groups): the destroy plan goes through the stateful guard
+    guarded = cli("destroy", "--env", "dev", "--yes", cwd=deployed_dev.cwd)
+    assert guarded.returncode == 1, guarded.stdout + guarded.stderr
+    approvals = re.findall(r"--approve (\S+)", guarded.stderr)
+    assert any("aws_db_instance." in a for a in approvals) and any("aws_kms_key." in a for a in approvals)
+    dev_vpc(deployed_dev)  # refused: nothing was destroyed
+    done = cli("destroy", "--env", "dev", "--yes", *[x for a in approvals for x in ("--approve", a)],
+               cwd=deployed_dev.cwd)
     assert done.returncode == 0, done.stdout + done.stderr
     vpcs = deployed_dev.client("ec2").describe_vpcs(Filters=[{"Name": "tag:Environment", "Values": ["dev"]}])
     assert vpcs["Vpcs"] == []

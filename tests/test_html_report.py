@@ -42,13 +42,13 @@ def results(tmp_path_factory: pytest.TempPathFactory) -> list[GateResult]:
     tf = work / "main.tf.json"
     tf.write_text(json.dumps(TF_JSON))
     waivers = work / "waivers.toml"
-    soon, later = TODAY + dt.timedelta(days=10), TODAY + dt.timedelta(days=200)
+    soon, later = TODAY + dt.timedelta(days=10), TODAY + dt.timedelta(days=150)
     waivers.write_text(
         "[[waiver]]\ncheck = \"PLAT_IAM_001\"\nresource = \"aws_iam_policy.admin\"\n"
         "reason = \"break-glass <policy> & review\"\nowner = \"security-team\"\n"
         f"expires = {soon.isoformat()}\nenvironments = [\"dev\"]\n\n"
         "[[waiver]]\ncheck = \"PLAT_S3_001\"\nresource = \"aws_s3_bucket.open\"\n"
-        "reason = \"scratch bucket\"\nowner = \"platform-team\"\n"
+        "reason = \"scratch bucket of load tests, emptied nightly\"\nowner = \"platform-team\"\n"
         f"expires = {later.isoformat()}\n")
     out = []
     for env in ("dev", "prod"):
@@ -154,7 +154,7 @@ def test_report_content_and_layout_in_headless_chromium(results: list[GateResult
     assert expiring[4] == "break-glass <policy> & review"  # escaped in HTML, text again in the DOM
     assert expiring[6] == "10"
     active = waivers[("PLAT_S3_001", "active")]
-    assert active[2] == "dev, prod" and active[6] == "200"
+    assert active[2] == "dev, prod" and active[6] == "150"
 
     prod_findings = [(a["data-level"], cells[2], cells[3]) for a, cells in dom.tables["findings-prod"]
                      if "data-level" in a]
