@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from . import aws_catalog
 from .base import Section
 
 _CERT_ARN = re.compile(r"^arn:aws[a-z-]*:acm:[a-z]{2}(-gov)?-[a-z]+-\d:\d{12}:certificate/[0-9a-f-]{36}$")
@@ -140,9 +141,12 @@ class AppTierSettings(Section):
     @field_validator("spot_instance_types")
     @classmethod
     def _types(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        bad = [t for t in value if not _INSTANCE_TYPE.match(t)]
+        types = aws_catalog.ec2_instance_types()
+        bad = [t for t in value if not _INSTANCE_TYPE.match(t) or t not in types]
         if bad:
-            raise ValueError(f"{', '.join(map(repr, bad))} not instance types; list types such as 't3.small'")
+            raise ValueError(f"{', '.join(map(repr, bad))} not EC2 instance types"
+                             f"{aws_catalog.closest(bad[0], types)}; list existing types in "
+                             "app.spot_instance_types, such as 't3.small'")
         if len(set(value)) != len(value):
             raise ValueError("lists a type twice; list each of app.spot_instance_types once")
         return value

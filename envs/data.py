@@ -10,6 +10,7 @@ from typing import Annotated
 
 from pydantic import Field, field_validator, model_validator
 
+from . import aws_catalog
 from .base import Section
 
 _HHMM_WINDOW = re.compile(r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$")
@@ -250,6 +251,14 @@ class BackupSettings(Section):
     true."""
     selection_tag: str = "Backup"
     """Resources carrying this tag with the plan's name as value are backed up. Default ``Backup``."""
+
+    @field_validator("selection_tag")
+    @classmethod
+    def _selection_tag(cls, value: str) -> str:
+        problem = aws_catalog.tag_text_problem(value, aws_catalog.TAG_KEY_MAX) if value else "is empty"
+        if problem:
+            raise ValueError(f"{value!r} is not a tag key: it {problem}; fix data.backup.selection_tag")
+        return value
 
     @model_validator(mode="after")
     def _retention(self) -> "BackupSettings":

@@ -17,6 +17,10 @@ from .base import Section
 _NAME = r"^[a-z][a-z0-9-]{1,30}$"
 _LAMBDA_ARN = re.compile(r"^arn:aws[a-z-]*:lambda:[a-z]{2}(-gov)?-[a-z]+-\d:\d{12}:function:[A-Za-z0-9_-]+(:[A-Za-z0-9_$-]+)?$")
 _USER_POOL_ARN = re.compile(r"^arn:aws[a-z-]*:cognito-idp:[a-z]{2}(-gov)?-[a-z]+-\d:\d{12}:userpool/[\w-]+_[0-9A-Za-z]+$")
+#: A DNS name (RFC 1123 labels), as API Gateway's HTTPS backend and Cloud Map's namespace need.
+_DNS_NAME = re.compile(r"^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$")
+#: An IAM principal ARN (account root, role, user; IAM name characters only).
+_PRINCIPAL_ARN = re.compile(r"^arn:aws[a-z-]*:(iam|sts)::\d{12}:(root|(role|user|assumed-role)/[\w+=,.@/-]+)$")
 HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "ANY")
 _SEGMENT = r"[a-z0-9][a-z0-9._-]{0,63}"
 _METHOD_PATH = re.compile(rf"^{_SEGMENT}/({'|'.join(HTTP_METHODS)})$")
@@ -181,6 +185,23 @@ class IntegrationSettings(Section):
                              f"{', '.join(ENDPOINT_SERVICES)}")
         if len(set(value)) != len(value):
             raise ValueError("endpoint_services lists a service twice; list each once")
+        return value
+
+    @field_validator("api_backend_hostname", "discovery_namespace")
+    @classmethod
+    def _dns_name(cls, value: str | None, info) -> str | None:  # type: ignore[no-untyped-def]
+        if value is not None and not _DNS_NAME.match(value):
+            raise ValueError(f"{value!r} is not a DNS name (no scheme, path or port); set "
+                             f"integration.{info.field_name} to e.g. 'api.example.com'")
+        return value
+
+    @field_validator("lattice_allowed_principals")
+    @classmethod
+    def _principals(cls, value: list[str]) -> list[str]:
+        bad = [v for v in value if not _PRINCIPAL_ARN.match(v)]
+        if bad:
+            raise ValueError(f"{bad} are not IAM principal ARNs; list e.g. 'arn:aws:iam::111111111111:root' or "
+                             "'arn:aws:iam::111111111111:role/name' in integration.lattice_allowed_principals")
         return value
 
     @field_validator("api_routes")

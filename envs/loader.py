@@ -5,13 +5,15 @@ exit code 2 before anything is synthesized.
 """
 from __future__ import annotations
 
+import datetime
 import ipaddress
+import json
 import os
 import tomllib
 from dataclasses import dataclass
 from itertools import combinations
 from pathlib import Path
-from typing import Iterable, Mapping
+from typing import Any, Iterable, Iterator, Mapping
 
 from pydantic import ValidationError
 
@@ -67,31 +69,94 @@ def _problems_from(error: ValidationError, file: str) -> list[Problem]:
             continue
         kind = item["type"]
         message = str(ctx_error) if ctx_error is not None else item["msg"]
-        if kind == "missing":
+        given = item.get("input")
+        if kind in ("int_type", "float_type", "int_from_float") and isinstance(given, bool):
+            message = f"is {str(given).lower()}, a boolean, but must be a number; write a number"
+        elif kind == "bool_type" and isinstance(given, (int, float)):
+            message = f"is {given!r}, a number, but must be true or false; write true or false (no quotes)"
+        elif kind == "missing":
             message = "is required but missing; add it to the file (see the settings reference in README.md)"
         elif kind == "extra_forbidden":
             message = "is not a known setting; remove it or fix its spelling (see the settings reference in README.md)"
         elif kind in ("string_pattern_mismatch", "enum", "literal_error", "int_parsing", "greater_than_equal",
-                      "less_than_equal", "string_too_short", "bool_parsing", "string_type", "int_type"):
+                      "less_than_equal", "greater_than", "less_than", "string_too_short", "string_too_long",
+                      "bool_parsing", "string_type", "int_type", "int_from_float", "float_type", "bool_type",
+                      "list_type", "tuple_type", "dict_type", "model_type", "model_attributes_type"):
             message = f"{item['msg']} (got {item.get('input')!r}); fix the value"
         problems.append(Problem(file, prefix, message))
     return problems
 
 
+#: The markers cdktf encodes its own references with inside strings (``${TfToken[TOKEN.n]}``, ``#{...}`` for lists,
+#: ``&{...}`` for maps): a settings string holding one would be replaced by a Terraform reference at synthesis.
+CDKTF_TOKEN_MARKER = "TfToken["
+
+
+def _strings(value: Any, path: str = "") -> Iterator[tuple[str, str]]:
+    """Every string of a parsed TOML document (keys too), with its dotted field path."""
+    if isinstance(value, str):
+        yield path or "(file)", value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            sub = f"{path}.{key}" if path else str(key)
+            yield sub, str(key)
+            yield from _strings(item, sub)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _strings(item, f"{path}.{index}")
+
+
+def _toml_scalar(value: Any) -> Any:
+    """JSON stand-in for TOML dates and times: an object no setting accepts (no setting is a date)."""
+    if isinstance(value, (datetime.date, datetime.time)):
+        return {"TOML date/time": value.isoformat()}
+    raise TypeError(f"unexpected TOML value {value!r}")
+
+
+def _read(path: Path, shown: str) -> dict[str, Any]:
+    """The parsed TOML of ``path``; every way it can fail is a :class:`SettingsError` naming the file."""
+    def bad(message: str) -> SettingsError:
+        return SettingsError([Problem(shown, "(file)", message)])
+
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise bad("does not exist; create it (copy envs/dev.toml) or choose another --env") from None
+    except IsADirectoryError:
+        raise bad("is a folder, not a settings file; point at an envs/<name>.toml file") from None
+    except OSError as exc:
+        raise bad(f"cannot be read ({exc.strerror or exc}); check its permissions") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise bad(f"is not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start}); save the file as "
+                  "UTF-8") from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise bad(f"is not valid TOML: {exc}; fix the syntax") from None
+
+
+def validate(raw: Mapping[str, Any], shown: str) -> EnvironmentSettings:
+    """Validate a parsed settings document strictly: types as written (no ``1`` for ``true``, no ``true`` for a
+    number, no ``"5"`` for 5), every rule of the schema, and no cdktf token marker in any string."""
+    markers = [Problem(shown, field, f"contains {CDKTF_TOKEN_MARKER!r}, the marker of cdktf's internal references "
+                                     "(synthesis would replace it with a Terraform reference); remove it")
+               for field, text in _strings(raw) if CDKTF_TOKEN_MARKER in text]
+    if markers:
+        raise SettingsError(markers)
+    try:
+        # JSON mode is pydantic's strict mode for data from a file: TOML arrays fill tuples, strings fill enums,
+        # and a boolean is never a number (nor a number a boolean).
+        return EnvironmentSettings.model_validate_json(json.dumps(raw, default=_toml_scalar), strict=True)
+    except ValidationError as exc:
+        raise SettingsError(_problems_from(exc, shown)) from None
+
+
 def load_file(path: Path) -> EnvironmentSettings:
     """Parse and validate one settings file; raise :class:`SettingsError` naming the file on any problem."""
     shown = str(path)
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise SettingsError([Problem(shown, "(file)", "does not exist; create it (copy envs/dev.toml) or choose "
-                                                      "another --env")]) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise SettingsError([Problem(shown, "(file)", f"is not valid TOML: {exc}; fix the syntax")]) from None
-    try:
-        settings = EnvironmentSettings.model_validate(raw)
-    except ValidationError as exc:
-        raise SettingsError(_problems_from(exc, shown)) from None
+    settings = validate(_read(path, shown), shown)
     if settings.name != path.stem:
         raise SettingsError([Problem(shown, "name", f"is {settings.name!r} but the file is {path.name}; set "
                                                     f"name = \"{path.stem}\"")])

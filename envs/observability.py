@@ -9,12 +9,12 @@ from typing import Annotated
 
 from pydantic import Field, field_validator, model_validator
 
+from . import aws_catalog
 from .base import Section
 
 SEVERITIES = ("critical", "warning", "info")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _SERVICE = re.compile(r"^[A-Za-z0-9._-]{1,32}$")
-_TAG_KEY = re.compile(r"^[A-Za-z0-9 _.:/=+@-]{1,128}$")
 
 
 def endpoint_protocol(endpoint: str) -> str:
@@ -141,8 +141,10 @@ class Budget(Section):
     @classmethod
     def _tags(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         for key in value:
-            if not _TAG_KEY.match(key) or key.startswith("aws:"):
-                raise ValueError(f"{key!r} is not a user tag key; fix observability.budget.cost_allocation_tags")
+            problem = aws_catalog.tag_text_problem(key, aws_catalog.TAG_KEY_MAX) if key else "is empty"
+            if problem:
+                raise ValueError(f"{key!r} is not a user tag key: it {problem}; fix "
+                                 "observability.budget.cost_allocation_tags")
         return value
 
     @field_validator("users_metric")

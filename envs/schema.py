@@ -11,6 +11,7 @@ from typing import Annotated
 
 from pydantic import Field, field_validator, model_validator
 
+from . import aws_catalog
 from .app import AppTierSettings
 from .base import Section
 from .data import DataTierSettings
@@ -61,6 +62,17 @@ class Tags(Section):
     cost_center: Annotated[str, Field(pattern=r"^[A-Za-z0-9-]{2,32}$")]
     """Cost center code for cost allocation. Required."""
 
+    @field_validator("project", "owner", "cost_center")
+    @classmethod
+    def _tag_value(cls, value: str, info) -> str:  # type: ignore[no-untyped-def]
+        # Each is the value of a tag on every resource (Project, Owner, CostCenter): AWS's tag rules apply.
+        problem = aws_catalog.tag_text_problem(value, aws_catalog.TAG_VALUE_MAX)
+        if problem:
+            raise ValueError(f"{problem}; tags.{info.field_name} becomes a tag value on every resource: use at "
+                             f"most {aws_catalog.TAG_VALUE_MAX} letters, numbers, spaces and "
+                             f"{' '.join(aws_catalog.TAG_SYMBOLS)}")
+        return value
+
 
 class Network(Section):
     """The VPC and its subnet tiers."""
@@ -82,9 +94,10 @@ class Network(Section):
             net = ipaddress.IPv4Network(value, strict=True)
         except ValueError as exc:
             raise ValueError(f"{value!r} is not a valid IPv4 network CIDR ({exc}); use e.g. '10.10.0.0/16'") from None
-        if not net.is_private:
-            raise ValueError(f"{value} is not a private (RFC 1918) range; use a range inside 10.0.0.0/8, "
-                             "172.16.0.0/12 or 192.168.0.0/16")
+        problem = aws_catalog.vpc_range_problem(net)
+        if problem:
+            raise ValueError(f"{problem}; set network.vpc_cidr to a range inside 10.0.0.0/8, 172.16.0.0/12 or "
+                             "192.168.0.0/16 (not 172.17.0.0/16), e.g. '10.10.0.0/16'")
         if not 16 <= net.prefixlen <= 24:
             raise ValueError(f"prefix /{net.prefixlen} is outside /16../24; use a /16 to /24 network")
         return value
@@ -125,6 +138,15 @@ class Sizes(Section):
     """Upper bound of RDS storage autoscaling in GiB. Default 100; at least `db_allocated_storage_gb`."""
     cache_node_type: str = "cache.t4g.micro"
     """ElastiCache node type. Default ``cache.t4g.micro``."""
+
+    @field_validator("instance_type")
+    @classmethod
+    def _instance_type(cls, value: str) -> str:
+        types = aws_catalog.ec2_instance_types()
+        if value not in types:
+            raise ValueError(f"{value!r} is not an EC2 instance type{aws_catalog.closest(value, types)}; set "
+                             "sizes.instance_type to an existing type such as 't3.micro'")
+        return value
 
     @model_validator(mode="after")
     def _capacities(self) -> "Sizes":
@@ -185,9 +207,31 @@ class EnvironmentSettings(Section):
                              f"{', '.join(map(str, LOG_RETENTION_DAYS))} (closest: {closest})")
         return value
 
+    @field_validator("region", "dr_region")
+    @classmethod
+    def _known_region(cls, value: str, info) -> str:  # type: ignore[no-untyped-def]
+        regions = aws_catalog.commercial_regions()
+        if value not in regions:
+            raise ValueError(f"{value!r} is not a region of the commercial AWS partition"
+                             f"{aws_catalog.closest(value, regions)}; set {info.field_name} to one of "
+                             f"{', '.join(sorted(regions))}")
+        return value
+
     @model_validator(mode="after")
     def _cross_field(self) -> "EnvironmentSettings":
         problems: list[tuple[str, str]] = []
+        # Instance classes exist per region: RDS for PostgreSQL and ElastiCache offerings (see envs/aws_catalog.py).
+        for field, value, (offered, known) in (
+                ("sizes.db_instance_class", self.sizes.db_instance_class,
+                 aws_catalog.rds_postgres_classes(self.region)),
+                ("sizes.cache_node_type", self.sizes.cache_node_type, aws_catalog.cache_node_types(self.region))):
+            if value not in offered:
+                where = f"in {self.region}" if known else "in any region"
+                example = "db.t4g.micro" if field.endswith("db_instance_class") else "cache.t4g.micro"
+                problems.append((field, f"{value!r} is not offered {where} for "
+                                        f"{'RDS for PostgreSQL' if example.startswith('db.') else 'ElastiCache'}"
+                                        f"{aws_catalog.closest(value, offered)}; use an existing class such as "
+                                        f"{example!r}"))
         if self.dr_region == self.region:
             problems.append(("dr_region", f"equals region ({self.region}); choose another region for disaster "
                                           "recovery"))

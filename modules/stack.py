@@ -18,6 +18,7 @@ from .base import Context
 from .data_tier import DataTier, data_tier_settings, topic_arns as data_topic_arns
 from .integration import build_integration
 from .kms import EncryptionKey, EncryptionKeySettings, KeyServices
+from .literal import literal_settings
 from .network import Network, NetworkSettings
 from .observability import Observability, observability_settings, observed_resources
 from .security import build_security
@@ -100,11 +101,14 @@ def _provider(scope: Construct, id_: str, region: str, settings: EnvironmentSett
 class PlatformStack(TerraformStack):
     """The whole platform of one environment.
 
-    Public attributes: ``settings``, ``target``, ``providers``, ``ctx``, ``keys`` (data class -> EncryptionKey),
-    ``network``.
+    Public attributes: ``settings`` (as handed to the constructs: every string a Terraform literal), ``target``,
+    ``providers``, ``ctx``, ``keys`` (data class -> EncryptionKey), ``network``.
     """
 
     def __init__(self, scope: Construct, settings: EnvironmentSettings, target: Target, commit: str) -> None:
+        # Settings are data: the one boundary where settings enter the constructs. From here on every string of
+        # the settings is a Terraform literal (``${`` -> ``$${``, ``%{`` -> ``%%{``; see modules/literal.py).
+        settings = literal_settings(settings)
         super().__init__(scope, settings.name)
         self.settings, self.target = settings, target
         # Traceability without a Terraform diff: "//" is a comment key in Terraform JSON.

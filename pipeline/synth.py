@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Iterable
 
 import envs
+from envs.loader import Problem, SettingsError
 from envs.schema import EnvironmentSettings
 from envs.target import Target
 
@@ -57,13 +58,19 @@ def load_settings(names: Iterable[str] | None, envs_dir: str | os.PathLike[str] 
 def synthesize(settings: dict[str, EnvironmentSettings], target: Target, outdir: Path,
                commit: str | None = None) -> SynthResult:
     """Synthesize ``settings``' stacks into ``outdir/stacks/<env>/cdk.tf.json`` (replacing only those stacks)."""
+    from modules.base import ModuleSettingsError
     from modules.stack import build_app  # imported here: loading cdktf costs seconds, settings errors should not
 
     commit = commit or current_commit()
     outdir.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix=".synth-", dir=outdir.parent))
     try:
-        app = build_app(settings, target, commit, str(scratch))
+        try:
+            app = build_app(settings, target, commit, str(scratch))
+        except ModuleSettingsError as exc:
+            # A combination the schema let through but a construct refuses: still bad input, still nothing written.
+            raise SettingsError([Problem(f"settings of {', '.join(settings)}", "(module)",
+                                         f"{exc}; fix the settings named there")]) from None
         app.synth()
         (outdir / "stacks").mkdir(exist_ok=True)
         stacks: dict[str, Path] = {}
