@@ -17,6 +17,17 @@ TARGETS = ("local", "aws")
 FORMATS = ("text", "json", "markdown", "sarif", "junit", "html")
 
 
+def _port(text: str) -> int:
+    """A TCP port number (1 to 65535); anything else is refused by the parser (exit 2)."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is outside 1..65535")
+    return port
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # argparse exits 2 already; say how to get help
         self.print_usage(sys.stderr)
@@ -168,7 +179,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("local", help="the local AWS emulator (moto server on 127.0.0.1)")
     p.add_argument("action", choices=("up", "down", "status"))
-    p.add_argument("--port", type=int, help="port for 'up' (default: a free port)")
+    p.add_argument("--port", type=_port, help="port for 'up' (default: a free port)")
 
     p = sub.add_parser("sla", help="SLA report: availability and error budget from CloudWatch metrics")
     p.add_argument("action", choices=("report",))

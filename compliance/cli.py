@@ -16,6 +16,19 @@ from compliance.policy import PolicyError
 REVIEW_FORMATS = ("markdown", "json")
 
 
+def output_problem(output: Path | str | None) -> str | None:
+    """Why ``--output`` cannot receive a report (checked before any scan), or None."""
+    if not output:
+        return None
+    p = Path(output)
+    if p.is_dir():
+        return f"--output {p} is a folder; give the path of a file to write the report to"
+    parent = next((a for a in p.parents if a.exists()), None)
+    if parent is not None and not parent.is_dir():
+        return f"--output {p}: {parent} is a file, not a folder; choose another path"
+    return None
+
+
 def _emit(text: str, output: Path | str | None) -> None:
     if output:
         p = Path(output)
@@ -25,10 +38,28 @@ def _emit(text: str, output: Path | str | None) -> None:
         sys.stdout.write(text)
 
 
+def scanner_missing(exc: ImportError) -> int:
+    """A scanner the gate needs cannot be imported: a tool failure (exit 3), said in one line."""
+    print(f"error: the compliance gate cannot load its scanners ({type(exc).__name__}: {exc}); nothing was scanned. "
+          "Install the project's dependencies (`pip install -e .`, Checkov among them) and run again",
+          file=sys.stderr)
+    return 3
+
+
 def check_command(paths_tf_json: Sequence[Path | str] | None, plan_files: Sequence[Path | str] | None,
                   environment: str | None, fmt: str = "text", output: Path | str | None = None,
                   waivers_file: Path | str | None = None, approvals: Iterable[str] = (),
                   *, checkov_timeout: float = 600, file_environments: Mapping[str, str] | None = None) -> int:
+    try:
+        return _check(paths_tf_json, plan_files, environment, fmt, output, waivers_file, approvals,
+                      checkov_timeout=checkov_timeout, file_environments=file_environments)
+    except ImportError as exc:  # Checkov (the project checks are Checkov checks) or one of its parts
+        return scanner_missing(exc)
+
+
+def _check(paths_tf_json: Sequence[Path | str] | None, plan_files: Sequence[Path | str] | None,
+           environment: str | None, fmt: str, output: Path | str | None, waivers_file: Path | str | None,
+           approvals: Iterable[str], *, checkov_timeout: float, file_environments: Mapping[str, str] | None) -> int:
     from compliance.gate import Gate
     from compliance.report import FORMATS, overall_exit_code, render
 
@@ -41,6 +72,12 @@ def check_command(paths_tf_json: Sequence[Path | str] | None, plan_files: Sequen
         print("error: nothing to scan: give Terraform JSON (--tf-json PATH / --env E) or a plan JSON (--plan FILE)",
               file=sys.stderr)
         return 2
+    problem = output_problem(output)
+    if waivers_file and not Path(waivers_file).is_file():
+        problem = f"--waivers {waivers_file} is not an existing file; pass one or leave --waivers out"
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
     try:
         gate = Gate(environment, waivers_file=Path(waivers_file) if waivers_file else None, approvals=approvals,
                     checkov_timeout=checkov_timeout, file_environments=file_environments)
@@ -52,7 +89,12 @@ def check_command(paths_tf_json: Sequence[Path | str] | None, plan_files: Sequen
     except (InputError, PolicyError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    _emit(render(results, fmt), output)
+    try:
+        _emit(render(results, fmt), output)
+    except OSError as exc:
+        print(f"error: cannot write the report to {output} ({exc.strerror or exc}); choose another --output",
+              file=sys.stderr)
+        return 2
     code = overall_exit_code(results)
     if output or fmt != "text":
         # one human line on stderr whatever the report format
@@ -80,6 +122,12 @@ def load_plan_file(plan_path: Path | str) -> dict:
             ("resource_changes" in doc or "planned_values" in doc)):
         raise InputError(f"{p}: not a Terraform plan JSON (no format_version/resource_changes); create it with "
                          f"`terraform plan -out=tfplan && terraform show -json tfplan > {p.name}`")
+    from compliance.planshape import PlanShapeError, validate_plan
+
+    try:
+        validate_plan(doc)  # the shape the gate refuses, the review refuses too (instead of crashing on it)
+    except PlanShapeError as exc:
+        raise InputError(f"{p}: refused, the plan's shape is not one the review can render: {exc}") from None
     return doc
 
 
@@ -93,6 +141,10 @@ def review_command(plan_path: Path | str, fmt: str = "markdown", output: Path | 
     if fmt not in REVIEW_FORMATS:
         print(f"error: unknown review --format {fmt!r}; choose markdown or json", file=sys.stderr)
         return 2
+    problem = output_problem(output)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
     try:
         plan = load_plan_file(plan_path)
         gate_result = None
@@ -103,7 +155,14 @@ def review_command(plan_path: Path | str, fmt: str = "markdown", output: Path | 
     except (InputError, PolicyError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    _emit(render_review(plan, gate=gate_result, fmt=fmt, title=title, max_chars=max_chars), output)
+    except ImportError as exc:
+        return scanner_missing(exc)
+    try:
+        _emit(render_review(plan, gate=gate_result, fmt=fmt, title=title, max_chars=max_chars), output)
+    except OSError as exc:
+        print(f"error: cannot write the review to {output} ({exc.strerror or exc}); choose another --output",
+              file=sys.stderr)
+        return 2
     return 0
 
 

@@ -166,6 +166,9 @@ def load_file(path: Path) -> EnvironmentSettings:
 def load(name: str, directory: Path | None = None) -> EnvironmentSettings:
     """Load the environment ``name`` from the settings folder."""
     folder = directory or envs_dir()
+    if not folder.is_dir():
+        raise SettingsError([Problem(str(folder), "--envs-dir", "is not a folder of settings files; point "
+                                                              "--envs-dir (or PLATFORM_ENVS_DIR) at one, e.g. envs/")])
     if name not in available(folder):
         raise SettingsError([Problem(str(folder / f"{name}.toml"), "--env",
                                      f"no environment {name!r}; choose one of: {', '.join(available(folder))}")])
@@ -178,7 +181,13 @@ def load_all(names: Iterable[str] | None = None, directory: Path | None = None) 
     Raises one :class:`SettingsError` holding every problem of every file.
     """
     folder = directory or envs_dir()
+    if not folder.is_dir():
+        raise SettingsError([Problem(str(folder), "--envs-dir", "is not a folder of settings files; point "
+                                                              "--envs-dir (or PLATFORM_ENVS_DIR) at one, e.g. envs/")])
     wanted = tuple(names) if names is not None else available(folder)
+    if not wanted:
+        raise SettingsError([Problem(str(folder), "--envs-dir", "holds no settings file (<name>.toml); add one "
+                                                              "(copy envs/dev.toml) or point --envs-dir elsewhere")])
     loaded: dict[str, EnvironmentSettings] = {}
     problems: list[Problem] = []
     for name in wanted:

@@ -62,7 +62,16 @@ def _synth(names: list[str] | None, target_kind: str, outdir: str | None, envs_d
     except SettingsError as exc:
         return _bad_settings(exc)
     target = _target(target_kind)
-    result = synth_mod.synthesize(settings, target, synth_mod.outdir_for(target, outdir))
+    folder = synth_mod.outdir_for(target, outdir)
+    blocked = next((p for p in (folder, *folder.parents) if p.exists() and not p.is_dir()), None)
+    if blocked is not None:
+        fail(f"error: --outdir {folder}: {blocked} is a file, not a folder; choose another output folder "
+             "(nothing was synthesized)")
+        return EXIT_BAD_INPUT
+    try:
+        result = synth_mod.synthesize(settings, target, folder)
+    except SettingsError as exc:
+        return _bad_settings(exc)
     for name, path in result.stacks.items():
         say(f"synthesized {name} ({target.kind}): {path}")
     return EXIT_OK
@@ -101,6 +110,10 @@ def _guarded(step: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Na
             return exc.exit_code
         except (TerraformSetupError, EmulatorError) as exc:
             fail(f"error: {exc}")
+            return EXIT_TOOL
+        except ImportError as exc:  # a broken installation (e.g. Checkov missing): a tool failure, not a verdict
+            fail(f"error: a required tool cannot be loaded ({type(exc).__name__}: {exc}); nothing was applied. "
+                 "Install the project's dependencies (`pip install -e .`) and run again")
             return EXIT_TOOL
 
     run.__doc__ = step.__doc__
@@ -275,16 +288,39 @@ def cmd_check(args: argparse.Namespace) -> int:
     """Our environments (``--env E``, or all when nothing else is named) are synthesized afresh and each gated under
     its own policy, in one Checkov process; ``--tf-json``/``--plan`` alone scan any input under ``--env``'s policy,
     or the strictest (prod) one."""
-    from compliance.cli import check_command
+    from compliance.cli import check_command, output_problem, scanner_missing
+    from compliance.policy import PolicyError, load_policy
 
     tf_json = [Path(p) for p in args.tf_json]
     file_environments: dict[str, str] = {}
-    if args.env or not (args.tf_json or args.plan):
-        try:
+    # Every refusal that needs no synthesis comes first (output path, settings, policies, scanners): nothing is
+    # written for a check that cannot run.
+    problem = output_problem(args.output)
+    if problem:
+        fail(f"error: {problem}")
+        return EXIT_BAD_INPUT
+    try:
+        if args.env or not (args.tf_json or args.plan):
             settings = synth_mod.load_settings([args.env] if args.env else None, args.envs_dir)
+            for name in settings:  # each environment is gated under its own policy
+                load_policy(name)
+        else:
+            settings = {}
+            load_policy(None)  # the strictest policy applies to foreign input
+    except SettingsError as exc:
+        return _bad_settings(exc)
+    except PolicyError as exc:
+        fail(f"error: {exc}; nothing was synthesized or scanned")
+        return EXIT_BAD_INPUT
+    if settings:
+        try:
+            import compliance.gate  # noqa: F401  (the scanners load before anything is synthesized)
+        except ImportError as exc:
+            return scanner_missing(exc)
+        try:
+            result = synth_mod.synthesize(settings, AWS, synth_mod.outdir_for(AWS))
         except SettingsError as exc:
             return _bad_settings(exc)
-        result = synth_mod.synthesize(settings, AWS, synth_mod.outdir_for(AWS))
         file_environments = {str(path): name for name, path in result.stacks.items()}
         tf_json += list(result.stacks.values())
     return check_command(tf_json, [Path(p) for p in args.plan], args.env, args.format, args.output,
@@ -320,5 +356,29 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
 }
 
 
+def _argument_problem(args: argparse.Namespace) -> str | None:
+    """A path argument that cannot work, refused before any work (no synthesis, no scan, nothing written)."""
+    output = getattr(args, "output", None)
+    if output and Path(output).is_dir():  # every command's report or runbook file
+        return f"--output {output} is a folder; give the path of a file to write to"
+    for option in ("waivers", "rules"):
+        given = getattr(args, option, None)
+        if given and not Path(given).is_file():
+            what = "does not exist" if not Path(given).exists() else "is not a file"
+            return f"--{option} {given} {what}; pass an existing file or leave --{option} out for the default"
+    return None
+
+
 def dispatch(args: argparse.Namespace) -> int:
-    return COMMANDS[args.command](args)
+    problem = _argument_problem(args)
+    if problem:
+        fail(f"error: {problem}")
+        return EXIT_BAD_INPUT
+    try:
+        return COMMANDS[args.command](args)
+    except ImportError as exc:
+        # A broken installation (Checkov or another dependency missing or failing to import): a tool failure, said
+        # in one line, never a verdict (exit 3).
+        fail(f"error: a required tool cannot be loaded ({type(exc).__name__}: {exc}); nothing was scanned, "
+             "synthesized or applied. Install the project's dependencies (`pip install -e .`) and run again")
+        return EXIT_TOOL
