@@ -45,13 +45,20 @@ class CheckContext:
     of resources of ``rtype`` whose configuration references this resource.  ``public_lb_security_groups``:
     security groups attached to internet-facing load balancers.  ``tags_all``: effective tags for synthesized
     JSON (provider default tags merged with the resource's tags); ``None`` means read the body's ``tags_all``.
+    ``expressions``: the plan's configuration-stage expressions of this resource (``{}`` for Terraform JSON), to
+    judge the constant parts of a value the plan only knows after apply.  ``data_source(address)``: the body of a
+    data source (Terraform JSON) or its configuration values (plan; references are UNKNOWN).  ``group_rules()``:
+    every ingress rule of this resource's security group, inline and standalone, as ``(owner address, rule)``.
     """
 
-    __slots__ = ("address", "rtype", "stage", "tags_all", "_refs", "_referrers", "public_lb_security_groups")
+    __slots__ = ("address", "rtype", "stage", "tags_all", "_refs", "_referrers", "public_lb_security_groups",
+                 "expressions", "_data", "_group")
 
     def __init__(self, address: str, rtype: str, *, stage: str = "static", tags_all: Any = None,
                  refs: Mapping[str, list[str]] | None = None, referrers: Iterable[str] | None = None,
-                 public_lb_security_groups: frozenset[str] | set[str] = frozenset()) -> None:
+                 public_lb_security_groups: frozenset[str] | set[str] = frozenset(),
+                 expressions: Mapping[str, Any] | None = None, data_sources: Mapping[str, Any] | None = None,
+                 group_rules: Callable[[], list[tuple[str, dict]]] | None = None) -> None:
         self.address = address
         self.rtype = rtype
         self.stage = stage
@@ -59,6 +66,15 @@ class CheckContext:
         self._refs = refs or {}
         self._referrers = tuple(referrers or ())
         self.public_lb_security_groups = public_lb_security_groups
+        self.expressions = expressions or {}
+        self._data = data_sources or {}
+        self._group = group_rules
+
+    def data_source(self, address: str) -> Any:
+        return self._data.get(address)
+
+    def group_rules(self) -> list[tuple[str, dict]] | None:
+        return self._group() if self._group is not None else None
 
     def ref(self, attr: str, rtype: str | None = None) -> list[str]:
         out = self._refs.get(attr, [])
@@ -89,6 +105,23 @@ def address_type(address: str) -> str:
     if rest.startswith("data."):
         rest = rest[5:]
     return rest.split(".", 1)[0]
+
+
+def module_prefix(address: str) -> str:
+    """``module.a.module.b.`` for ``module.a["k"].module.b.aws_x.y[0]`` (the module path, without instance keys)."""
+    out = ""
+    rest = address
+    while rest.startswith("module."):
+        rest = rest[len("module."):]
+        i = 0
+        while i < len(rest) and rest[i] not in ".[":
+            i += 1
+        name = rest[:i]
+        if i < len(rest) and rest[i] == "[":
+            i = _skip_index(rest, i)
+        out += f"module.{name}."
+        rest = rest[i + 1:]
+    return out
 
 
 def _skip_index(s: str, i: int) -> int:
@@ -127,6 +160,7 @@ class PlatformCheck(BaseResourceCheck):
     # Checkov entry point: wrapped shape, no cross-resource context.
     def scan_resource_conf(self, conf: dict[str, list[Any]]) -> CheckResult:
         self.evaluated_keys = []
+        self.details = []
         return self.evaluate(unwrap(conf), None)
 
     def evaluate(self, attrs: Mapping[str, Any], ctx: CheckContext | None) -> CheckResult:  # pragma: no cover

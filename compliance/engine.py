@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
-from compliance.checklib import UNKNOWN, CheckContext, PlatformCheck, address_type
+from compliance.checklib import UNKNOWN, CheckContext, PlatformCheck, address_type, is_ref, is_unknown
+from compliance.planshape import MAX_DEPTH, PlanShapeError, validate_plan
 from compliance.secrets import is_secret_name
 from compliance.taggable_types import TAGGABLE_TYPES
 
@@ -38,6 +39,7 @@ class Resource:
     tags_all: Any = None          # effective tags for synthesized JSON; None for plans (tags_all is in attrs)
     refs: dict = field(default_factory=dict)   # attr -> [addresses referenced]
     actions: tuple[str, ...] = ()
+    expressions: dict = field(default_factory=dict)   # plan: configuration-stage expressions of the resource
 
 
 @dataclass(slots=True)
@@ -48,6 +50,9 @@ class LoadedInput:
     public_lb_sgs: frozenset[str]
     stage: str
     plans: list[tuple[str, dict]] = field(default_factory=list)
+    data_sources: dict[str, Any] = field(default_factory=dict)        # data.TYPE.NAME -> body / config values
+    sg_rules: dict[Any, list[tuple[str, dict]]] = field(default_factory=dict)   # group key -> ingress rules
+    sg_key: dict[str, Any] = field(default_factory=dict)              # resource address -> its group key
 
 
 # --------------------------------------------------------------------------------------------- files
@@ -76,6 +81,9 @@ def read_json(path: Path) -> Any:
     except (ValueError, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: not valid JSON ({exc}); for a plan, pass the output of "
                          f"`terraform show -json PLANFILE`, not the binary plan") from None
+    except RecursionError:
+        raise InputError(f"{path}: JSON nested too deeply to read (beyond Python's recursion limit); pass an "
+                         f"unmodified Terraform JSON or `terraform show -json` plan") from None
 
 
 def is_plan_json(doc: Any) -> bool:
@@ -144,6 +152,7 @@ def _string_refs(value: Any, known: set[str], prefix: str = "") -> list[str]:
 
 def load_tf_json(files: Sequence[Path]) -> LoadedInput:
     resources: list[Resource] = []
+    data_sources: dict[str, Any] = {}
     for f in files:
         doc = read_json(f)
         if not isinstance(doc, dict):
@@ -151,6 +160,10 @@ def load_tf_json(files: Sequence[Path]) -> LoadedInput:
         if is_plan_json(doc):
             raise InputError(f"{f}: this is a plan JSON; scan it with --plan, not --tf-json")
         default_tags = _provider_default_tags(doc)
+        for dtype, named in _items(doc.get("data")):
+            for name, bodies in _items(named):
+                for body in _bodies(bodies):
+                    data_sources[f"data.{dtype}.{name}"] = body
         file_resources: list[Resource] = []
         for rtype, named in _items(doc.get("resource")):
             for name, bodies in _items(named):
@@ -160,7 +173,9 @@ def load_tf_json(files: Sequence[Path]) -> LoadedInput:
         for r in file_resources:
             r.refs = {k: refs for k, v in r.attrs.items() if k != "//" and (refs := _string_refs(v, known))}
         resources.extend(file_resources)
-    return _finish(resources, [str(f) for f in files], "static")
+    loaded = _finish(resources, [str(f) for f in files], "static")
+    loaded.data_sources = data_sources
+    return loaded
 
 
 def _static_resource(rtype: str, name: str, body: dict, file: str, default_tags: dict[str, Any]) -> Resource:
@@ -180,7 +195,8 @@ def _static_resource(rtype: str, name: str, body: dict, file: str, default_tags:
 
 
 # --------------------------------------------------------------------------------------------- plan
-def mark_unknown(after: Any, unknown: Any, configured: frozenset[str] | set[str] | None = None) -> Any:
+def mark_unknown(after: Any, unknown: Any, configured: frozenset[str] | set[str] | None = None,
+                 depth: int = 0) -> Any:
     """Copy only the paths of ``after`` that hold unknown values, replacing those with :data:`UNKNOWN`.
 
     ``configured``: the top-level attributes the configuration sets.  An unknown top-level attribute that the
@@ -188,6 +204,8 @@ def mark_unknown(after: Any, unknown: Any, configured: frozenset[str] | set[str]
     ``None`` (not set) instead of unknown, so "must be set" rules fail as they do on the synthesized JSON."""
     if unknown is True:
         return UNKNOWN
+    if depth > MAX_DEPTH:
+        raise InputError(f"after_unknown nested deeper than {MAX_DEPTH} levels; pass an unmodified plan")
     if isinstance(unknown, dict) and unknown:
         base = after if isinstance(after, dict) else {}
         out = dict(base)
@@ -197,7 +215,7 @@ def mark_unknown(after: Any, unknown: Any, configured: frozenset[str] | set[str]
             if configured is not None and u is True and k not in configured and k != "tags_all":
                 out[k] = None
                 continue
-            out[k] = mark_unknown(base.get(k), u)
+            out[k] = mark_unknown(base.get(k), u, None, depth + 1)
         return out
     if isinstance(unknown, list) and unknown and isinstance(after, list | type(None)):
         base_l = after or []
@@ -206,7 +224,7 @@ def mark_unknown(after: Any, unknown: Any, configured: frozenset[str] | set[str]
         out_l = list(base_l) + [None] * max(0, len(unknown) - len(base_l))
         for i, u in enumerate(unknown):
             if u is not False:
-                out_l[i] = mark_unknown(out_l[i], u)
+                out_l[i] = mark_unknown(out_l[i], u, None, depth + 1)
         return out_l
     return after
 
@@ -216,8 +234,19 @@ def config_address(address: str) -> str:
 
 
 def _walk_config(module: dict, prefix: str, out: dict[str, dict[str, list[str]]],
-                 keys: dict[str, frozenset[str]] | None = None) -> None:
+                 keys: dict[str, frozenset[str]] | None = None, exprs: dict[str, dict] | None = None,
+                 data: dict[str, Any] | None = None, depth: int = 0) -> None:
+    if depth > MAX_DEPTH:
+        raise InputError(f"configuration module calls nested deeper than {MAX_DEPTH} levels")
+    if not isinstance(module, dict):
+        return
     for res in module.get("resources", ()) or ():
+        if not isinstance(res, dict):
+            continue
+        if res.get("mode") == "data" and data is not None and res.get("type") == "aws_iam_policy_document":
+            from compliance.semantics import expression_value
+            data[prefix + str(res.get("address", ""))] = expression_value(res.get("expressions") or {})
+            continue
         if res.get("mode") != "managed":
             continue
         addr = prefix + res.get("address", "")
@@ -227,13 +256,15 @@ def _walk_config(module: dict, prefix: str, out: dict[str, dict[str, list[str]]]
             if rs:
                 refs[attr] = [prefix + r for r in rs]
         out[addr] = refs
+        if exprs is not None:
+            exprs[addr] = res.get("expressions") or {}
         if keys is not None:
             keys[addr] = frozenset(res.get("expressions") or ())
             pk = res.get("provider_config_key") or "aws"
             keys[addr + "#provider"] = frozenset([pk.split(":")[-1]])
     for name, call in (module.get("module_calls") or {}).items():
-        inner = call.get("module") or {}
-        _walk_config(inner, f"{prefix}module.{name}.", out, keys)
+        inner = (call or {}).get("module") or {}
+        _walk_config(inner, f"{prefix}module.{name}.", out, keys, exprs, data, depth + 1)
 
 
 def _expr_refs(expr: Any) -> list[str]:
@@ -276,14 +307,77 @@ def _plan_default_tags(doc: dict) -> dict[str, Any]:
 def load_plans(files: Sequence[Path]) -> LoadedInput:
     resources: list[Resource] = []
     plans: list[tuple[str, dict]] = []
+    data_sources: dict[str, Any] = {}
     for f in files:
         doc = read_json(f)
         if not is_plan_json(doc):
             raise InputError(f"{f}: not a Terraform plan JSON (no format_version/resource_changes); create it with "
                              f"`terraform plan -out=tfplan && terraform show -json tfplan > {Path(f).name}`")
+        try:
+            validate_plan(doc)
+        except PlanShapeError as exc:
+            raise InputError(f"{f}: refused, the plan's shape is not one the gate can judge: {exc}") from None
         plans.append((str(f), doc))
-        resources.extend(plan_resources(doc, str(f)))
-    return _finish(resources, [str(f) for f in files], "plan", plans)
+        try:
+            resources.extend(plan_resources(doc, str(f), data_sources, configuration_bodies(Path(f), doc)))
+        except RecursionError:
+            raise InputError(f"{f}: JSON nested too deeply to judge; pass an unmodified plan") from None
+        except InputError as exc:
+            raise InputError(f"{f}: refused: {exc}") from None
+    loaded = _finish(resources, [str(f) for f in files], "plan", plans)
+    loaded.data_sources = data_sources
+    return loaded
+
+
+CONFIG_FILE = "cdk.tf.json"
+
+
+def configuration_bodies(plan_file: Path, doc: dict) -> dict[str, dict] | None:
+    """The Terraform JSON a plan was made from, when it lies next to the plan (``<stack>/cdk.tf.json`` beside
+    ``<stack>/tfplan.json``, as the pipeline writes them) and matches it: every managed resource of the plan's
+    root-module configuration is in it with the same address.  Its bodies hold the configuration-stage value of an
+    attribute the plan only knows after apply (a policy template whose ``${...}`` parts name resources created in the
+    same plan): the constant parts stay judgeable.  None when there is no such file or it does not match."""
+    cfg = plan_file.parent / CONFIG_FILE
+    if not cfg.is_file():
+        return None
+    try:
+        tf = read_json(cfg)
+    except InputError:
+        return None
+    if not isinstance(tf, dict):
+        return None
+    bodies: dict[str, dict] = {}
+    for rtype, named in _items(tf.get("resource")):
+        for name, bs in _items(named):
+            for body in _bodies(bs):
+                bodies[f"{rtype}.{name}"] = body
+    root = (doc.get("configuration") or {}).get("root_module") or {}
+    addrs = {r.get("address") for r in (root.get("resources") or ()) if isinstance(r, dict) and r.get("mode") == "managed"}
+    if not addrs or not addrs <= bodies.keys():
+        return None
+    return bodies
+
+
+def _configuration_value(attrs: dict, exprs: dict, body: dict | None) -> dict:
+    """Replace top-level attributes the plan knows only after apply by their configuration-stage value: a constant
+    expression of the plan's configuration, or the literal (with ``${...}`` references) of the Terraform JSON the
+    plan was made from.  Nested unknowns and attributes without such a value stay UNKNOWN."""
+    out = None
+    for k, v in attrs.items():
+        if v != UNKNOWN or k in ("tags_all", "id", "arn"):
+            continue
+        e = exprs.get(k)
+        if isinstance(e, dict) and "constant_value" in e:
+            new = e["constant_value"]
+        elif body is not None and k in body and body[k] is not None:
+            new = body[k]
+        else:
+            continue
+        if out is None:
+            out = dict(attrs)
+        out[k] = new
+    return attrs if out is None else out
 
 
 def _drop_computed_sensitive(after: Any, sensitive: Any, configured: frozenset[str] | None) -> Any:
@@ -296,10 +390,13 @@ def _drop_computed_sensitive(after: Any, sensitive: Any, configured: frozenset[s
     return {k: v for k, v in after.items() if k in configured or not (marks.get(k) or is_secret_name(k))}
 
 
-def plan_resources(doc: dict, file: str) -> list[Resource]:
+def plan_resources(doc: dict, file: str, data_sources: dict[str, Any] | None = None,
+                   config_bodies: dict[str, dict] | None = None) -> list[Resource]:
     cfg_refs: dict[str, dict[str, list[str]]] = {}
     cfg_keys: dict[str, frozenset[str]] = {}
-    _walk_config((doc.get("configuration") or {}).get("root_module") or {}, "", cfg_refs, cfg_keys)
+    cfg_exprs: dict[str, dict] = {}
+    _walk_config((doc.get("configuration") or {}).get("root_module") or {}, "", cfg_refs, cfg_keys, cfg_exprs,
+                 data_sources if data_sources is not None else {})
     instances: dict[str, list[str]] = {}
     out: list[Resource] = []
     for rc in doc.get("resource_changes") or ():
@@ -317,8 +414,12 @@ def plan_resources(doc: dict, file: str) -> list[Resource]:
         configured = cfg_keys.get(config_address(address))
         after = _drop_computed_sensitive(after, change.get("after_sensitive"), configured)
         attrs = mark_unknown(after, unknown, configured) if unknown else after
+        exprs = cfg_exprs.get(config_address(address)) or {}
+        if unknown and isinstance(attrs, dict):
+            attrs = _configuration_value(attrs, exprs, config_bodies.get(config_address(address))
+                                         if config_bodies else None)
         out.append(Resource(address, rc.get("type", ""), file, attrs if isinstance(attrs, dict) else {},
-                            actions=actions))
+                            actions=actions, expressions=exprs))
     default_tags = _plan_default_tags(doc)
     for r in out:
         if r.rtype in TAGGABLE_TYPES and r.attrs.get("tags_all") == UNKNOWN:
@@ -363,7 +464,42 @@ def _finish(resources: list[Resource], files: list[str], stage: str,
             lbtype = r.attrs.get("load_balancer_type") or "application"
             if internal in (None, False, "false") and lbtype in ("application", "network"):
                 public_sgs.update(a for a in r.refs.get("security_groups", ()) if address_type(a) == "aws_security_group")
-    return LoadedInput(resources, files, referrers, frozenset(public_sgs), stage, plans or [])
+    sg_rules, sg_key = _security_group_rules(resources)
+    return LoadedInput(resources, files, referrers, frozenset(public_sgs), stage, plans or [], {}, sg_rules, sg_key)
+
+
+_SG_TYPES = ("aws_security_group", "aws_default_security_group")
+
+
+def _security_group_rules(resources: list[Resource]) -> tuple[dict[Any, list[tuple[str, dict]]], dict[str, Any]]:
+    """Group every ingress rule by its security group (inline ``ingress`` blocks, ``aws_security_group_rule`` of
+    type ingress, ``aws_vpc_security_group_ingress_rule``), so a check judges the union of a group's rules: two
+    rules that each open half of the internet open all of it.  A standalone rule whose group is not in the input
+    is grouped by the literal group id it names (or alone when that is unknown)."""
+    groups: dict[Any, list[tuple[str, dict]]] = {}
+    keys: dict[str, Any] = {}
+    for r in resources:
+        if r.actions in (("delete",), ("forget",)):
+            continue
+        if r.rtype in _SG_TYPES:
+            keys[r.address] = r.address
+            for rule in r.attrs.get("ingress") or () if isinstance(r.attrs.get("ingress"), list) else ():
+                if isinstance(rule, dict):
+                    groups.setdefault(r.address, []).append((r.address, rule))
+        elif r.rtype in ("aws_security_group_rule", "aws_vpc_security_group_ingress_rule"):
+            if r.rtype == "aws_security_group_rule" and r.attrs.get("type") != "ingress":
+                continue
+            sgs = [a for a in r.refs.get("security_group_id", ()) if address_type(a) in _SG_TYPES]
+            lit = r.attrs.get("security_group_id")
+            if sgs:
+                key: Any = sgs[0]
+            elif isinstance(lit, str) and lit and not is_unknown(lit) and not is_ref(lit):
+                key = ("id", r.file, lit)
+            else:
+                key = ("alone", r.address)
+            keys[r.address] = key
+            groups.setdefault(key, []).append((r.address, r.attrs))
+    return groups, keys
 
 
 # --------------------------------------------------------------------------------------------- checks
@@ -414,9 +550,12 @@ def evaluate(loaded: LoadedInput, checks: Iterable[PlatformCheck] | None = None)
         attrs = r.attrs
         if attrs.get("count") == 0:
             continue
+        key = loaded.sg_key.get(r.address)
         ctx = CheckContext(r.address, r.rtype, stage=stage, tags_all=r.tags_all, refs=r.refs,
                            referrers=loaded.referrers.get(r.address, ()),
-                           public_lb_security_groups=loaded.public_lb_sgs)
+                           public_lb_security_groups=loaded.public_lb_sgs, expressions=r.expressions,
+                           data_sources=loaded.data_sources,
+                           group_rules=(lambda k=key: list(loaded.sg_rules.get(k, ()))) if key is not None else None)
         for c in (*applicable, *wildcard):
             c.details = []
             res = c.evaluate(attrs, ctx)

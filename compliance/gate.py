@@ -8,6 +8,12 @@
 Severities come from ``compliance/policy/severities.toml``, what blocks from ``compliance/policy/<env>.toml``
 (``None`` = prod, the strictest), waivers from ``compliance/waivers.toml`` (or ``waivers_file``).
 
+Verdicts: PASSED, BLOCKED (exit 1), ERROR (a scanner failed, exit 3), INCOMPLETE (fewer scanners ran than the gate
+names: only the Python API's ``run_checkov=False``; exit 3 in a protected environment, a warning line in every
+output format elsewhere).  A project check that cannot decide before apply gives an UNKNOWN finding
+(``Finding.result == "UNKNOWN"``) that blocks in protected environments (policy key ``protected``) and warns
+elsewhere.  There is no environment variable or CLI flag that turns a scanner off.
+
 Exceptions: :class:`compliance.engine.InputError` (unreadable/invalid input) and
 :class:`compliance.policy.PolicyError` (unknown environment, broken policy) are bad input (CLI exit 2).  A scanner
 failure is never an exception: it is in ``GateResult.errors`` and makes ``exit_code`` 3.
@@ -15,14 +21,13 @@ failure is never an exception: it is in ``GateResult.errors`` and makes ``exit_c
 from __future__ import annotations
 
 import enum
-import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
 from compliance import engine
-from compliance.checkov_runner import CheckovRun, index_for, run_checkov
+from compliance.checkov_runner import CheckovRun, checkov_resource_types, index_for, run_checkov
 from compliance.guards import GUARD_ID, stateful_changes
 from compliance.policy import EnvPolicy, Severities, load_policy, load_severities
 from compliance.waivers import Waiver, load_waivers
@@ -30,6 +35,7 @@ from compliance.waivers import Waiver, load_waivers
 __all__ = ["Stage", "Finding", "GateResult", "Gate", "Waiver"]
 
 WAIVER_CHECK_ID = "PLAT_WAIVER_INVALID"
+SCANNERS = ("checkov", "project checks")   # what every gate run names; the policy files cannot drop one
 
 
 class Stage(enum.Enum):
@@ -52,6 +58,7 @@ class Finding:
     guideline: str | None = None
     action: str = "block"         # policy verdict before waivers: "block" | "warn" | "info"
     detail: str | None = None     # e.g. the attribute path of a plaintext secret (never its value)
+    result: str = "FAILED"        # "FAILED" | "UNKNOWN" (the check could not decide: value known only after apply)
 
     @property
     def level(self) -> str:
@@ -73,12 +80,23 @@ class GateResult:
     inputs: tuple[str, ...] = ()
     checkov_version: str | None = None
     policy: str = "prod"                        # the policy file's environment actually applied
+    missing_scanners: tuple[str, ...] = ()      # scanners the gate names that did not run (verdict INCOMPLETE)
+    protected: bool = True                      # policy: UNKNOWN blocks and an incomplete scan cannot pass
 
     @property
     def exit_code(self) -> int:
         if self.errors:
             return 3
-        return 1 if self.blocking else 0
+        if self.blocking:
+            return 1    # blocked whatever the missing scanner would have added
+        return 3 if self.missing_scanners and self.protected else 0
+
+    @property
+    def notices(self) -> tuple[str, ...]:
+        """Lines every output format prints: what this gate did not see."""
+        return tuple(f"INCOMPLETE: scanner {s} did not run; "
+                     + ("a protected environment cannot pass without it (exit 3)" if self.protected
+                        else "this result is not a full gate") for s in self.missing_scanners)
 
     @property
     def blocking(self) -> tuple[Finding, ...]:
@@ -96,7 +114,9 @@ class GateResult:
     def verdict(self) -> str:
         if self.errors:
             return "ERROR"
-        return "BLOCKED" if self.blocking else "PASSED"
+        if self.blocking:
+            return "BLOCKED"
+        return "INCOMPLETE" if self.missing_scanners else "PASSED"
 
 
 class Gate:
@@ -115,7 +135,10 @@ class Gate:
         self.waivers_file = waivers_file
         self.approvals = tuple(approvals)
         self.checkov_timeout = checkov_timeout
-        self.run_checkov = run_checkov and os.environ.get("PLATFORM_GATE_NO_CHECKOV") != "1"
+        # ``run_checkov=False`` is for library users who want the project's checks alone: the result then names
+        # Checkov as missing (verdict INCOMPLETE, exit 3 in protected environments). No environment variable can
+        # turn a scanner off.
+        self.run_checkov = bool(run_checkov)
 
     # ------------------------------------------------------------------------------------------ stages
     def scan_tf_json(self, paths: Sequence[Path]) -> GateResult:
@@ -123,16 +146,24 @@ class Gate:
         if not files:
             raise engine.InputError(f"no *.tf.json file under {', '.join(str(p) for p in paths)}; "
                                     f"synthesize first or pass a Terraform JSON file")
-        loaded = engine.load_tf_json(files)
-        return self._scan(Stage.STATIC, "terraform_json", files, loaded)
+        try:
+            loaded = engine.load_tf_json(files)
+            return self._scan(Stage.STATIC, "terraform_json", files, loaded)
+        except RecursionError:
+            raise engine.InputError(f"{', '.join(str(f) for f in files[:5])}: JSON nested too deeply to judge; pass "
+                                    f"an unmodified Terraform JSON") from None
 
     def scan_plan(self, plan_files: Sequence[Path]) -> GateResult:
         files = engine.expand_paths(plan_files, plan=True)
         if not files:
             raise engine.InputError(f"no plan JSON under {', '.join(str(p) for p in plan_files)}; create one with "
                                     f"`terraform show -json PLANFILE > plan.json`")
-        loaded = engine.load_plans(files)
-        return self._scan(Stage.PLAN, "terraform_plan", files, loaded)
+        loaded = engine.load_plans(files)   # validates each plan's shape first (compliance.planshape)
+        try:
+            return self._scan(Stage.PLAN, "terraform_plan", files, loaded)
+        except RecursionError:
+            raise engine.InputError(f"{', '.join(str(f) for f in files[:5])}: JSON nested too deeply to judge; pass "
+                                    f"an unmodified `terraform show -json` plan") from None
 
     # ------------------------------------------------------------------------------------------ internals
     def _scan(self, stage: Stage, framework: str, files: list[Path], loaded: engine.LoadedInput) -> GateResult:
@@ -142,8 +173,9 @@ class Gate:
             fut = None
             if self.run_checkov:
                 idx = index_for(loaded.resources) if stage is Stage.STATIC else None
+                known = checkov_resource_types()
                 fut = pool.submit(run_checkov, framework, files, timeout=self.checkov_timeout, resource_index=idx,
-                                  expect_resources=len(live))
+                                  expect_resources=sum(1 for r in live if r.rtype in known))
             outcomes = engine.evaluate(loaded)
             ck = fut.result() if fut is not None else CheckovRun()
         findings: list[Finding] = []
@@ -157,6 +189,9 @@ class Gate:
                                               "project", o.check.GUIDELINE, o.detail))
             else:
                 unknown += 1
+                findings.append(self._finding(o.check.ID, f"UNKNOWN until apply: {o.check.NAME}", o.resource.address,
+                                              o.resource.file, stage, "project", o.check.GUIDELINE, o.detail,
+                                              result="UNKNOWN"))
         for r in ck.results:
             if not self.severities.applies(r.check_id, stage.value):
                 continue
@@ -177,20 +212,30 @@ class Gate:
         return GateResult(stage=stage, environment=self.environment, findings=tuple(findings), passed_count=passed,
                           resources_scanned=len(live), errors=tuple(ck.errors), unknown_count=unknown,
                           inputs=tuple(str(f) for f in files), checkov_version=ck.version,
-                          policy=", ".join(sorted(self._policies)) if self._policies else self.policy.environment)
+                          policy=", ".join(sorted(self._policies)) if self._policies else self.policy.environment,
+                          missing_scanners=() if self.run_checkov else ("checkov",),
+                          protected=self._protected(files))
+
+    def _protected(self, files: list[Path]) -> bool:
+        """Whether any input is judged under a protected policy (then an incomplete scan cannot pass)."""
+        pols = [self._policies[self.file_environments[_key(f)]] if _key(f) in self.file_environments else self.policy
+                for f in files]
+        return any(p.protected for p in pols) or not pols
 
     def _finding(self, check_id: str, title: str, address: str, file: str, stage: Stage, source: str,
-                 guideline: str | None, detail: str | None = None) -> Finding:
+                 guideline: str | None, detail: str | None = None, result: str = "FAILED") -> Finding:
         severity = self.severities.of(check_id)
         environment = self.file_environments.get(_key(file), self.environment)
         policy = self._policies.get(environment, self.policy) if environment is not None else self.policy
         action = policy.action(severity)
+        if result == "UNKNOWN" and action == "block" and not policy.protected:
+            action = "warn"   # an undecidable check warns outside protected environments
         for w in self.waivers:
             if w.matches(check_id, address, environment):
                 return Finding(check_id, title, severity, address, file, stage, "waived", False, source, w, guideline,
-                               action, detail)
+                               action, detail, result)
         return Finding(check_id, title, severity, address, file, stage, "failed", action == "block", source, None,
-                       guideline, action, detail)
+                       guideline, action, detail, result)
 
     def _guard_finding(self, address: str, kind: str, file: str) -> Finding:
         severity = self.severities.of(GUARD_ID)

@@ -35,7 +35,7 @@ h1{font-size:1.6rem;margin-bottom:.2rem} h2{font-size:1.2rem;margin-top:2rem}
 table{border-collapse:collapse;width:100%;margin:.5rem 0} caption{text-align:left;font-weight:600}
 th,td{border:1px solid #c9d1d9;padding:.3rem .5rem;text-align:left;vertical-align:top;font-size:.9rem}
 th{background:#f0f3f6} code{font-size:.85rem}
-.verdict-PASSED{background:#dafbe1} .verdict-BLOCKED{background:#ffd8d3} .verdict-ERROR{background:#ffb3b3}
+.verdict-PASSED{background:#dafbe1} .verdict-BLOCKED{background:#ffd8d3} .verdict-ERROR{background:#ffb3b3} .verdict-INCOMPLETE{background:#fff3b0}
 .level-block{background:#ffd8d3} .level-warn{background:#fff1c2} .level-info{background:#eef2f6}
 .level-waived,.level-approved{background:#e7e1ff} .level-pass{background:#dafbe1}
 .status-expiring{background:#fff1c2;font-weight:600} .muted{color:#57606a}
@@ -83,7 +83,7 @@ def render_html(results: Sequence[GateResult], *, today: dt.date | None = None,
                "<th>Info</th><th>Waived</th><th>Passed</th><th>Resources</th><th>Errors</th></tr></thead><tbody>")
     for env, r in zip(envs, results):
         c = _counts(r)
-        errors = "<br>".join(escape(e) for e in r.errors) or "none"
+        errors = "<br>".join(escape(e) for e in (*r.errors, *r.notices)) or "none"
         out.append(
             f'<tr data-env="{escape(env)}" data-verdict="{r.verdict}"><td>{escape(env)}</td>'
             f"<td>{escape(r.stage.value)}</td><td>{escape(r.policy)}</td>"

@@ -76,6 +76,10 @@ class EnvPolicy:
     block_at: str
     warn_at: str
     source: str
+    # A protected environment (staging, prod, and no environment): a check that cannot decide (UNKNOWN: the value
+    # is only known after apply) blocks like a failure, and a scan that ran fewer scanners than the gate names
+    # cannot pass (exit 3). Policy key ``protected``, default true (secure by default); dev sets it false.
+    protected: bool = True
 
     def action(self, severity: str) -> str:
         r = RANK[severity]
@@ -98,5 +102,8 @@ def load_policy(environment: str | None, policy_dir: Path | None = None) -> EnvP
         doc = tomllib.loads(path.read_text())
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise PolicyError(f"{path}: cannot load policy ({exc})") from None
+    protected = doc.get("protected", True)
+    if not isinstance(protected, bool):
+        raise PolicyError(f"{path}: protected must be true or false, got {protected!r}")
     return EnvPolicy(env, _level(doc.get("block_at"), f"{path} block_at"),
-                     _level(doc.get("warn_at", "INFO"), f"{path} warn_at"), str(path))
+                     _level(doc.get("warn_at", "INFO"), f"{path} warn_at"), str(path), protected)

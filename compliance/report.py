@@ -59,7 +59,7 @@ def finding_dict(f: Finding) -> dict[str, Any]:
     return {
         "check_id": f.check_id, "title": f.title, "severity": f.severity, "resource": f.resource,
         "file": _rel(f.file), "stage": f.stage.value, "status": f.status, "blocking": f.blocking, "level": f.level,
-        "source": f.source, "guideline": f.guideline, "detail": f.detail,
+        "source": f.source, "guideline": f.guideline, "detail": f.detail, "result": f.result,
         "waiver": None if f.waiver is None else {
             "check": f.waiver.check_id, "resource": f.waiver.resource, "reason": f.waiver.reason,
             "owner": f.waiver.owner, "expires": f.waiver.expires.isoformat(),
@@ -73,6 +73,7 @@ def result_dict(r: GateResult) -> dict[str, Any]:
         "stage": r.stage.value, "environment": r.environment, "policy": r.policy, "verdict": r.verdict,
         "exit_code": r.exit_code, "passed_count": r.passed_count, "resources_scanned": r.resources_scanned,
         "unknown_count": r.unknown_count, "counts": _counts(r), "errors": list(r.errors),
+        "missing_scanners": list(r.missing_scanners), "notices": list(r.notices),
         "inputs": [_rel(i) for i in r.inputs], "checkov_version": r.checkov_version,
         "findings": [finding_dict(f) for f in r.findings],
     }
@@ -94,6 +95,8 @@ def _text(results: Sequence[GateResult]) -> str:
                      + (f"; {r.unknown_count} unknown until apply" if r.unknown_count else "") + ")")
         for e in r.errors:
             lines.append(f"  ERROR {e}")
+        for n in r.notices:
+            lines.append(f"  {n}")
         for f in r.findings:
             extra = f" [{f.detail}]" if f.detail else ""
             w = f" (waiver {f.waiver.source}, owner {f.waiver.owner}, expires {f.waiver.expires})" if f.waiver else ""
@@ -124,12 +127,14 @@ def _markdown(results: Sequence[GateResult]) -> str:
     parts = []
     for r in results:
         c = _counts(r)
-        icon = {"PASSED": "✅", "BLOCKED": "⛔", "ERROR": "💥"}[r.verdict]
+        icon = {"PASSED": "✅", "BLOCKED": "⛔", "ERROR": "💥", "INCOMPLETE": "⚠️"}[r.verdict]
         parts.append(f"### {icon} Compliance gate ({r.stage.value}, {_env(r)}): {r.verdict}\n")
         parts.append(f"{c['block']} blocking · {c['warn']} warnings · {c['info']} info · {c['waived']} waived · "
                      f"{c['approved']} approved · {r.passed_count} passed · {r.resources_scanned} resources\n")
         for e in r.errors:
             parts.append(f"> **Error:** {_md_cell(e)}\n")
+        for n in r.notices:
+            parts.append(f"> **{_md_cell(n)}**\n")
         parts.append(markdown_findings(r))
     return "\n".join(parts)
 
@@ -145,6 +150,8 @@ def _sarif(results: Sequence[GateResult]) -> str:
     for r in results:
         for e in r.errors:
             notifications.append({"level": "error", "message": {"text": e}})
+        for n in r.notices:
+            notifications.append({"level": "error" if r.exit_code == 3 else "warning", "message": {"text": n}})
         for f in r.findings:
             if f.check_id not in rules:
                 rule: dict[str, Any] = {"id": f.check_id, "name": f.check_id,
@@ -176,7 +183,7 @@ def _sarif(results: Sequence[GateResult]) -> str:
         "tool": {"driver": {"name": TOOL, "informationUri": "https://github.com/", "version": "1.0.0",
                             "rules": list(rules.values())}},
         "results": sresults,
-        "invocations": [{"executionSuccessful": not any(r.errors for r in results),
+        "invocations": [{"executionSuccessful": not any(r.errors or r.missing_scanners for r in results),
                          "toolExecutionNotifications": notifications}],
     }
     return json.dumps({"$schema": "https://json.schemastore.org/sarif-2.1.0.json", "version": "2.1.0",
@@ -186,18 +193,23 @@ def _sarif(results: Sequence[GateResult]) -> str:
 # --------------------------------------------------------------------------------------------- JUnit
 def _junit(results: Sequence[GateResult]) -> str:
     out = ['<?xml version="1.0" encoding="UTF-8"?>']
-    tot_t = sum(len(r.findings) + 1 + len(r.errors) for r in results)
+    tot_t = sum(len(r.findings) + 1 + len(r.errors) + len(r.notices) for r in results)
     tot_f = sum(len(r.blocking) for r in results)
-    tot_e = sum(len(r.errors) for r in results)
+    tot_e = sum(len(r.errors) + (len(r.notices) if r.exit_code == 3 else 0) for r in results)
     out.append(f'<testsuites name="{TOOL}" tests="{tot_t}" failures="{tot_f}" errors="{tot_e}">')
     for r in results:
         name = f"{r.stage.value}.{r.environment or r.policy}"
-        skipped = sum(1 for f in r.findings if not f.blocking)
-        out.append(f'  <testsuite name={quoteattr(name)} tests="{len(r.findings) + 1 + len(r.errors)}" '
-                   f'failures="{len(r.blocking)}" errors="{len(r.errors)}" skipped="{skipped}">')
+        inc_err = len(r.notices) if r.exit_code == 3 else 0
+        skipped = sum(1 for f in r.findings if not f.blocking) + len(r.notices) - inc_err
+        out.append(f'  <testsuite name={quoteattr(name)} tests="{len(r.findings) + 1 + len(r.errors) + len(r.notices)}" '
+                   f'failures="{len(r.blocking)}" errors="{len(r.errors) + inc_err}" skipped="{skipped}">')
         for e in r.errors:
             out.append(f'    <testcase classname={quoteattr(name)} name="scanner">'
                        f'<error message={quoteattr(e[:500])}>{escape(e)}</error></testcase>')
+        for n in r.notices:
+            out.append(f'    <testcase classname={quoteattr(name)} name="incomplete">'
+                       + (f'<error message={quoteattr(n[:500])}>{escape(n)}</error>' if r.exit_code == 3
+                          else f'<skipped message={quoteattr(n[:500])}/>') + '</testcase>')
         out.append(f'    <testcase classname={quoteattr(name)} name="gate">'
                    f'<system-out>{escape(f"{r.passed_count} checks passed on {r.resources_scanned} resources")}'
                    f'</system-out></testcase>')

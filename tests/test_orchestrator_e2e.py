@@ -8,9 +8,10 @@ rollback that the stateful guard stops until the bucket's deletion is approved, 
 commit, the approval gate of a protected environment and the ``approve`` command, and last the cleanup of the
 environment as an expired ephemeral one (its teardown).
 
-The plan gate runs the project's checks and the stateful guard in-process; Checkov itself is switched off here
-(``PLATFORM_GATE_NO_CHECKOV=1``) to keep the module's dozen pipeline runs affordable on a shared CPU: the Checkov
-side of the gate is covered by the compliance tests and the spine's dev deploy.
+The plan gate runs the project's checks and the stateful guard in-process; the CLI is started through the test
+harness ``tests/harness/main_without_checkov.py``, which replaces the Checkov subprocess with a stub (the product has
+no switch for that) to keep the module's dozen pipeline runs affordable on a shared CPU: the Checkov side of the gate
+is covered by the compliance tests and the spine's dev deploy.
 """
 from __future__ import annotations
 
@@ -82,9 +83,10 @@ class Delivery:
     endpoint: str
 
     def run(self, *args: str, commit: str = C1, envs: Path | None = None) -> subprocess.CompletedProcess[str]:
-        env = {**os.environ, "PYTHONUNBUFFERED": "1", "PLATFORM_COMMIT": commit, "PLATFORM_GATE_NO_CHECKOV": "1",
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", "PLATFORM_COMMIT": commit,
                "PLATFORM_ACTOR": "ci-deployer", "PLATFORM_BUILD_DIR": str(self.root / ".build")}
-        return subprocess.run([sys.executable, str(ROOT / "main.py"), "--envs-dir", str(envs or self.v1), *args],
+        return subprocess.run([sys.executable, str(ROOT / "tests" / "harness" / "main_without_checkov.py"),
+                               "--envs-dir", str(envs or self.v1), *args],
                               cwd=self.root, capture_output=True, text=True, timeout=1800, env=env)
 
     def client(self, service: str) -> Any:

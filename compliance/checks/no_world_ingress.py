@@ -1,63 +1,70 @@
-"""PLAT_NET_001: no ingress from 0.0.0.0/0 or ::/0, except TCP 80/443 to an internet-facing load balancer's
+"""PLAT_NET_001: no ingress open to the internet, except TCP 80/443 to an internet-facing load balancer's
 security group.
 
-With the gate's cross-resource context a world-open 80/443 rule passes only when its security group is attached
-to an ``aws_lb``/``aws_alb`` with ``internal = false``; bare Checkov (no context) allows 80/443 by port alone.
-"""
-from compliance.checklib import (FAILED, PASSED, UNKNOWN_RESULT, CheckCategories, PlatformCheck, as_list,
-                                 first, is_unknown, to_int)
+"Open to the internet" is judged on meaning, not spelling: the source networks of every ingress rule of a
+security group (inline ``ingress`` blocks, ``aws_security_group_rule``, ``aws_vpc_security_group_ingress_rule``)
+are normalised (host bits ignored) and united per protocol and port segment; a segment whose union covers
+``0.0.0.0/0`` or ``::/0`` is open (``0.0.0.0/1`` + ``128.0.0.0/1`` is the internet).  Protocol ``-1`` (or ``all``)
+opens every port of every protocol, so it includes SSH 22, RDP 3389 and the database ports.  A rule whose source or
+protocol is only known after apply, and could complete the coverage, is UNKNOWN.  With the gate's cross-resource
+context a world-open 80/443 rule passes only when its security group is attached to an ``aws_lb``/``aws_alb`` with
+``internal = false``; bare Checkov (no context) judges each resource alone and allows 80/443 by port.
 
-WORLD = {"0.0.0.0/0", "::/0"}
+AWS: "security group rules" (protocol -1 = all traffic)
+https://docs.aws.amazon.com/vpc/latest/userguide/security-group-rules.html and Security Hub EC2.13/EC2.14
+(no 0.0.0.0/0 or ::/0 to ports 22/3389) https://docs.aws.amazon.com/securityhub/latest/userguide/ec2-controls.html
+"""
+from compliance.checklib import FAILED, PASSED, UNKNOWN_RESULT, CheckCategories, PlatformCheck, as_list, first
+from compliance.semantics import exposures, rule_entry
+
 LB_PORTS = {80, 443}
 
 
-def _rule_result(rule, sg_address, ctx):
-    cidrs = as_list(rule.get("cidr_blocks")) + as_list(rule.get("ipv6_cidr_blocks"))
-    for k in ("cidr_ipv4", "cidr_ipv6"):
-        if rule.get(k) is not None:
-            cidrs.append(rule.get(k))
-    if any(is_unknown(c) for c in cidrs):
-        return UNKNOWN_RESULT
-    if not WORLD.intersection(c for c in cidrs if isinstance(c, str)):
-        return PASSED
-    proto = str(first(rule.get("protocol")) if rule.get("protocol") is not None else rule.get("ip_protocol"))
-    lo, hi = to_int(rule.get("from_port")), to_int(rule.get("to_port"))
-    if lo is None or hi is None:
-        return UNKNOWN_RESULT if any(is_unknown(rule.get(k)) for k in ("from_port", "to_port")) else FAILED
-    if proto.lower() not in ("tcp", "6") or lo != hi or lo not in LB_PORTS:
-        return FAILED
+def _allowed(exp, sg_address, ctx):
+    if exp.proto != "tcp" or exp.lo != exp.hi or exp.lo not in LB_PORTS:
+        return False
     if ctx is None or sg_address is None:
-        return PASSED
-    return PASSED if sg_address in ctx.public_lb_security_groups else FAILED
-
-
-def _sg_of(ctx):
-    if ctx is None:
-        return None
-    sgs = ctx.ref("security_group_id", "aws_security_group")
-    return sgs[0] if sgs else "<unresolved>"
+        return True
+    return sg_address in ctx.public_lb_security_groups
 
 
 class NoWorldIngress(PlatformCheck):
     ID = "PLAT_NET_001"
-    NAME = "No ingress from 0.0.0.0/0 or ::/0 except 80/443 to an internet-facing load balancer"
+    NAME = "No ingress open to the internet (any CIDR union covering 0.0.0.0/0 or ::/0) except 80/443 to a public LB"
     RESOURCES = ("aws_security_group", "aws_security_group_rule", "aws_vpc_security_group_ingress_rule")
     CATEGORY = CheckCategories.NETWORKING
+    GUIDELINE = "https://docs.aws.amazon.com/vpc/latest/userguide/security-group-rules.html"
 
     def evaluate(self, attrs, ctx):
         rtype = self.entity_type if ctx is None else ctx.rtype
+        me = ctx.address if ctx is not None else "self"
+        if rtype == "aws_security_group_rule" and first(attrs.get("type")) != "ingress":
+            return PASSED
+        group = ctx.group_rules() if ctx is not None else None
+        if group is None:  # bare Checkov: this resource's own rules only
+            rules = [r for r in as_list(attrs.get("ingress")) if isinstance(r, dict)] \
+                if rtype == "aws_security_group" else [attrs]
+            group = [(me, r) for r in rules]
+        entries = [e for owner, rule in group if (e := rule_entry(owner, rule)) is not None]
+        if not any(e.owner == me for e in entries):
+            return PASSED
         if rtype == "aws_security_group":
-            sg = ctx.address if ctx is not None else None
-            results = [_rule_result(r, sg, ctx) for r in as_list(attrs.get("ingress")) if isinstance(r, dict)]
-        elif rtype == "aws_security_group_rule":
-            if first(attrs.get("type")) != "ingress":
-                return PASSED
-            results = [_rule_result(attrs, _sg_of(ctx), ctx)]
+            sg = me if ctx is not None else None
         else:
-            results = [_rule_result(attrs, _sg_of(ctx), ctx)]
-        if FAILED in results:
-            return FAILED
-        return UNKNOWN_RESULT if UNKNOWN_RESULT in results else PASSED
+            sgs = ctx.ref("security_group_id", "aws_security_group") if ctx is not None else []
+            sg = sgs[0] if sgs else ("<unresolved>" if ctx is not None else None)
+        unknown = False
+        for exp in exposures(entries):
+            if me not in exp.owners or _allowed(exp, sg, ctx):
+                continue
+            if exp.certain:
+                self.details.append(exp.describe())
+                return FAILED
+            unknown = True
+        if unknown:
+            self.details.append("a source range or protocol known only after apply could open it to the internet")
+            return UNKNOWN_RESULT
+        return PASSED
 
 
 check = NoWorldIngress()

@@ -66,8 +66,8 @@ def test_gate_reports_exact_failures(cid, static_all, plan_all, fixtures_dir):
     folder = fixtures_dir / cid
     _, want_fail = expected(folder, check_by_id(cid))
     for result, name in ((static_all, "cdk.tf.json"), (plan_all, "tfplan.json")):
-        got = {f.resource for f in result.findings
-               if f.check_id == cid and Path(f.file).resolve() == (folder / name).resolve()}
+        got = {f.resource for f in result.findings if f.check_id == cid and f.result == "FAILED"
+               and Path(f.file).resolve() == (folder / name).resolve()}
         assert got == want_fail, (result.stage, cid)
         assert all(f.source == "project" for f in result.findings if f.check_id == cid)
 

@@ -171,7 +171,7 @@ def test_checkov_garbage_and_empty_scan_are_exit_3(tmp_path, fixtures_dir, monke
                      " 'resource_count': 0, 'checkov_version': 'x'}))\n")
     monkeypatch.setattr(cr, "checkov_command", lambda fw, files, extra=(): [sys.executable, str(empty)])
     r = Gate(None).scan_tf_json([fixtures_dir / "PLAT_S3_001" / "cdk.tf.json"])
-    assert r.exit_code == 3 and "scanned 0 resources" in r.errors[0]
+    assert r.exit_code == 3 and "scanned 0 of the" in r.errors[0]
 
 
 def test_checkov_timeout_is_exit_3(tmp_path, fixtures_dir, monkeypatch):
@@ -206,3 +206,115 @@ def test_one_scan_applies_each_files_own_environment_policy(tmp_path: Path) -> N
     assert all(f.blocking for f in rds if f.file == str(prod))
     assert not any(f.blocking for f in rds if f.file == str(dev))
     assert result.policy == "dev, prod"
+
+
+# --------------------------------------------------------------------------------------------- issue 11: the gate
+# cannot be talked past (no scanner switch, UNKNOWN is a verdict, plan shape, scanned count)
+def _sg_plan(tmp_path, cidr="10.0.0.0/8", unknown=False):
+    """A one-resource plan in the shape `terraform show -json` writes (tags complete, rule described)."""
+    tags = {"Environment": "t", "Project": "p", "Owner": "o", "CostCenter": "c", "ManagedBy": "m"}
+    rule = {"cidr_ipv4": cidr, "description": "ssh", "from_port": 22, "to_port": 22, "ip_protocol": "tcp",
+            "security_group_id": "sg-1", "tags": tags, "tags_all": tags}
+    unk = {"id": True}
+    exprs = {k: {"constant_value": v} for k, v in rule.items()}
+    if unknown:
+        del rule["cidr_ipv4"]
+        unk["cidr_ipv4"] = True
+        exprs["cidr_ipv4"] = {"references": ["aws_vpc.x.cidr_block", "aws_vpc.x"]}
+    addr = "aws_vpc_security_group_ingress_rule.ssh"
+    doc = {"format_version": "1.2", "terraform_version": "1.11.4",
+           "planned_values": {"root_module": {"resources": [{"address": addr, "mode": "managed", "name": "ssh",
+                                                             "type": addr.split(".")[0], "values": rule}]}},
+           "resource_changes": [{"address": addr, "mode": "managed", "type": addr.split(".")[0], "name": "ssh",
+                                 "change": {"actions": ["create"], "before": None, "after": rule,
+                                            "after_unknown": unk}}],
+           "configuration": {"root_module": {"resources": [{"address": addr, "mode": "managed", "name": "ssh",
+                                                            "type": addr.split(".")[0], "expressions": exprs}]}}}
+    f = tmp_path / "plan.json"
+    f.write_text(json.dumps(doc))
+    return f
+
+
+def test_no_environment_variable_turns_checkov_off(tmp_path, monkeypatch):
+    import compliance.gate as gate_mod
+    calls = []
+    real = gate_mod.run_checkov
+    monkeypatch.setattr(gate_mod, "run_checkov", lambda *a, **k: calls.append(a) or real(*a, **k))
+    monkeypatch.setenv("PLATFORM_GATE_NO_CHECKOV", "1")
+    r = Gate("prod").scan_plan([_sg_plan(tmp_path)])
+    assert calls and r.checkov_version and r.missing_scanners == ()
+    assert r.verdict == "PASSED" and r.exit_code == 0
+
+
+def test_fewer_scanners_is_incomplete_in_every_format(tmp_path):
+    from compliance.report import FORMATS, render
+    plan = _sg_plan(tmp_path)
+    for env, code in (("prod", 3), ("staging", 3), (None, 3), ("dev", 0)):
+        r = Gate(env, run_checkov=False).scan_plan([plan])
+        assert r.verdict == "INCOMPLETE" and r.exit_code == code and r.missing_scanners == ("checkov",), env
+        for fmt in FORMATS:
+            assert "INCOMPLETE: scanner checkov did not run" in render([r], fmt), (env, fmt)
+    # a blocking finding still blocks (exit 1) whatever the missing scanner would add
+    r = Gate("prod", run_checkov=False).scan_plan([_sg_plan(tmp_path, cidr="0.0.0.0/0")])
+    assert r.verdict == "BLOCKED" and r.exit_code == 1
+
+
+def test_unknown_blocks_in_protected_environments_and_warns_in_dev(tmp_path):
+    plan = _sg_plan(tmp_path, unknown=True)
+    for env, blocks in (("prod", True), ("staging", True), (None, True), ("dev", False)):
+        r = Gate(env, run_checkov=False).scan_plan([plan])
+        net = [f for f in r.findings if f.check_id == "PLAT_NET_001"]
+        assert len(net) == 1 and net[0].result == "UNKNOWN" and net[0].title.startswith("UNKNOWN until apply"), env
+        assert net[0].blocking is blocks and net[0].level == ("block" if blocks else "warn"), env
+        assert r.unknown_count == 1
+
+
+def test_policy_protected_key_is_validated(tmp_path):
+    from compliance.policy import PolicyError, load_policy
+    (tmp_path / "x.toml").write_text('block_at = "LOW"\nprotected = "yes"\n')
+    with pytest.raises(PolicyError, match="protected must be true or false"):
+        load_policy("x", tmp_path)
+    (tmp_path / "y.toml").write_text('block_at = "LOW"\n')
+    assert load_policy("y", tmp_path).protected is True          # secure by default
+    assert load_policy("dev").protected is False and load_policy("prod").protected and load_policy("staging").protected
+
+
+@pytest.mark.parametrize("edit, field", [
+    (lambda d: d.update(errored=True), "errored"),
+    (lambda d: d.pop("planned_values"), "planned_values"),
+    (lambda d: d["resource_changes"][0].pop("type"), "type"),
+    (lambda d: d["resource_changes"][0].pop("address"), "address"),
+    (lambda d: d["resource_changes"][0]["change"].pop("actions"), "change.actions"),
+    (lambda d: d.update(resource_changes={"x": 1}), "resource_changes"),
+    (lambda d: d["resource_changes"].append("x"), "resource_changes[1]"),
+    (lambda d: d["resource_changes"][0].update(change="create"), "change"),
+    (lambda d: d.update(format_version="2.0"), "format_version"),
+])
+def test_plan_shape_is_validated_first(tmp_path, edit, field):
+    f = _sg_plan(tmp_path)
+    doc = json.loads(f.read_text())
+    edit(doc)
+    f.write_text(json.dumps(doc))
+    with pytest.raises(engine.InputError) as exc:
+        Gate("prod", run_checkov=False).scan_plan([f])
+    assert str(f) in str(exc.value) and field in str(exc.value)
+
+
+def test_deeply_nested_json_is_bad_input(tmp_path):
+    f = tmp_path / "deep.json"
+    f.write_text('{"format_version": "1.2", "resource_changes": [], "x": ' + "[" * 50000 + "]" * 50000 + "}")
+    with pytest.raises(engine.InputError, match="nested too deeply"):
+        Gate("prod", run_checkov=False).scan_plan([f])
+
+
+def test_scanned_count_is_the_inputs_own(tmp_path, monkeypatch):
+    """Checkov reporting on fewer resources than the plan holds (of the types it checks) is exit 3."""
+    import compliance.checkov_runner as cr
+    fake = tmp_path / "c.py"
+    fake.write_text("import json; print(json.dumps({'check_type': 'terraform_plan', 'results': {}, 'summary': "
+                    "{'passed': 0, 'failed': 0, 'skipped': 0, 'parsing_errors': 0, 'resource_count': 0, "
+                    "'checkov_version': 'x'}}))\n")
+    monkeypatch.setattr(cr, "checkov_command", lambda fw, files, extra=(): [sys.executable, str(fake)])
+    plan = _sg_plan(tmp_path)
+    r = Gate("dev").scan_plan([plan])
+    assert r.exit_code == 3 and "scanned 0 of the 1 resources" in r.errors[0]
