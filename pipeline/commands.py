@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from pathlib import Path
 from typing import Callable
@@ -356,11 +357,22 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
 }
 
 
+#: A Terraform resource instance address (``module.m["k"].aws_db_instance.main[0]``): what ``--approve`` names.
+#: https://developer.hashicorp.com/terraform/cli/state/resource-addressing
+_INDEX = r'(\[(\d+|"[^"\\]*")\])?'
+_ADDRESS = re.compile(rf'^(module\.[A-Za-z_][A-Za-z0-9_-]*{_INDEX}\.)*(data\.)?[a-z][a-z0-9_]*\.[A-Za-z_][A-Za-z0-9_-]*'
+                      rf'{_INDEX}$')
+
+
 def _argument_problem(args: argparse.Namespace) -> str | None:
     """A path argument that cannot work, refused before any work (no synthesis, no scan, nothing written)."""
     output = getattr(args, "output", None)
     if output and Path(output).is_dir():  # every command's report or runbook file
         return f"--output {output} is a folder; give the path of a file to write to"
+    bad = [a for a in getattr(args, "approve", None) or () if not _ADDRESS.match(a)]
+    if bad:  # an approval matches addresses exactly: a malformed one would silently approve nothing
+        return (f"--approve {bad[0]!r} is not a Terraform resource address; name the resource as the plan does, "
+                "e.g. --approve aws_db_instance.main or --approve 'module.data.aws_s3_bucket.logs[0]'")
     for option in ("waivers", "rules"):
         given = getattr(args, option, None)
         if given and not Path(given).is_file():

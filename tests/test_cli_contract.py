@@ -158,13 +158,17 @@ def test_check_env_without_policy_refuses_before_synthesizing(envs_dir: Path, tm
     (("check", "--format", "xml"), "invalid choice: 'xml'"),
     (("review", "plan.json", "--format", "sarif"), "invalid choice: 'sarif'"),
     (("check", "--approve"), "expected one argument"),
+    (("check", "--tf-json", "x.tf.json", "--approve", "the database"), "is not a Terraform resource address"),
+    (("plan", "--env", "dev", "--approve", "aws_db_instance"), "is not a Terraform resource address"),
+    (("env", "sync", "--from", "prod", "--to", "dev", "--rules", "missing.toml"), "--rules missing.toml does not exist"),
     (("plan",), "--env"),
     (("local", "up", "--port", "99999"), "outside 1..65535"),
     (("local", "up", "--port", "http"), "not a port number"),
     (("sla", "report", "--env", "dev", "--target", "aws", "--end", "someday"), "is not a date"),
     (("cost", "report", "--env", "dev", "--target", "aws", "--months", "0"), "--months must be at least 1"),
     (("frobnicate",), "invalid choice"),
-], ids=["check-format", "review-format", "approve-without-address", "plan-without-env", "port-range",
+], ids=["check-format", "review-format", "approve-without-address", "approve-not-an-address",
+        "approve-type-only", "missing-rules", "plan-without-env", "port-range",
         "port-text", "sla-end", "cost-months", "unknown-command"])
 def test_bad_arguments_exit_2(tmp_path: Path, args: tuple[str, ...], phrase: str) -> None:
     refused(main(*args, cwd=tmp_path), 2, phrase)
