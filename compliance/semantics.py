@@ -52,11 +52,33 @@ def parse_cidr(value: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network | No
         return None
 
 
+@lru_cache(maxsize=4096)
+def _private(net: Any) -> bool:
+    return net.is_private
+
+
+@lru_cache(maxsize=4096)
+def _interval(net: Any) -> tuple[int, int, int]:
+    return net.version, int(net.network_address), int(net.broadcast_address)
+
+
+_TOP = {4: 2 ** 32 - 1, 6: 2 ** 128 - 1}
+
+
 def covers_world(nets: Iterable[Any]) -> bool:
-    v4 = [n for n in nets if n.version == 4]
-    v6 = [n for n in nets if n.version == 6]
-    return (bool(v4) and list(ipaddress.collapse_addresses(v4)) == [WORLD4]) or \
-        (bool(v6) and list(ipaddress.collapse_addresses(v6)) == [WORLD6])
+    """Whether the union of ``nets`` is all of IPv4 (0.0.0.0/0) or all of IPv6 (::/0)."""
+    ivs = sorted(_interval(n) for n in nets)
+    for version in (4, 6):
+        reach = -1
+        for v, lo, hi in ivs:
+            if v != version:
+                continue
+            if lo > reach + 1:
+                break
+            reach = max(reach, hi)
+        if reach >= _TOP[version]:
+            return True
+    return False
 
 
 class RuleEntry:
@@ -134,6 +156,8 @@ class Exposure:
 def exposures(entries: list[RuleEntry]) -> list[Exposure]:
     """Port segments whose union of source networks (over every rule of the group) covers 0.0.0.0/0 or ::/0.
     ``certain`` False: a rule with an unknown source or protocol might complete the coverage."""
+    if not any(e.unknown for e in entries) and not covers_world([n for e in entries for n in e.nets]):
+        return []   # even every rule of the group together does not reach the whole internet
     protos = {e.proto for e in entries if e.proto not in (None, "all")} | {"tcp"}
     has_all = any(e.proto in (None, "all") for e in entries)
     if has_all:
@@ -151,7 +175,7 @@ def exposures(entries: list[RuleEntry]) -> list[Exposure]:
             nets = [n for e in cov for n in e.nets]
             label = "all protocols" if all(e.proto in (None, "all") for e in cov) else p
             if covers_world(nets):
-                owners = {e.owner for e in cov if any(not n.is_private for n in e.nets)}
+                owners = {e.owner for e in cov if any(not _private(n) for n in e.nets)}
                 out.append(Exposure(label, a, b - 1, owners, True))
             elif any(e.unknown for e in cov):
                 out.append(Exposure(label, a, b - 1, {e.owner for e in cov}, False))
