@@ -17,6 +17,9 @@ from .base import Section
 _CERT_ARN = re.compile(r"^arn:aws[a-z-]*:acm:[a-z]{2}(-gov)?-[a-z]+-\d:\d{12}:certificate/[0-9a-f-]{36}$")
 _MATCHER = re.compile(r"^\d{3}(-\d{3})?(,\d{3}(-\d{3})?)*$")
 _INSTANCE_TYPE = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")
+#: SSM parameter names: a-zA-Z0-9_.- and / for the hierarchy, at most 1011 characters
+#: (https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_PutParameter.html, "Name").
+_SSM_PARAMETER = re.compile(r"^[A-Za-z0-9_./-]{1,1011}$")
 #: TLS 1.3 security policies of Application Load Balancers (the ones that also accept TLS 1.2 clients first).
 TLS13_POLICY_PREFIX = "ELBSecurityPolicy-TLS13-"
 COLOURS = ("blue", "green")
@@ -128,6 +131,15 @@ class AppTierSettings(Section):
     def _path(cls, value: str) -> str:
         if not value.startswith("/") or len(value) > 1024 or any(c.isspace() for c in value):
             raise ValueError(f"{value!r} is not a URL path; set app.health_check_path to e.g. '/health'")
+        return value
+
+    @field_validator("image_ssm_parameter")
+    @classmethod
+    def _ssm_parameter(cls, value: str) -> str:
+        if not _SSM_PARAMETER.match(value):
+            raise ValueError(f"{value!r} is not an SSM parameter name (letters, digits, '_', '.', '-' and '/'); set "
+                             "app.image_ssm_parameter to e.g. "
+                             "'/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64'")
         return value
 
     @field_validator("health_check_matcher")

@@ -20,6 +20,13 @@ _DAY_WINDOW = re.compile(r"^(mon|tue|wed|thu|fri|sat|sun):([01]\d|2[0-3]):[0-5]\
 PI_RETENTION_DAYS = (7, *(31 * m for m in range(1, 24)), 731)
 MONITORING_INTERVALS = (0, 1, 5, 10, 15, 30, 60)
 PRICE_CLASSES = ("PriceClass_100", "PriceClass_200", "PriceClass_All")
+#: CloudFront alternate domain names: DNS names, a leading "*." wildcard allowed
+#: (https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/CNAMEs.html).
+_ALIAS = re.compile(r"^(\*\.)?([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$")
+#: CloudFront path patterns: A-Z a-z 0-9 _ - . * $ / ~ " ' @ : + and &, at most 255 characters
+#: (https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/DownloadDistValuesCacheBehavior.html,
+#: "Path pattern").
+_PATH_PATTERN = re.compile(r"^[A-Za-z0-9_\-.*$/~\"'@:+&]{1,255}$")
 
 
 def _window(value: str, field: str, example: str, pattern: re.Pattern[str]) -> str:
@@ -222,6 +229,24 @@ class CdnSettings(Section):
         if value not in PRICE_CLASSES:
             raise ValueError(f"{value!r} is not a price class; set data.cdn.price_class to one of "
                              f"{', '.join(PRICE_CLASSES)}")
+        return value
+
+    @field_validator("aliases")
+    @classmethod
+    def _aliases(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        bad = [a for a in value if not _ALIAS.match(a)]
+        if bad:
+            raise ValueError(f"{bad} are not domain names; list names such as 'www.example.com' or "
+                             "'*.example.com' in data.cdn.aliases")
+        return value
+
+    @field_validator("dynamic_paths")
+    @classmethod
+    def _paths(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        bad = [p for p in value if not _PATH_PATTERN.match(p)]
+        if bad:
+            raise ValueError(f"{bad} are not CloudFront path patterns (letters, digits and _ - . * $ / ~ \" ' @ : + "
+                             "&, at most 255); fix data.cdn.dynamic_paths, e.g. ['/api/*']")
         return value
 
     @model_validator(mode="after")

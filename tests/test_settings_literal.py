@@ -34,7 +34,8 @@ SHAPES = ("{i} {d}#{tag}", "{i}{d2}#{tag}", "/{i}{d2}#{tag}", "https://example.c
 FORBIDDING = {
     "name", "account_id", "region", "dr_region", "tags.project", "tags.owner", "tags.cost_center",
     "network.vpc_cidr", "sizes.instance_type", "sizes.db_instance_class", "sizes.cache_node_type",
-    "app.certificate_arn", "app.ssl_policy", "app.health_check_matcher",
+    "app.certificate_arn", "app.ssl_policy", "app.image_ssm_parameter", "data.cdn.aliases.0",
+    "data.cdn.dynamic_paths.0", "app.health_check_matcher",
     "app.spot_instance_types.0", "data.database.engine_version", "data.database.db_name",
     "data.database.master_username", "data.database.backup_window", "data.database.maintenance_window",
     "data.cache.engine_version", "data.cache.snapshot_window", "data.cache.maintenance_window",
