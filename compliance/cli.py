@@ -10,8 +10,8 @@ import sys
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
-from compliance.engine import InputError
-from compliance.policy import PolicyError
+# The gate (and with it Checkov, whose check classes the project checks extend) is imported where it is used, so
+# that a missing or broken Checkov is exit 3 with the reason instead of a traceback at import.
 
 REVIEW_FORMATS = ("markdown", "json")
 
@@ -60,7 +60,9 @@ def check_command(paths_tf_json: Sequence[Path | str] | None, plan_files: Sequen
 def _check(paths_tf_json: Sequence[Path | str] | None, plan_files: Sequence[Path | str] | None,
            environment: str | None, fmt: str, output: Path | str | None, waivers_file: Path | str | None,
            approvals: Iterable[str], *, checkov_timeout: float, file_environments: Mapping[str, str] | None) -> int:
+    from compliance.engine import InputError
     from compliance.gate import Gate
+    from compliance.policy import PolicyError
     from compliance.report import FORMATS, overall_exit_code, render
 
     if fmt not in FORMATS:
@@ -106,6 +108,8 @@ def _check(paths_tf_json: Sequence[Path | str] | None, plan_files: Sequence[Path
 
 def load_plan_file(plan_path: Path | str) -> dict:
     """Read a plan JSON, or raise InputError naming the file and the fix."""
+    from compliance.engine import InputError
+
     p = Path(plan_path)
     try:
         raw = p.read_bytes()
@@ -136,8 +140,6 @@ def review_command(plan_path: Path | str, fmt: str = "markdown", output: Path | 
                    approvals: Iterable[str] = (), title: str | None = None, max_chars: int = 65_000) -> int:
     """Render the review of a plan JSON.  With ``run_gate`` the plan gate runs too and its findings and verdict
     are included (the exit code stays 0: a review is a report; ``check`` is the gate)."""
-    from compliance.review import render_review
-
     if fmt not in REVIEW_FORMATS:
         print(f"error: unknown review --format {fmt!r}; choose markdown or json", file=sys.stderr)
         return 2
@@ -145,6 +147,12 @@ def review_command(plan_path: Path | str, fmt: str = "markdown", output: Path | 
     if problem:
         print(f"error: {problem}", file=sys.stderr)
         return 2
+    try:
+        from compliance.engine import InputError
+        from compliance.policy import PolicyError
+        from compliance.review import render_review
+    except ImportError as exc:
+        return scanner_missing(exc)
     try:
         plan = load_plan_file(plan_path)
         gate_result = None
@@ -188,6 +196,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     r.add_argument("--gate", action="store_true")
     r.add_argument("--title")
     a = ap.parse_args(argv)
+    if getattr(a, "output", None) and Path(a.output).is_dir():
+        print(f"error: --output {a.output} is a folder; give the path of a file to write to", file=sys.stderr)
+        return 2
     if a.cmd == "check":
         return check_command(a.tf_json, a.plan, a.env, a.format, a.output, a.waivers, a.approve)
     return review_command(a.plan, a.format, a.output, environment=a.env, run_gate=a.gate, title=a.title)

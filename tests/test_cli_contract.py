@@ -99,8 +99,13 @@ def test_checkov_not_importable_exit_3_with_the_reason(tmp_path: Path) -> None:
     tf.write_text(json.dumps({"resource": {"aws_s3_bucket": {"b": {"bucket": "x"}}}}))
     pythonpath = os.pathsep.join([str(shim.parent), str(ROOT)])
     proc = main("check", "--tf-json", str(tf), cwd=tmp_path, env={"PYTHONPATH": pythonpath})
-    refused(proc, 3, "cannot be loaded", "checkov broken by the test harness", "pip install")
-    refused(main("review", str(tf), cwd=tmp_path, env={"PYTHONPATH": pythonpath}), 3, "cannot be loaded")
+    refused(proc, 3, "checkov broken by the test harness", "nothing was scanned", "pip install -e .")
+    refused(main("review", str(tf), cwd=tmp_path, env={"PYTHONPATH": pythonpath}), 3, "checkov broken by the test harness")
+    # The stand-alone entry for CI systems without main.py keeps the same contract.
+    alone = subprocess.run([sys.executable, "-m", "compliance.cli", "check", "--tf-json", str(tf)], cwd=tmp_path,
+                           capture_output=True, text=True, timeout=300, env={**os.environ, "PYTHONPATH": pythonpath})
+    assert alone.returncode == 3 and "Traceback" not in alone.stderr, alone.stderr
+    assert "checkov broken by the test harness" in alone.stderr
 
 
 def test_output_that_is_a_folder_exit_2_before_scanning(tmp_path: Path, plan_file) -> None:
