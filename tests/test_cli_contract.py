@@ -117,16 +117,13 @@ def test_output_that_is_a_folder_exit_2_before_scanning(tmp_path: Path, plan_fil
     refused(main("runbook", "--env", "dev", "--output", str(tmp_path), cwd=tmp_path), 2, "is a folder")
 
 
-@pytest.mark.parametrize("doc, phrase", [
-    ({"format_version": "1.2", "resource_changes": "x"}, "resource_changes"),
-    ({"format_version": "1.2", "resource_changes": [42]}, "resource_changes[0]"),
-    ({"format_version": "1.2", "resource_changes": [{"address": "aws_s3_bucket.b",
-                                                     "change": {"actions": ["create"]}}]}, "resource_changes[0]"),
-], ids=["not-a-list", "not-an-object", "no-type"])
-def test_malformed_plan_exit_2_in_check_and_review(tmp_path: Path, plan_file, doc: object, phrase: str) -> None:
-    plan = plan_file(doc)
-    refused(main("check", "--plan", str(plan), cwd=tmp_path), 2, str(plan), phrase)
-    refused(main("review", str(plan), cwd=tmp_path), 2, str(plan), phrase)
+def test_malformed_plan_exit_2_in_check_and_review(tmp_path: Path, plan_file) -> None:
+    # The gate's plan-shape rules are tested with the gate (tests/compliance/); here: the CLI maps them to exit 2
+    # in check, and review refuses the same plans instead of crashing on them.
+    plan = plan_file({"format_version": "1.2", "resource_changes": [{"address": "aws_s3_bucket.b",
+                                                                      "change": {"actions": ["create"]}}]})
+    refused(main("check", "--plan", str(plan), cwd=tmp_path), 2, str(plan), "resource_changes[0]")
+    refused(main("review", str(plan), cwd=tmp_path), 2, str(plan), "resource_changes[0]")
 
 
 def test_plan_that_is_not_utf8_json_exit_2(tmp_path: Path) -> None:
