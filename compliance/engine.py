@@ -50,7 +50,7 @@ class LoadedInput:
     public_lb_sgs: frozenset[str]
     stage: str
     plans: list[tuple[str, dict]] = field(default_factory=list)
-    data_sources: dict[str, Any] = field(default_factory=dict)        # data.TYPE.NAME -> body / config values
+    data_sources: dict[str, dict[str, Any]] = field(default_factory=dict)   # file -> data.TYPE.NAME -> body/values
     sg_rules: dict[Any, list[tuple[str, dict]]] = field(default_factory=dict)   # group key -> ingress rules
     sg_key: dict[str, Any] = field(default_factory=dict)              # resource address -> its group key
 
@@ -152,7 +152,7 @@ def _string_refs(value: Any, known: set[str], prefix: str = "") -> list[str]:
 
 def load_tf_json(files: Sequence[Path]) -> LoadedInput:
     resources: list[Resource] = []
-    data_sources: dict[str, Any] = {}
+    data_sources: dict[str, dict[str, Any]] = {}
     for f in files:
         doc = read_json(f)
         if not isinstance(doc, dict):
@@ -163,7 +163,7 @@ def load_tf_json(files: Sequence[Path]) -> LoadedInput:
         for dtype, named in _items(doc.get("data")):
             for name, bodies in _items(named):
                 for body in _bodies(bodies):
-                    data_sources[f"data.{dtype}.{name}"] = body
+                    data_sources.setdefault(str(f), {})[f"data.{dtype}.{name}"] = body
         file_resources: list[Resource] = []
         for rtype, named in _items(doc.get("resource")):
             for name, bodies in _items(named):
@@ -307,7 +307,7 @@ def _plan_default_tags(doc: dict) -> dict[str, Any]:
 def load_plans(files: Sequence[Path]) -> LoadedInput:
     resources: list[Resource] = []
     plans: list[tuple[str, dict]] = []
-    data_sources: dict[str, Any] = {}
+    data_sources: dict[str, dict[str, Any]] = {}
     for f in files:
         doc = read_json(f)
         if not is_plan_json(doc):
@@ -319,7 +319,8 @@ def load_plans(files: Sequence[Path]) -> LoadedInput:
             raise InputError(f"{f}: refused, the plan's shape is not one the gate can judge: {exc}") from None
         plans.append((str(f), doc))
         try:
-            resources.extend(plan_resources(doc, str(f), data_sources, configuration_bodies(Path(f), doc)))
+            resources.extend(plan_resources(doc, str(f), data_sources.setdefault(str(f), {}),
+                                            configuration_bodies(Path(f), doc)))
         except RecursionError:
             raise InputError(f"{f}: JSON nested too deeply to judge; pass an unmodified plan") from None
         except InputError as exc:
@@ -554,7 +555,7 @@ def evaluate(loaded: LoadedInput, checks: Iterable[PlatformCheck] | None = None)
         ctx = CheckContext(r.address, r.rtype, stage=stage, tags_all=r.tags_all, refs=r.refs,
                            referrers=loaded.referrers.get(r.address, ()),
                            public_lb_security_groups=loaded.public_lb_sgs, expressions=r.expressions,
-                           data_sources=loaded.data_sources,
+                           data_sources=loaded.data_sources.get(r.file),
                            group_rules=(lambda k=key: list(loaded.sg_rules.get(k, ()))) if key is not None else None)
         for c in (*applicable, *wildcard):
             c.details = []
