@@ -4,8 +4,10 @@ Not a test: the cases are committed; rerun this after changing a case here (``py
 tests.compliance.adversarial.build_gate_cases``).  Each plan has the shape ``terraform show -json`` writes (format
 1.2: ``planned_values``, ``resource_changes`` with ``after``/``after_unknown``, ``configuration`` with the
 expressions), built from a few resources, then edited the way an attacker (or a broken tool) would.  The cases
-whose folder name ends in ``-real`` are real Terraform plans (``terraform plan`` + ``show -json`` against the
-provider mirror, see ``REAL`` below) and are not written here.
+whose folder name ends in ``-real`` are real Terraform plans, not written here: each was a folder holding the
+``main.tf`` in :data:`REAL` (provider 5.100.0, ``default_tags`` with the five required tags, plus a role
+``aws_iam_role.target``), planned with ``python -m compliance.fixtures_tool FOLDER`` (``terraform plan`` against a
+moto server + ``terraform show -json``) and its ``tfplan.json`` copied to ``cases/<id>/plan.json``.
 """
 from __future__ import annotations
 
@@ -14,6 +16,18 @@ import json
 from pathlib import Path
 
 CASES = Path(__file__).resolve().parent / "cases"
+REAL = {
+    "gate-iam-unknown-jsonencode-real": 'resource "aws_iam_role_policy" "p" { role = aws_iam_role.target.id, policy = '
+    'jsonencode({Version = "2012-10-17", Statement = [{Effect = "Allow", Action = "*", Resource = "*"}, '
+    '{Effect = "Allow", Action = "sts:AssumeRole", Resource = aws_iam_role.target.arn}]}) }',
+    "gate-iam-deferred-data-doc-real": 'data "aws_iam_policy_document" "doc" { statement { actions = ["*"], resources = '
+    '["*"] } statement { actions = ["sts:AssumeRole"], resources = [aws_iam_role.target.arn] } } + an '
+    'aws_iam_role_policy with policy = data.aws_iam_policy_document.doc.json',
+    "gate-iam-scoped-data-doc-pass-real": 'the same with only the sts:AssumeRole statement',
+    "gate-net-split-halves-real": 'resource "aws_security_group" with two ingress blocks, tcp 22 from 0.0.0.0/1 and '
+    'from 128.0.0.0/1',
+    "gate-net-default-sg-real": 'resource "aws_default_security_group" with ingress { protocol = "-1", self = true }',
+}
 TAGS = {"Environment": "test", "Project": "platform", "Owner": "platform-team", "CostCenter": "cc-1234",
         "ManagedBy": "terraform"}
 PROVIDER = "registry.terraform.io/hashicorp/aws"
