@@ -53,21 +53,22 @@ def parse_cidr(value: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network | No
 
 
 @lru_cache(maxsize=4096)
-def _private(net: Any) -> bool:
-    return net.is_private
-
-
-@lru_cache(maxsize=4096)
-def _interval(net: Any) -> tuple[int, int, int]:
-    return net.version, int(net.network_address), int(net.broadcast_address)
+def cidr_interval(value: str) -> tuple[int, int, int, bool] | None:
+    """``(ip version, first address, last address, private)`` of a CIDR string (host bits ignored), or None."""
+    n = parse_cidr(value)
+    if n is None:
+        return None
+    return n.version, int(n.network_address), int(n.broadcast_address), n.is_private
 
 
 _TOP = {4: 2 ** 32 - 1, 6: 2 ** 128 - 1}
 
 
 def covers_world(nets: Iterable[Any]) -> bool:
-    """Whether the union of ``nets`` is all of IPv4 (0.0.0.0/0) or all of IPv6 (::/0)."""
-    ivs = sorted(_interval(n) for n in nets)
+    """Whether the union of ``nets`` (networks, or ``cidr_interval`` tuples) is all of IPv4 (0.0.0.0/0) or all of
+    IPv6 (::/0)."""
+    ivs = sorted((n if isinstance(n, tuple) else (n.version, int(n.network_address), int(n.broadcast_address)))[:3]
+                 for n in nets)
     for version in (4, 6):
         reach = -1
         for v, lo, hi in ivs:
@@ -83,10 +84,11 @@ def covers_world(nets: Iterable[Any]) -> bool:
 
 class RuleEntry:
     """One ingress permission, normalised: protocol, port range, source networks."""
-    __slots__ = ("owner", "proto", "lo", "hi", "nets", "unknown")
+    __slots__ = ("owner", "proto", "lo", "hi", "nets", "unknown", "public")
 
     def __init__(self, owner: str, proto: str | None, lo: int, hi: int, nets: list, unknown: bool) -> None:
         self.owner, self.proto, self.lo, self.hi, self.nets, self.unknown = owner, proto, lo, hi, nets, unknown
+        self.public = any(not n[3] for n in nets)   # admits some address outside the private ranges
 
 
 def _port(v: Any) -> int | None:
@@ -112,7 +114,7 @@ def rule_entry(owner: str, rule: dict) -> RuleEntry | None:
         if not isinstance(c, str) or is_unknown(c) or is_ref(c):
             unknown = True
             continue
-        n = parse_cidr(c)
+        n = cidr_interval(c)
         if n is None:
             unknown = True  # AWS would reject it at apply; the gate cannot say what it means
         else:
@@ -175,7 +177,7 @@ def exposures(entries: list[RuleEntry]) -> list[Exposure]:
             nets = [n for e in cov for n in e.nets]
             label = "all protocols" if all(e.proto in (None, "all") for e in cov) else p
             if covers_world(nets):
-                owners = {e.owner for e in cov if any(not _private(n) for n in e.nets)}
+                owners = {e.owner for e in cov if e.public}
                 out.append(Exposure(label, a, b - 1, owners, True))
             elif any(e.unknown for e in cov):
                 out.append(Exposure(label, a, b - 1, {e.owner for e in cov}, False))
@@ -238,9 +240,16 @@ def _strings(v: Any, *, refs_unknown: bool = True) -> tuple[list[str], bool]:
     return vals, unknown
 
 
+_SAMPLE_ARNS = ("arn:aws:iam::123456789012:role/admin", "arn:aws:s3:::any-bucket/any/key",
+                "arn:aws:ec2:us-east-1:123456789012:instance/i-0123456789abcdef0")
+
+
+@lru_cache(maxsize=4096)
 def _broad_resource(pat: str) -> bool:
+    """A resource pattern that matches every kind of resource (``*``, ``arn:*``, ``arn:aws:*:*:*:*`` ...): it
+    matches ARNs of unrelated services."""
     p = pat.strip()
-    return p == "*" or re.fullmatch(r"arn:(\*|[^:]*):\*(:\*?)*(/\*)?", p) is not None or p in ("arn:*", "arn:aws:*")
+    return p == "*" or all(_matches(p, arn) for arn in _SAMPLE_ARNS)
 
 
 def statement_admin(st: dict) -> tuple[bool | None, bool | None]:
