@@ -472,6 +472,15 @@ def _finish(resources: list[Resource], files: list[str], stage: str,
 _SG_TYPES = ("aws_security_group", "aws_default_security_group")
 
 
+class RuleGroup(list):
+    """The ingress rules of one security group; ``memo`` lets a check judge the group once for all its members."""
+    __slots__ = ("memo",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.memo: dict[str, Any] = {}
+
+
 def _security_group_rules(resources: list[Resource]) -> tuple[dict[Any, list[tuple[str, dict]]], dict[str, Any]]:
     """Group every ingress rule by its security group (inline ``ingress`` blocks, ``aws_security_group_rule`` of
     type ingress, ``aws_vpc_security_group_ingress_rule``), so a check judges the union of a group's rules: two
@@ -486,7 +495,7 @@ def _security_group_rules(resources: list[Resource]) -> tuple[dict[Any, list[tup
             keys[r.address] = r.address
             for rule in r.attrs.get("ingress") or () if isinstance(r.attrs.get("ingress"), list) else ():
                 if isinstance(rule, dict):
-                    groups.setdefault(r.address, []).append((r.address, rule))
+                    groups.setdefault(r.address, RuleGroup()).append((r.address, rule))
         elif r.rtype in ("aws_security_group_rule", "aws_vpc_security_group_ingress_rule"):
             if r.rtype == "aws_security_group_rule" and r.attrs.get("type") != "ingress":
                 continue
@@ -499,7 +508,7 @@ def _security_group_rules(resources: list[Resource]) -> tuple[dict[Any, list[tup
             else:
                 key = ("alone", r.address)
             keys[r.address] = key
-            groups.setdefault(key, []).append((r.address, r.attrs))
+            groups.setdefault(key, RuleGroup()).append((r.address, r.attrs))
     return groups, keys
 
 
@@ -556,7 +565,7 @@ def evaluate(loaded: LoadedInput, checks: Iterable[PlatformCheck] | None = None)
                            referrers=loaded.referrers.get(r.address, ()),
                            public_lb_security_groups=loaded.public_lb_sgs, expressions=r.expressions,
                            data_sources=loaded.data_sources.get(r.file),
-                           group_rules=(lambda k=key: list(loaded.sg_rules.get(k, ()))) if key is not None else None)
+                           group_rules=(lambda k=key: loaded.sg_rules.get(k) or RuleGroup()) if key is not None else None)
         for c in (*applicable, *wildcard):
             c.details = []
             res = c.evaluate(attrs, ctx)

@@ -45,8 +45,15 @@ class NoWorldIngress(PlatformCheck):
             rules = [r for r in as_list(attrs.get("ingress")) if isinstance(r, dict)] \
                 if rtype == "aws_security_group" else [attrs]
             group = [(me, r) for r in rules]
-        entries = [e for owner, rule in group if (e := rule_entry(owner, rule)) is not None]
-        if not any(e.owner == me for e in entries):
+        memo = getattr(group, "memo", None)   # the gate's groups: judged once for every member
+        if memo is not None and "exposures" in memo:
+            owners, found = memo["owners"], memo["exposures"]
+        else:
+            entries = [e for owner, rule in group if (e := rule_entry(owner, rule)) is not None]
+            owners, found = {e.owner for e in entries}, exposures(entries)
+            if memo is not None:
+                memo["owners"], memo["exposures"] = owners, found
+        if me not in owners:
             return PASSED
         if rtype == "aws_security_group":
             sg = me if ctx is not None else None
@@ -54,7 +61,7 @@ class NoWorldIngress(PlatformCheck):
             sgs = ctx.ref("security_group_id", "aws_security_group") if ctx is not None else []
             sg = sgs[0] if sgs else ("<unresolved>" if ctx is not None else None)
         unknown = False
-        for exp in exposures(entries):
+        for exp in found:
             if me not in exp.owners or _allowed(exp, sg, ctx):
                 continue
             if exp.certain:
