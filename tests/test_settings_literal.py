@@ -16,7 +16,8 @@ import typing
 from pathlib import Path
 from typing import Any, Iterator
 
-import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import BaseModel
 
 from envs import SettingsError
@@ -170,6 +171,30 @@ def test_terraform_literal_escapes_both_introducers() -> None:
     assert terraform_literal('a ${b} %{ if c }d%{ endif } $${e} 100% {x} $x') == \
         'a $${b} %%{ if c }d%%{ endif } $$${e} 100% {x} $x'
     assert terraform_literal("plain") == "plain"
+
+
+def _template_value(text: str) -> str:
+    """What Terraform's template scanner makes of ``text`` when it holds no interpolation or directive: the escapes
+    ``$${``/``%%{`` become ``${``/``%{``; anything Terraform would evaluate raises."""
+    out, i = [], 0
+    while i < len(text):
+        if text.startswith(("$${", "%%{"), i):
+            out.append(text[i + 1:i + 3])
+            i += 3
+        elif text.startswith(("${", "%{"), i):
+            raise ValueError(f"Terraform evaluates {text[i:i + 20]!r}")
+        else:
+            out.append(text[i])
+            i += 1
+    return "".join(out)
+
+
+@given(st.text(alphabet=st.sampled_from("$%{}~ax\"\\\n") | st.characters(), max_size=60))
+@settings(max_examples=300, deadline=None)
+def test_terraform_literal_is_read_back_exactly(text: str) -> None:
+    from modules.literal import terraform_literal
+
+    assert _template_value(terraform_literal(text)) == text
 
 
 def test_every_free_form_settings_string_reaches_terraform_as_a_literal(tmp_path: Path) -> None:
