@@ -15,7 +15,7 @@ from compliance.cost import render_markdown as cost_markdown
 from compliance.gate import GateResult
 from compliance.guards import change_kind, is_stateful
 from compliance.report import markdown_findings, result_dict
-from compliance.secrets import MASK, mask, scrub_text
+from compliance.secrets import MASK, collect_secrets, mask, scrub_text
 
 ORDER = ("replace", "delete", "create", "update", "forget")
 ICON = {"replace": "⚠️ ±", "delete": "⚠️ −", "create": "+", "update": "~", "forget": "⊘"}
@@ -60,6 +60,10 @@ def attribute_changes(change: Mapping[str, Any]) -> list[tuple[str, str, str]]:
         before = {}
     if not isinstance(after, dict):
         after = {}
+    if bs is True:  # the whole object is sensitive
+        bs = {k: True for k in before}
+    if as_ is True:
+        as_ = {k: True for k in after}
     out = []
     for k in sorted(set(before) | set(after) | {k for k, v in (unknown.items() if isinstance(unknown, dict) else ())
                                                    if v is True}):
@@ -105,13 +109,19 @@ def _cost_estimate(plan: Mapping[str, Any]) -> tuple[Any, str | None]:
 
 def render_review(plan: Mapping[str, Any], *, gate: GateResult | None = None, fmt: str = "markdown",
                   title: str | None = None, max_chars: int = 65_000) -> str:
+    """The review of ``plan``.  Values are masked where they are shown (sensitive by the plan's marking, secret by
+    name or value), and the finished text is scrubbed of every secret the plan holds anywhere, in its plain,
+    base64, URL-encoded and JSON-escaped forms (:func:`compliance.secrets.collect_secrets`)."""
+    secrets = collect_secrets(plan)
     changes = _changes(plan)
     counts = Counter(c["action"] for c in changes)
     destructive = [c for c in changes if c["action"] in ("replace", "delete")]
     if gate is not None:
         verdict = {"PASSED": "✅ **PASSED** — no blocking findings",
                    "BLOCKED": f"⛔ **BLOCKED** — {len(gate.blocking)} blocking finding(s)",
-                   "ERROR": "💥 **ERROR** — the gate could not scan this plan"}[gate.verdict]
+                   "ERROR": "💥 **ERROR** — the gate could not scan this plan",
+                   "INCOMPLETE": "⚠️ **INCOMPLETE** — the gate ran fewer scanners than its policy names",
+                   }.get(gate.verdict, f"**{gate.verdict}**")
     else:
         verdict = "ℹ️ **NOT GATED** — plan summary only"
     if not changes:
@@ -129,7 +139,7 @@ def render_review(plan: Mapping[str, Any], *, gate: GateResult | None = None, fm
                                            for n, b, a in attribute_changes(c["change"])]}
                            for c in changes],
                "gate": result_dict(gate) if gate else None}
-        return scrub_text(json.dumps(doc, indent=2) + "\n")
+        return scrub_text(json.dumps(doc, indent=2) + "\n", secrets)
     if fmt != "markdown":
         raise ValueError(f"unknown review format {fmt!r}; choose markdown or json")
 
@@ -205,7 +215,7 @@ def render_review(plan: Mapping[str, Any], *, gate: GateResult | None = None, fm
         out += (f"\n> ✂️ Cut to fit the comment limit: {len(changes) - shown} of {len(changes)} resource changes are "
                 f"not detailed here. The full review is in the `review` JSON artifact "
                 f"(`python main.py review PLAN_JSON --format json`).\n")
-    out = scrub_text(out)
+    out = scrub_text(out, secrets)
     if len(out) > max_chars:  # hard guarantee, whatever the content
         tail = "\n\n> ✂️ Truncated to the comment limit.\n"
         out = out[:max_chars - len(tail)] + tail

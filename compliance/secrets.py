@@ -1,48 +1,115 @@
-"""Secret-looking names and values: used by the PLAT_SEC_001 check and by every renderer to mask values.
+"""Secrets by name and by value: used by the PLAT_SEC_001 check and by every renderer to mask values.
 
-The heuristic is deliberately wider for masking (anything named like a credential is hidden) than for the
-check (which fails only on a literal, non-empty string in such an attribute, or a value with a credential's
-shape anywhere).
+A string is a secret when
+
+- it sits under a credential-like name (``password``, ``secret``, ``token``, ``api_key``, ``DB_PASSWORD`` in an
+  ``environment.variables`` map, ``{"name": "DB_PASSWORD", "value": ...}`` in an ECS container definition, the value
+  after ``--password`` in a command list); or
+- its value is one: a known credential format (AWS access key ids, private keys, JWTs, credentials in a URL, GitHub,
+  Slack, Stripe, Twilio, SendGrid, npm, Azure... tokens; the detectors of ``bc-detect-secrets``, which comes with
+  Checkov), a ``NAME=value`` / ``--password=value`` assignment of a credential-like name inside free text (scripts,
+  commands), or a high-entropy base64-alphabet token (Shannon entropy >= 4.5 bits a character over 20+ characters,
+  detect_secrets' own threshold).
+
+Before judging, a value is decoded: base64 (``user_data``, ``*_base64`` and any string that decodes to text), URL
+encoding (``%xx``) and JSON documents inside strings (policies, container definitions: judged by their values, so a
+policy is not "high entropy").  Known non-secrets are not judged by entropy: ARNs, resource ids (``ami-…``, ``sg-…``),
+UUIDs, pure hex strings (digests, hashes, ETags), values under hash/digest/etag/fingerprint/id/arn names, public keys
+and certificates.  References (``${...}``), values unknown until apply and ``true``/``false`` are never secrets.
+
+The check fails only on a literal (:func:`find_literal_secrets`); masking (:func:`mask`, :func:`scrub_text`,
+:func:`collect_secrets`) is deliberately wider: anything named like a credential and every value Terraform marks
+sensitive is hidden.
 """
 from __future__ import annotations
 
+import base64
+import binascii
 import functools
 import json
+import math
 import re
-from typing import Any, Iterator
+import urllib.parse
+from collections import Counter
+from typing import Any, Iterable, Iterator
 
 MASK = "(sensitive value)"
 
 SECRET_NAME_RE = re.compile(
-    r"(pass(word|wd|phrase)|(^|_)pass($|_)|secret|token|private[_-]?key|api[_-]?key|access[_-]?key|auth[_-]?key|"
-    r"credential|client[_-]?secret|connection[_-]?string|signing[_-]?key|sas[_-]?key|bearer)",
+    r"(pass(word|wd|phrase)|(^|_)pass($|_)|(^|_)pwd($|_)|secret|token|private[_-]?key|api[_-]?key|access[_-]?key|"
+    r"auth[_-]?key|credential|client[_-]?secret|connection[_-]?string|signing[_-]?key|sas[_-]?key|bearer|"
+    r"(encryption|master|hmac|session|shared|app|license|webhook)[_-]?key|(^|_)dsn($|_))",
     re.IGNORECASE,
 )
 # names that contain a secret-ish word but hold no secret
 NOT_SECRET_NAME_RE = re.compile(
     r"(_arn|_arns|_id|_ids|_name|_names|_length|_type|_version|_enabled|_count|_policy|_rotation|_mode|"
-    r"_kms_key_id|_kms_key|_ttl|_days|_interval|_status|_required|_reuse_prevention|_age|_source|_header)$"
+    r"_kms_key_id|_kms_key|_ttl|_days|_interval|_status|_required|_reuse_prevention|_age|_source|_header|"
+    r"_validity|_validity_units|_expiration|_timeout|_spec|_usage|_size|_algorithm|_format|_location)$"
     r"|^(manage_master_user_password|master_user_secret|master_user_secret_kms_key_id|secret_id|"
     r"password_policy|token_validity_units|secret_binary_wo_version|secret_string_wo_version|"
-    r"password_wo_version|client_secret_setting_name|enable_token_revocation|description|http_tokens)$",
+    r"password_wo_version|client_secret_setting_name|enable_token_revocation|description|http_tokens|"
+    r"http_put_response_hop_limit|secrets|value_from|valueFrom|secret_arn|secret_name|secretOptions)$",
     re.IGNORECASE,
 )
+# names whose values are identifiers, digests or public material: never judged by entropy
+_NO_ENTROPY_NAME_RE = re.compile(
+    r"(hash|etag|digest|checksum|fingerprint|sha1|sha256|sha512|md5|(^|_)ids?$|_ids?$|arns?$|(^|_)uri$|url$|"
+    r"public_key|certificate|cert_body|certificate_chain|encoded_key|image|version_id|version$|revision|"
+    r"(^|_)name$|_names?$|signature|^policy$|_policy$|thumbprint|^key$|_path$|^path$|domain|endpoint|host)",
+    re.IGNORECASE,
+)
+
+# Known credential formats (fast pre-filter; bc-detect-secrets' detectors run as well, see _ds_plugins).
 SECRET_VALUE_RES = (
-    re.compile(r"\b(AKIA|ASIA)[0-9A-Z]{16}\b"),                       # AWS access key id
-    re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----"),                 # PEM private key
-    re.compile(r"\bgh[pousr]_[A-Za-z0-9]{30,}\b"),                     # GitHub token
-    re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{10,}\b"),                  # Slack token
-    re.compile(r"\bsk_live_[A-Za-z0-9]{16,}\b"),                       # Stripe key
+    re.compile(r"\b(AKIA|ASIA|ABIA|ACCA)[0-9A-Z]{16}\b"),                # AWS access key id
+    re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY( BLOCK)?-----"),          # PEM/PGP private key
+    re.compile(r"\bgh[pousr]_[A-Za-z0-9]{30,}\b"),                      # GitHub token
+    re.compile(r"\bgithub_pat_[A-Za-z0-9_]{40,}\b"),                    # GitHub fine-grained token
+    re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{10,}\b"),                   # Slack token
+    re.compile(r"\b[sr]k_live_[A-Za-z0-9]{16,}\b"),                     # Stripe key
+    re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"),  # JWT
+    re.compile(r"\bSG\.[A-Za-z0-9_-]{16,}\.[A-Za-z0-9_-]{16,}"),        # SendGrid
+    re.compile(r"\bAIza[0-9A-Za-z_-]{35}\b"),                           # Google API key
     re.compile(r"(?i:\b(?:aws_secret_access_key|password|passwd|pwd|secret|token))\s*[=:]\s*[^\s$&{}\"']{6,}"),
-    re.compile(r"://[^/\s:@]+:[^/\s@${}]{3,}@"),                        # credentials in a URL
+    re.compile(r"://[^/\s:@]+:[^/\s@${}]{3,}@"),                         # credentials in a URL
 )
 _ANY_SECRET_VALUE = re.compile("|".join(f"(?:{r.pattern})" for r in SECRET_VALUE_RES))
+
+# NAME=value / NAME: value / --name=value / --name value in free text, NAME credential-like
+_ASSIGN = re.compile(
+    r"""(?ix)
+    (?:^|[\s;&|'"(,{\[])                       # start of a word
+    (?:export\s+|set\s+)?
+    (?P<dash>--?)?
+    (?P<name>[A-Za-z_][A-Za-z0-9_.-]*)
+    ["']?\s*(?P<sep>=|:(?!//)|(?(dash)\s|(?!)))\s*   # = or : (not ://); a space only after a --flag
+    (?P<q>["']?)
+    (?P<value>[^\s"'`;&|<>]{4,})
+    (?P=q)
+    """)
+# curl -u user:password / --user user:password
+_CURL_USER = re.compile(r"(?:^|\s)(?:-u|--user)\s+[\"']?[^:\s\"']+:([^\s\"'$]{6,})")
+_USER_PASS = re.compile(r"^[A-Za-z0-9._@+-]{1,64}:[^\s:]{6,}$")
+_VALUE_REF = re.compile(r"^(\$|%\{|\{\{|<|\*+$|x+$|null$|none$|true$|false$|changeme$|arn:|/dev/|/etc/|https?://[^@]*$)",
+                        re.IGNORECASE)
 _REF = re.compile(r"^\$\{.*\}$", re.DOTALL)
+_INTERPOLATION = re.compile(r"\$\{[^{}]*\}")
 _UNKNOWN = "true_after_unknown"
 
+# identifiers that look random but are not secrets
+_IDENTIFIER = re.compile(
+    r"^(arn:|[a-z]{1,12}(-[a-z0-9]{1,12})?-[0-9a-f]{8,17}$|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$|"
+    r"[0-9a-f]+$|[0-9A-F]+$|sha(1|256|384|512):|md5:|\d+(\.\d+)*$|ssh-(rsa|ed25519|dss) |ecdsa-sha2-)")
+_B64_TOKEN = re.compile(r"[A-Za-z0-9+/_\-=]{20,}")
+_B64_CHARSET = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+/\\-_="
+_PUBLIC_PEM = re.compile(r"-----BEGIN (CERTIFICATE|PUBLIC KEY|RSA PUBLIC KEY|X509 CRL|CERTIFICATE REQUEST)-----"
+                         r".*?-----END \1-----", re.DOTALL)
+ENTROPY_LIMIT = 4.5          # bc-detect-secrets' Base64HighEntropyString default
+ENTROPY_MIN_LEN = 20
 
 # camelCase names of identifiers (``apiKeyId``, ``secretArn``) and IAM condition keys (``token.actions.…:aud``)
-_CAMEL_NOT_SECRET_RE = re.compile(r"[a-z](Id|Ids|Arn|Arns|Name|Names|Type|Version|Enabled)$")
+_CAMEL_NOT_SECRET_RE = re.compile(r"[a-z](Id|Ids|Arn|Arns|Name|Names|Type|Version|Enabled|From|Options)$")
 
 
 @functools.lru_cache(maxsize=4096)
@@ -52,68 +119,217 @@ def is_secret_name(name: str) -> bool:
     return bool(SECRET_NAME_RE.search(name)) and not NOT_SECRET_NAME_RE.search(name)
 
 
-def looks_like_secret_value(value: str) -> bool:
-    if len(value) < 8 or value.startswith("arn:"):
-        return False
-    return _ANY_SECRET_VALUE.search(value) is not None
+@functools.lru_cache(maxsize=1)
+def _ds_plugins() -> tuple[Any, ...]:
+    """The known-format detectors of bc-detect-secrets (not the keyword and entropy ones, judged here)."""
+    try:
+        from detect_secrets.plugins.artifactory import ArtifactoryDetector
+        from detect_secrets.plugins.aws import AWSKeyDetector
+        from detect_secrets.plugins.azure_storage_key import AzureStorageKeyDetector
+        from detect_secrets.plugins.basic_auth import BasicAuthDetector
+        from detect_secrets.plugins.discord import DiscordBotTokenDetector
+        from detect_secrets.plugins.github_token import GitHubTokenDetector
+        from detect_secrets.plugins.jwt import JwtTokenDetector
+        from detect_secrets.plugins.mailchimp import MailchimpDetector
+        from detect_secrets.plugins.npm import NpmDetector
+        from detect_secrets.plugins.private_key import PrivateKeyDetector
+        from detect_secrets.plugins.sendgrid import SendGridDetector
+        from detect_secrets.plugins.slack import SlackDetector
+        from detect_secrets.plugins.square_oauth import SquareOAuthDetector
+        from detect_secrets.plugins.stripe import StripeDetector
+        from detect_secrets.plugins.twilio import TwilioKeyDetector
+    except ImportError:  # pragma: no cover - Checkov brings bc-detect-secrets; the own formats above still apply
+        return ()
+    return tuple(cls() for cls in (AWSKeyDetector, PrivateKeyDetector, BasicAuthDetector, JwtTokenDetector,
+                                   GitHubTokenDetector, SlackDetector, StripeDetector, TwilioKeyDetector,
+                                   SendGridDetector, NpmDetector, DiscordBotTokenDetector, AzureStorageKeyDetector,
+                                   ArtifactoryDetector, MailchimpDetector, SquareOAuthDetector))
 
 
-def literal_secret(name: str, value: Any) -> bool:
-    """A plaintext secret: a literal non-empty string under a secret-looking name, or a credential-shaped value."""
-    if not isinstance(value, str) or not value or value == _UNKNOWN:
-        return False
-    if is_secret_name(name):
-        stripped = value.strip()
-        if _REF.match(stripped) or stripped.startswith("arn:") or stripped.lower() in ("true", "false"):
-            return False
-        return True
-    return looks_like_secret_value(value)
+def shannon_entropy(data: str, charset: str = _B64_CHARSET) -> float:
+    if not data:
+        return 0.0
+    n = len(data)
+    return -sum((c / n) * math.log2(c / n) for ch, c in Counter(data).items() if ch in charset)
+
+
+_WORD_RUN = re.compile(r"[a-z]{3,}|[A-Z][a-z]{2,}")
+_PATH_WORD = re.compile(r"^([a-z]{4,}|[a-z]+(_[a-z0-9]+)+)$")
+
+
+def _wordy(token: str) -> bool:
+    """Mostly words (``security_waf_cloudfront-log-delivery_B309EC70``, ``customer-managed``): a name, not a key."""
+    return sum(len(w) for w in _WORD_RUN.findall(token)) >= 0.5 * len(token)
+
+
+def _high_entropy_tokens(text: str) -> list[str]:
+    out = []
+    candidates = []
+    for tok in _B64_TOKEN.findall(text):
+        segments = tok.split("/")
+        if len(segments) > 1 and any(_PATH_WORD.match(seg) for seg in segments):
+            candidates.extend(segments)  # a path: judge its parts
+        else:
+            candidates.append(tok)
+    for tok in candidates:
+        t = tok.strip("=-_/")
+        if len(t) < ENTROPY_MIN_LEN or _IDENTIFIER.match(t) or _wordy(t):
+            continue
+        classes = sum((any(c.islower() for c in t), any(c.isupper() for c in t), any(c.isdigit() for c in t)))
+        if classes < 3 and not any(c in "+/" for c in t):
+            continue
+        if shannon_entropy(t) >= ENTROPY_LIMIT:
+            out.append(tok)
+    return out
+
+
+def _decoded_base64(value: str) -> str | None:
+    """The text a base64 string encodes (standard or URL-safe alphabet), or None."""
+    s = "".join(value.split())
+    if len(s) < 12 or len(s) % 4 or not re.fullmatch(r"[A-Za-z0-9+/_-]+={0,2}", s):
+        return None
+    try:
+        raw = base64.b64decode(s.replace("-", "+").replace("_", "/"), validate=True)
+        text = raw.decode("utf-8")
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        return None
+    if not text or sum(ch.isprintable() or ch in "\n\r\t" for ch in text) < 0.95 * len(text):
+        return None
+    return text
 
 
 def _json_document(value: str) -> Any:
     """The parsed JSON object or array a string holds, else None."""
-    if value[:1] not in "{[" or len(value) <= 2:
+    v = value.strip()
+    if v[:1] not in ("{", "[") or len(v) <= 2:
         return None
     try:
-        inner = json.loads(value)
+        inner = json.loads(v)
     except ValueError:
         return None
     return inner if isinstance(inner, (dict, list)) else None
 
 
-def find_literal_secrets(body: Any, path: str = "") -> Iterator[str]:
-    """Yield dotted paths of plaintext secrets anywhere in ``body`` (JSON documents in strings included)."""
+@functools.lru_cache(maxsize=16384)
+def _secrets_in_text(text: str, entropy: bool = True, depth: int = 0) -> tuple[str, ...]:
+    """The secret substrings of free text (formats, credential assignments, high-entropy tokens), after decoding."""
+    if len(text) < 6 or text == _UNKNOWN or depth > 3:
+        return ()
+    found: list[str] = []
+    body = _PUBLIC_PEM.sub(" ", text) if "-----BEGIN" in text else text
+    if "${" in body:
+        body = _INTERPOLATION.sub(" ", body)  # references are not literals
+    doc = _json_document(body)
+    if doc is not None:
+        return tuple(s for _, s in _walk_secrets(doc, "", entropy, depth + 1))
+    if "%" in body:
+        unq = urllib.parse.unquote(body)
+        if unq != body:
+            found.extend(_secrets_in_text(unq, entropy, depth + 1))
+    decoded = _decoded_base64(body) if len(body) >= 12 else None
+    if decoded is not None:
+        inner = _secrets_in_text(decoded, entropy, depth + 1)
+        if not inner and _USER_PASS.match(decoded.strip()):
+            inner = (decoded.strip(),)  # base64("user:password"): HTTP Basic credentials
+        if inner:
+            return tuple(dict.fromkeys((*inner, text)))
+        return tuple(found)
+    for m in _ANY_SECRET_VALUE.finditer(body):
+        found.append(m.group(0))
+    if len(body) >= 20 or "://" in body:
+        for plugin in _ds_plugins():
+            for ps in plugin.analyze_line(filename="plan", line=body, line_number=0):
+                if ps.secret_value:
+                    found.append(ps.secret_value)
+    for m in _CURL_USER.finditer(body):
+        found.append(m.group(1))
+    for m in _ASSIGN.finditer(body):
+        name, value = m.group("name"), m.group("value")
+        if not is_secret_name(name) or _VALUE_REF.match(value) or len(value) < 6:
+            continue
+        if m.group("sep") != "=":
+            if m.group("sep") == ":" and not body[m.end("sep"):m.end("sep") + 1].isspace() and \
+                    body[m.start("name") - 1:m.start("name")] not in ("'", '"'):
+                continue  # secretsmanager:GetSecretValue, a namespaced token
+            if not re.search(r"[^A-Za-z-]", value) and not (re.search(r"[a-z]", value) and
+                                                            re.search(r"[A-Z]", value[1:])):
+                continue  # "Secret: stored in ...", "secrets: customer-managed key": prose, not a credential
+        found.append(value)
+    if entropy:
+        found.extend(_high_entropy_tokens(body))
+    return tuple(dict.fromkeys(found))
+
+
+def secret_parts(name: str, value: str, *, entropy: bool = True) -> tuple[str, ...]:
+    """The secret substrings of one attribute value (the whole value for a literal under a secret name)."""
+    if not isinstance(value, str) or not value or value == _UNKNOWN:
+        return ()
+    stripped = value.strip()
+    if name and is_secret_name(name):
+        if _REF.match(stripped) or stripped.startswith("arn:") or stripped.lower() in ("true", "false", ""):
+            return ()
+        doc = _json_document(stripped)
+        if doc is None:
+            return (value,)
+    judge_entropy = entropy and not (name and _NO_ENTROPY_NAME_RE.search(name))
+    return _secrets_in_text(value, judge_entropy)
+
+
+def looks_like_secret_value(value: str) -> bool:
+    if not isinstance(value, str) or len(value) < 8 or value.startswith("arn:"):
+        return False
+    return bool(_secrets_in_text(value, True))
+
+
+def literal_secret(name: str, value: Any) -> bool:
+    """A plaintext secret: a literal non-empty string under a secret-looking name, or a secret by value."""
+    return isinstance(value, str) and bool(secret_parts(name, value))
+
+
+def _walk_secrets(body: Any, path: str, entropy: bool = True, depth: int = 0,
+                  name: str = "") -> Iterator[tuple[str, str]]:
+    """``(path, secret substring)`` for every secret anywhere in ``body``."""
     if isinstance(body, dict):
+        # {"name": "DB_PASSWORD", "value": "..."} (ECS/Lambda/Beanstalk environment style)
+        pair_name = body.get("name") if isinstance(body.get("name"), str) else body.get("Name")
         for k, v in body.items():
             if k == "//":
                 continue
             p = f"{path}.{k}" if path else str(k)
-            if isinstance(v, (dict, list)):
-                yield from find_literal_secrets(v, p)
-            elif isinstance(v, str):
-                inner = _json_document(v)
-                if inner is not None:  # a policy or other JSON document: judge its values, not the whole text
-                    yield from find_literal_secrets(inner, p)
-                elif literal_secret(str(k), v):
-                    yield p
+            key = str(k)
+            if k in ("value", "Value") and isinstance(pair_name, str) and is_secret_name(pair_name):
+                key = pair_name
+            yield from _walk_secrets(v, p, entropy, depth, key)
     elif isinstance(body, list):
+        flag: str | None = None
         for i, v in enumerate(body):
             p = f"{path}[{i}]"
-            if isinstance(v, (dict, list)):
-                yield from find_literal_secrets(v, p)
-            elif isinstance(v, str) and (looks_like_secret_value(v)):
-                yield p
-            elif isinstance(v, dict) and "name" in v and "value" in v:  # pragma: no cover - handled above
-                pass
-        # [{"name": "DB_PASSWORD", "value": "..."}] (ECS environment style)
-        for i, v in enumerate(body):
-            if isinstance(v, dict) and isinstance(v.get("name"), str) and isinstance(v.get("value"), str):
-                if is_secret_name(v["name"]) and literal_secret(v["name"], v["value"]):
-                    yield f"{path}[{i}].value"
+            if isinstance(v, str) and flag is not None:
+                # ["--password", "hunter2"] (container commands, CLI argument lists)
+                if not _VALUE_REF.match(v) and len(v) >= 4:
+                    yield p, v
+                flag = None
+                continue
+            if isinstance(v, str) and v.startswith("-") and "=" not in v and is_secret_name(v.lstrip("-")):
+                flag = v
+                continue
+            yield from _walk_secrets(v, p, entropy, depth, name)
+    elif isinstance(body, str):
+        for s in secret_parts(name, body, entropy=entropy):
+            yield path, s
+
+
+def find_literal_secrets(body: Any, path: str = "") -> Iterator[str]:
+    """Yield dotted paths of plaintext secrets anywhere in ``body`` (JSON documents and base64 in strings included)."""
+    seen: set[str] = set()
+    for p, _ in _walk_secrets(body, path):
+        if p not in seen:
+            seen.add(p)
+            yield p
 
 
 def mask(value: Any, sensitive: Any = None, name: str = "") -> Any:
-    """Return ``value`` with every sensitive or secret-looking leaf replaced by :data:`MASK`.
+    """Return ``value`` with every sensitive or secret leaf replaced by :data:`MASK`.
 
     ``sensitive`` mirrors the structure of ``value`` the way a plan's ``after_sensitive`` does (``true`` marks a
     sensitive subtree)."""
@@ -122,36 +338,105 @@ def mask(value: Any, sensitive: Any = None, name: str = "") -> Any:
     if isinstance(value, dict):
         sens = sensitive if isinstance(sensitive, dict) else {}
         out = {k: mask(v, sens.get(k), str(k)) for k, v in value.items()}
-        # {"name": "DB_PASSWORD", "value": "..."} (ECS/Lambda/Beanstalk environment style)
-        if isinstance(value.get("name"), str) and is_secret_name(value["name"]) and value.get("value") is not None:
-            out["value"] = MASK
+        pair_name = value.get("name") if isinstance(value.get("name"), str) else value.get("Name")
+        if isinstance(pair_name, str) and is_secret_name(pair_name):
+            for vk in ("value", "Value"):
+                if value.get(vk) is not None:
+                    out[vk] = MASK
         return out
     if isinstance(value, list):
         sens_l = sensitive if isinstance(sensitive, list) else []
-        return [mask(v, sens_l[i] if i < len(sens_l) else None, name) for i, v in enumerate(value)]
+        out_l = [mask(v, sens_l[i] if i < len(sens_l) else None, name) for i, v in enumerate(value)]
+        for i, v in enumerate(value[:-1]):  # ["--password", "hunter2"]
+            if isinstance(v, str) and v.startswith("-") and "=" not in v and is_secret_name(v.lstrip("-")):
+                out_l[i + 1] = MASK if value[i + 1] is not None else None
+        return out_l
     if value is None or isinstance(value, bool):
         return value
-    if name and is_secret_name(name):
+    if name and is_secret_name(name) and not (isinstance(value, str) and _json_document(value) is not None):
         return MASK
     if isinstance(value, str):
-        if looks_like_secret_value(value):
+        doc = _json_document(value)
+        if doc is not None:
+            masked = mask(doc, None, "")
+            return json.dumps(masked, sort_keys=True) if masked != doc else value
+        if secret_parts(name, value):
             return MASK
-        if value[:1] in "{[" and len(value) > 2:
-            try:
-                inner = json.loads(value)
-            except ValueError:
-                return value
-            masked = mask(inner, None, name)
-            if masked != inner:
-                return json.dumps(masked, sort_keys=True)
     return value
 
 
-def scrub_text(text: str, secrets: Iterator[str] | list[str] = ()) -> str:
-    """Last line of defence for free text: replace known secret strings and credential-shaped substrings."""
+def encodings(secret: str) -> list[str]:
+    """The forms a secret may take in an output: itself, base64 (standard and URL-safe, with and without padding),
+    URL-encoded, JSON-escaped."""
+    forms = {secret, urllib.parse.quote(secret, safe=""), urllib.parse.quote_plus(secret),
+             json.dumps(secret)[1:-1]}
+    raw = secret.encode()
+    for enc in (base64.b64encode(raw).decode(), base64.urlsafe_b64encode(raw).decode()):
+        forms.add(enc)
+        forms.add(enc.rstrip("="))
+    return sorted((f for f in forms if len(f) >= 4), key=len, reverse=True)
+
+
+def collect_secrets(plan: Any) -> list[str]:
+    """Every secret string of a plan JSON (or any JSON): values Terraform marks sensitive, values under secret
+    names, secret values anywhere (resource changes, planned values, prior state, configuration constants,
+    variables, outputs).  Renderers scrub these, and their encodings, from whatever they print."""
+    found: set[str] = set()
+
+    def sensitive_leaves(value: Any, marks: Any) -> None:
+        if marks is True:
+            if isinstance(value, str):
+                found.add(value)
+            elif isinstance(value, (dict, list)):
+                for leaf in _leaves(value):
+                    found.add(leaf)
+        elif isinstance(marks, dict) and isinstance(value, dict):
+            for k, m in marks.items():
+                sensitive_leaves(value.get(k), m)
+        elif isinstance(marks, list) and isinstance(value, list):
+            for v, m in zip(value, marks):
+                sensitive_leaves(v, m)
+
+    if isinstance(plan, dict):
+        for rc in list(plan.get("resource_changes") or ()) + list(plan.get("resource_drift") or ()):
+            ch = rc.get("change") if isinstance(rc, dict) else None
+            if isinstance(ch, dict):
+                sensitive_leaves(ch.get("before"), ch.get("before_sensitive"))
+                sensitive_leaves(ch.get("after"), ch.get("after_sensitive"))
+        for oc in (plan.get("output_changes") or {}).values():
+            if isinstance(oc, dict):
+                sensitive_leaves(oc.get("before"), oc.get("before_sensitive"))
+                sensitive_leaves(oc.get("after"), oc.get("after_sensitive"))
+        cfg_vars = ((plan.get("configuration") or {}).get("root_module") or {}).get("variables") or {}
+        for vname, var in (plan.get("variables") or {}).items():
+            if isinstance(var, dict) and ((cfg_vars.get(vname) or {}).get("sensitive") or is_secret_name(vname)):
+                sensitive_leaves(var.get("value"), True)
+    for _, s in _walk_secrets(plan, ""):
+        found.add(s)
+    return sorted((s for s in found if isinstance(s, str) and len(s) >= 4 and s != MASK), key=len, reverse=True)
+
+
+def _leaves(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for v in value.values():
+            yield from _leaves(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _leaves(v)
+
+
+def scrub_text(text: str, secrets: Iterable[str] = ()) -> str:
+    """Last line of defence for free text: replace known secret strings (and their base64/URL/JSON encodings) and
+    credential-shaped substrings."""
+    forms: set[str] = set()
     for s in secrets:
-        if s and len(s) >= 4:
-            text = text.replace(s, MASK)
+        if s and len(s) >= 4 and s != MASK:
+            forms.update(encodings(s))
+    for f in sorted(forms, key=len, reverse=True):
+        if f in text:
+            text = text.replace(f, MASK)
     for r in SECRET_VALUE_RES:
         text = r.sub(MASK, text)
     return text

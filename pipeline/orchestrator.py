@@ -284,13 +284,11 @@ class DeploymentOrchestrator:
 
     def _plan_gate(self, outcome: PlanOutcome) -> None:
         from compliance.report import render
-        from compliance.review import render_review
 
         assert self.pipe is not None
         result = self._gate().scan_plan([outcome.plan_json])
         self.say(render([result], "text"))
-        review = self.pipe.stack_dir / REVIEW_FILE
-        review.write_text(render_review(outcome.plan, gate=result, title=f"{self.o.env} ({self.pipe.target.kind})"))
+        review = write_review(self.pipe.stack_dir, outcome.plan, result, f"{self.o.env} ({self.pipe.target.kind})")
         self.say(f"review: {review}")
         outcome.review, outcome.gate_exit = review, result.exit_code
         self._record_gate("plan", result)
@@ -410,6 +408,16 @@ class DeploymentOrchestrator:
             self.say(f"  {gate:<12} not run")
         if self.record is None and failed:
             self.say("  (not recorded: the run log lives in the state bucket named by the settings)")
+
+
+def write_review(stack_dir: Path, plan: dict[str, Any], result: Any, title: str) -> Path:
+    """Write the plan review (``review.md``, the pull-request comment) of every plan the orchestrator makes.
+    Values are masked and every secret the plan holds is scrubbed (compliance/review.py)."""
+    from compliance.review import render_review
+
+    review = Path(stack_dir) / REVIEW_FILE
+    review.write_text(render_review(plan, gate=result, title=title))
+    return review
 
 
 def health_checks(state: dict[str, Any], settings: EnvironmentSettings | None, target: Target | None

@@ -72,7 +72,10 @@ class RunRecord:
         return f"{RUNS}/{self.env}/{stamp}-{self.id}.json"
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), indent=2, sort_keys=True)
+        from compliance.secrets import scrub_text
+
+        # messages carry Terraform diagnostics: the record never holds a credential-shaped string
+        return scrub_text(json.dumps(asdict(self), indent=2, sort_keys=True))
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "RunRecord":

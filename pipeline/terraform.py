@@ -28,10 +28,12 @@ class TerraformError(RuntimeError):
     """A Terraform command failed; ``str()`` shows the command and Terraform's diagnostics."""
 
     def __init__(self, command: str, returncode: int, diagnostics: str) -> None:
+        from compliance.secrets import scrub_text
+
         self.command = command
         self.returncode = returncode
-        self.diagnostics = diagnostics
-        super().__init__(f"`{command}` failed with exit code {returncode}:\n{diagnostics}")
+        self.diagnostics = scrub_text(diagnostics)  # printed and recorded in the run log: no credential-shaped text
+        super().__init__(f"`{command}` failed with exit code {returncode}:\n{self.diagnostics}")
 
 
 class TerraformRunner:
@@ -115,8 +117,13 @@ class TerraformRunner:
         return json.loads(result.stdout) if result.stdout.strip() else {}
 
     def output_json(self) -> dict[str, Any]:
-        """All root outputs as ``{name: {value, type, sensitive}}`` (``output -json``)."""
-        return _json_object(self._run("output", json=IsFlagged))
+        """All root outputs as ``{name: {value, type, sensitive}}`` (``output -json``), for printing or recording:
+        the value of a ``sensitive`` output, or a secret by name or value, is masked."""
+        from compliance.secrets import mask
+
+        outputs = _json_object(self._run("output", json=IsFlagged))
+        return {name: {**o, "value": mask(o.get("value"), o.get("sensitive") is True or None, name)}
+                if isinstance(o, dict) else o for name, o in outputs.items()}
 
     def state_list(self) -> list[str]:
         """The resource addresses in the state (empty when there is no state yet)."""
