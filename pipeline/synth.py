@@ -62,6 +62,7 @@ def synthesize(settings: dict[str, EnvironmentSettings], target: Target, outdir:
     from modules.stack import build_app  # imported here: loading cdktf costs seconds, settings errors should not
 
     commit = commit or current_commit()
+    created = not outdir.exists()
     outdir.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix=".synth-", dir=outdir.parent))
     try:
@@ -69,6 +70,8 @@ def synthesize(settings: dict[str, EnvironmentSettings], target: Target, outdir:
             app = build_app(settings, target, commit, str(scratch))
         except ModuleSettingsError as exc:
             # A combination the schema let through but a construct refuses: still bad input, still nothing written.
+            if created:
+                shutil.rmtree(outdir, ignore_errors=True)
             raise SettingsError([Problem(f"settings of {', '.join(settings)}", "(module)",
                                          f"{exc}; fix the settings named there")]) from None
         app.synth()

@@ -174,3 +174,20 @@ def test_check_env_without_policy_refuses_before_synthesizing(envs_dir: Path, tm
         "port-text", "sla-end", "cost-months", "unknown-command"])
 def test_bad_arguments_exit_2(tmp_path: Path, args: tuple[str, ...], phrase: str) -> None:
     refused(main(*args, cwd=tmp_path), 2, phrase)
+
+
+def test_a_construct_refusal_is_bad_settings_and_writes_nothing(tmp_path: Path) -> None:
+    """Settings the schema lets through but a construct refuses (here forced past the loader with model_copy) are
+    exit-2 settings problems, and the output folder is not left behind."""
+    import envs
+    from envs.target import AWS
+    from pipeline.commands import _bad_settings
+    from pipeline.synth import synthesize
+
+    dev = envs.load("dev")
+    forced = dev.model_copy(update={"integration": dev.integration.model_copy(
+        update={"api_backend_hostname": "https://api.example.com/v1"})})
+    with pytest.raises(envs.SettingsError) as refusal:
+        synthesize({"dev": forced}, AWS, tmp_path / "out", commit="contract0000")
+    assert "backend_host" in str(refusal.value) and not (tmp_path / "out").exists()
+    assert _bad_settings(refusal.value) == 2
