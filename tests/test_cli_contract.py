@@ -130,6 +130,7 @@ def test_plan_that_is_not_utf8_json_exit_2(tmp_path: Path) -> None:
     plan = tmp_path / "plan.json"
     plan.write_bytes(b'{"format_version": "1.2", "resource_changes": []\xff}')
     refused(main("check", "--plan", str(plan), cwd=tmp_path), 2, str(plan), "not valid JSON")
+    refused(main("review", str(plan), cwd=tmp_path), 2, str(plan), "not valid JSON")
 
 
 def test_missing_input_files_exit_2(tmp_path: Path) -> None:
