@@ -35,7 +35,6 @@ from compliance.waivers import Waiver, load_waivers
 __all__ = ["Stage", "Finding", "GateResult", "Gate", "Waiver"]
 
 WAIVER_CHECK_ID = "PLAT_WAIVER_INVALID"
-SCANNERS = ("checkov", "project checks")   # what every gate run names; the policy files cannot drop one
 
 
 class Stage(enum.Enum):
