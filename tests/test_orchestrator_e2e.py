@@ -29,6 +29,8 @@ import pytest
 
 from tests.conftest import ROOT, own_emulator
 
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1800)]
+
 PROJECT, REGION = "dlvtest", "us-east-1"
 STAGING_BUCKET = f"{PROJECT}-tfstate-444444444444-{REGION}"
 C1, C2, UNTESTED = "c1c1c1c1c1c1", "c2c2c2c2c2c2", "deadbeef0000"

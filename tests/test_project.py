@@ -49,11 +49,28 @@ def test_ci_runs_the_readme_test_command() -> None:
     assert "make test" in (ROOT / ".ci" / "run").read_text()
 
 
-def test_cdktf_json_runs_the_app() -> None:
+def test_cdktf_json_runs_the_app(tmp_path: Path) -> None:
+    """What the cdktf CLI does with cdktf.json: run its ``app`` command through a shell in the project folder with
+    ``CDKTF_OUTDIR`` set, then read ``manifest.json`` and each stack's ``cdk.tf.json`` from that folder."""
     import json
+    import os
+    import subprocess
+    import sys
 
     config = json.loads((ROOT / "cdktf.json").read_text())
-    assert config["language"] == "python" and config["app"] == "python main.py"
+    assert config["language"] == "python"
+    outdir = tmp_path / "cdktf.out"
+    env = {**os.environ, "CDKTF_OUTDIR": str(outdir), "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+           "PLATFORM_BUILD_DIR": str(tmp_path / ".build")}
+    run = subprocess.run(config["app"], shell=True, cwd=ROOT, env=env, capture_output=True, text=True, timeout=240)
+    assert run.returncode == 0, run.stdout + run.stderr
+    manifest = json.loads((outdir / "manifest.json").read_text())
+    expected = {p.stem for p in (ROOT / "envs").glob("*.toml")}
+    assert set(manifest["stacks"]) == expected
+    for name, stack in manifest["stacks"].items():
+        doc = json.loads((outdir / stack["synthesizedStackPath"]).read_text())
+        assert doc["//"]["platform"]["environment"] == name and doc["resource"]
+        assert all("endpoints" not in p for p in doc["provider"]["aws"])  # the app is the real (aws) target
 
 
 def test_pins_are_exact() -> None:

@@ -10,7 +10,7 @@ import pytest
 
 from tests.conftest import cli
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(2400)]
 
 #: Validation hook for the forced failure: at the 50% step it stops the new colour's instances (moto then reports
 #: their targets "unused"), so the release's own health validation fails.
