@@ -53,7 +53,7 @@ DEPLOYMENT_GROUPS = {"delivery": "delivery", "deployed_dev": "dev-deployment"}
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "last: run after every other test of its group (destroys the shared deployment)")
-    _install_overall_timeout_report()
+    _install_overall_timeout_report(config)
 
 
 # -- markers: every test that needs the emulator or Terraform says so ---------------------------------------------
@@ -61,7 +61,7 @@ def pytest_configure(config: pytest.Config) -> None:
 # those markers would make it slow (or fail on a machine without Terraform), so collection refuses it.
 
 #: fixtures that start a moto server, plan with Terraform or deploy (directly or through the fixtures they use)
-HEAVY_FIXTURES = frozenset({"emulator", "deployed_dev", "delivery", "tf_env", "plans", "small_deployment"})
+HEAVY_FIXTURES = frozenset({"emulator", "deployed_dev", "delivery", "release_env", "tf_env", "plans"})
 HEAVY_MARKERS = frozenset({"e2e", "validate"})
 
 
@@ -87,16 +87,21 @@ def unmarked_heavy_tests(items: list[pytest.Item]) -> list[str]:
 _RUNNING: dict[str, str] = {}
 
 
-def _install_overall_timeout_report() -> None:
+def _install_overall_timeout_report(config: pytest.Config) -> None:
     import faulthandler
     import signal
 
     def report(signum: int, frame: Any) -> None:
+        capture = config.pluginmanager.getplugin("capturemanager")
+        if capture is not None:  # pytest holds fd 2 during a test: give it back so the report reaches the log
+            capture.suspend_global_capture(in_=False)
         who = os.environ.get("PYTEST_XDIST_WORKER", "controller")
         running = _RUNNING.get("nodeid", "no test (between tests or collecting)")
-        os.write(2, f"\n=== overall time limit (signal {signum}) [{who}]: running {running} ===\n".encode())
-        faulthandler.dump_traceback(all_threads=True)
-        os.write(2, f"=== [{who}] stopped while running {running} ===\n".encode())
+        sys.stderr.write(f"\n=== overall time limit (signal {signum}) [{who}]: running {running} ===\n")
+        sys.stderr.flush()
+        faulthandler.dump_traceback(file=sys.stderr, all_threads=True)
+        sys.stderr.write(f"=== [{who}] stopped while running {running} ===\n")
+        sys.stderr.flush()
         os._exit(124)
 
     if hasattr(signal, "SIGUSR1"):
