@@ -21,9 +21,9 @@ demo: setup
 test: setup
 	@$(RUN) python -m pytest -q -n 3 --dist loadgroup --no-loadscope-reorder --durations=25
 
-## Unit tests only (no Terraform, no emulator).
+## Every test that needs neither Terraform nor the emulator (markers `e2e` and `validate` deselected), under 2 minutes.
 test-fast: setup
-	@$(RUN) python -m pytest -q tests/test_settings.py tests/test_network.py tests/compliance -m "not e2e"
+	@$(RUN) python -m pytest -q -m "not e2e and not validate" --durations=10 tests
 
 bench: setup
 	@$(RUN) python benchmarks/bench_synth.py

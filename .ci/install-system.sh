@@ -1,10 +1,67 @@
 #!/usr/bin/env bash
-# System packages the tests need beyond the machine image (Terraform, Node 20 and Python 3.11 come with it).
+# Every system tool the tests use, checked; what Debian packages can bring is installed (apt, with retries).
+#   terraform 1.11+ and its AWS provider mirror  every validate/plan/e2e test (tests/conftest.py require_tools)
+#   node 20                                       cdktf's jsii runtime (every synthesis)
+#   python3 3.11+                                 the virtualenv (scripts/setup.sh)
+#   chromium                                      tests/test_html_report.py (headless rendering and screenshot)
+#   PostgreSQL 15 initdb, pg_ctl, postgres        tests/test_masking.py, tests/test_delivery_envsync.py (a throwaway
+#                                                 cluster; looked for in /usr/lib/postgresql/*/bin, then on PATH)
+#   runuser (util-linux)                          the throwaway cluster runs as an unprivileged user when run as root
+#   timeout (coreutils)                           .ci/run's overall time limit
+# Terraform, its provider mirror and Node come with the machine image (no registry here carries them): when missing,
+# this script says so and exits 2 instead of letting the tests fail one by one.
 set -euo pipefail
-need=()
-command -v chromium >/dev/null || need+=(chromium)
-if [ ${#need[@]} -gt 0 ]; then
+cd "$(dirname "$0")/.."
+
+apt_install() {  # apt_install PACKAGE...: three attempts, the package lists refreshed before each
   export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+  local attempt
+  for attempt in 1 2 3; do
+    if apt-get update -qq && apt-get install -y -qq --no-install-recommends "$@" >/dev/null; then
+      return 0
+    fi
+    echo "install-system: apt-get install $* failed (attempt $attempt of 3)" >&2
+    sleep $((attempt * 10))
+  done
+  return 1
+}
+
+pg_bin() {  # the folder that holds initdb, pg_ctl and postgres (the same search as tests/test_masking.py)
+  local dir
+  for dir in /usr/lib/postgresql/*/bin; do
+    [ -x "$dir/initdb" ] && [ -x "$dir/pg_ctl" ] && [ -x "$dir/postgres" ] && { echo "$dir"; return 0; }
+  done
+  command -v initdb >/dev/null && command -v pg_ctl >/dev/null && command -v postgres >/dev/null \
+    && { dirname "$(command -v initdb)"; return 0; }
+  return 1
+}
+
+packages=()
+command -v chromium >/dev/null || command -v chromium-browser >/dev/null || packages+=(chromium)
+pg_bin >/dev/null || packages+=(postgresql-15)
+command -v runuser >/dev/null || packages+=(util-linux)
+command -v timeout >/dev/null || packages+=(coreutils)
+if [ ${#packages[@]} -gt 0 ]; then
+  echo "install-system: installing ${packages[*]}"
+  apt_install "${packages[@]}" || echo "install-system: apt could not install ${packages[*]}" >&2
 fi
+
+missing=()
+command -v terraform >/dev/null || missing+=("terraform (Terraform 1.11+; comes with the machine image)")
+command -v node >/dev/null || missing+=("node (Node.js 20; comes with the machine image)")
+command -v python3 >/dev/null || missing+=("python3 (3.11+)")
+command -v chromium >/dev/null || command -v chromium-browser >/dev/null || missing+=("chromium (apt-get install chromium)")
+pg_bin >/dev/null || missing+=("PostgreSQL server binaries initdb, pg_ctl, postgres (apt-get install postgresql-15)")
+command -v runuser >/dev/null || missing+=("runuser (apt-get install util-linux)")
+command -v timeout >/dev/null || missing+=("timeout (apt-get install coreutils)")
+# shellcheck source=/dev/null
+source scripts/env.sh
+if [ -z "${TF_PROVIDER_MIRROR:-}" ] || [ ! -d "$TF_PROVIDER_MIRROR/registry.terraform.io/hashicorp/aws" ]; then
+  missing+=("the Terraform provider mirror (a folder holding registry.terraform.io/hashicorp/aws/5.100.0; set TF_PROVIDER_MIRROR)")
+fi
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "install-system: missing system tools the tests need:" >&2
+  printf '  - %s\n' "${missing[@]}" >&2
+  exit 2
+fi
+echo "install-system: terraform $(terraform version -json 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["terraform_version"])'), node $(node --version), chromium, PostgreSQL in $(pg_bin), provider mirror $TF_PROVIDER_MIRROR"

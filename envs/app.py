@@ -29,6 +29,13 @@ class AppTierSettings(Section):
     """The application tier: an internet-facing ALB, two Auto Scaling groups (blue and green) behind weighted
     forwarding, scaling policies and alarms, and the release flow's parameters."""
 
+    enabled: bool = True
+    """Build the application tier. Default true. When false there is no load balancer, no instances and no release
+    record: the WAF's regional web ACL is not created (it would protect nothing), `integration.enable_api_gateway`
+    must be false (the API fronts the load balancer), the observability canary and the data tier's failover record
+    to the load balancer are left out, and ``release`` refuses the environment. Every other ``[app]`` field is then
+    ignored."""
+
     app_port: Annotated[int, Field(ge=1024, le=65535)] = 8080
     """Port the instances serve HTTP on (the target groups' port). Default 8080."""
 

@@ -6,7 +6,7 @@ resolved by the stack ("true when the environment is protected", i.e. `protectio
 from __future__ import annotations
 
 import re
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -38,6 +38,15 @@ def _window(value: str, field: str, example: str, pattern: re.Pattern[str]) -> s
 def _minutes(hhmm: str) -> int:
     hours, minutes = hhmm.split(":")
     return int(hours) * 60 + int(minutes)
+
+
+def _daily_overlap(a0: int, a1: int, b0: int, b1: int) -> bool:
+    """Whether two windows given as minutes of the day (start, end) share a minute; a window whose end is not after
+    its start runs past midnight (it covers [start, 24:00) and [00:00, end))."""
+    def spans(start: int, end: int) -> list[tuple[int, int]]:
+        return [(start, end)] if end > start else [(start, 1440), (0, end)]
+
+    return any(max(x0, y0) < min(x1, y1) for x0, x1 in spans(a0, a1) for y0, y1 in spans(b0, b1))
 
 
 class DatabaseSettings(Section):
@@ -108,7 +117,7 @@ class DatabaseSettings(Section):
     def _needs_primary(self) -> "DatabaseSettings":
         b0, b1 = (_minutes(t) for t in self.backup_window.split("-"))
         m0, m1 = (_minutes(t[4:]) for t in self.maintenance_window.split("-"))
-        if max(b0, m0) < min(b1 if b1 > b0 else b1 + 1440, m1 if m1 > m0 else m1 + 1440):
+        if _daily_overlap(b0, b1, m0, m1):
             raise ValueError(f"backup_window {self.backup_window} overlaps maintenance_window "
                              f"{self.maintenance_window}; move data.database.backup_window")
         if not self.enabled and self.read_replicas:
@@ -181,6 +190,20 @@ class CacheSettings(Section):
 
 class StorageSettings(Section):
     """``[data.storage]``: the application, static-content and log buckets."""
+
+    data_buckets: tuple[Literal["app", "static"], ...] = ("app", "static")
+    """Which data buckets exist: ``app`` (application data) and ``static`` (static content, the CDN origin).
+    Default both. The access-log bucket (``logs``) always exists with the data tier: it receives the other buckets'
+    server access logs. ``static`` is required while `data.cdn.enabled` is true. An empty list leaves the log
+    bucket alone."""
+
+    @field_validator("data_buckets")
+    @classmethod
+    def _unique_buckets(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if len(set(value)) != len(value):
+            raise ValueError(f"lists a bucket twice ({list(value)}); name each of \"app\" and \"static\" at most "
+                             "once in data.storage.data_buckets")
+        return value
 
     transition_to_ia_days: Annotated[int, Field(ge=30)] = 30
     """Days before current objects move to STANDARD_IA (S3 minimum 30). Default 30."""
@@ -260,6 +283,11 @@ class CdnSettings(Section):
 class BackupSettings(Section):
     """``[data.backup]``: the AWS Backup vaults, plan, selection and restore testing."""
 
+    enabled: bool = True
+    """Build AWS Backup: the vaults, the plan, the selection, restore testing and the backup alarms. Default true.
+    When false the database is not tagged for a backup plan (its own automated backups stay) and every other
+    ``[data.backup]`` field is ignored."""
+
     daily_retention_days: Annotated[int, Field(ge=1, le=36500)] = 7
     """Days a daily recovery point is kept. Default 7."""
     weekly_retention_days: Annotated[int, Field(ge=7, le=36500)] = 35
@@ -299,6 +327,11 @@ class BackupSettings(Section):
 class DrSettings(Section):
     """``[data.dr]``: recovery objectives, DNS failover and the alarms that watch them."""
 
+    enabled: bool = True
+    """Build the DR resources: the Route 53 zone, the health check and failover records, and the replication (RPO)
+    alarms. Default true. The objectives (`rto_minutes`, `rpo_minutes`) still shape the runbook and the database's
+    replica-lag alarm when false."""
+
     rto_minutes: Annotated[int, Field(ge=1, le=10080)] = 240
     """Recovery time objective in minutes (in the runbook and the health check's sensitivity). Default 240."""
     rpo_minutes: Annotated[int, Field(ge=1, le=10080)] = 60
@@ -318,6 +351,11 @@ class DataTierSettings(Section):
     """Settings of the data tier (database, cache, storage, CDN, backup and disaster recovery). Every field has a
     default; see docs/data-tier.md."""
 
+    enabled: bool = True
+    """Build the data tier. Default true. When false there is no database, cache, bucket, CDN, AWS Backup or DR
+    resource, and every other ``[data]`` field is ignored; with the tier on, each part has its own switch
+    (`database.enabled`, `cache.enabled`, `cdn.enabled`, `backup.enabled`, `dr.enabled`, `storage.data_buckets`)."""
+
     database: DatabaseSettings = DatabaseSettings()
     """RDS PostgreSQL. Default: all defaults of DatabaseSettings."""
     cache: CacheSettings = CacheSettings()
@@ -330,3 +368,10 @@ class DataTierSettings(Section):
     """AWS Backup. Default: all defaults of BackupSettings."""
     dr: DrSettings = DrSettings()
     """Disaster recovery. Default: all defaults of DrSettings."""
+
+    @model_validator(mode="after")
+    def _parts(self) -> "DataTierSettings":
+        if self.enabled and self.cdn.enabled and "static" not in self.storage.data_buckets:
+            raise ValueError("cdn.enabled is true but storage.data_buckets has no \"static\" bucket (the CDN's "
+                             "origin); add \"static\" to data.storage.data_buckets or set data.cdn.enabled = false")
+        return self

@@ -119,10 +119,14 @@ class IntegrationSettings(Section):
     """Settings of the integration layer (API Gateway, VPC Lattice + Cloud Map, VPC endpoints, integration
     secrets). Every field has a default."""
 
+    enabled: bool = True
+    """Build the integration layer (the parts switched on below, and the integration log group). Default true. When
+    false none of it exists and every other ``[integration]`` field is ignored."""
+
     # -- API Gateway -------------------------------------------------------------------------------------------------
     enable_api_gateway: bool = True
-    """A regional REST API proxying to the application load balancer over HTTPS. Default true (needs the app
-    tier)."""
+    """A regional REST API proxying to the application load balancer over HTTPS. Default true, with `enabled`; it
+    needs the app tier: with `app.enabled` false the settings are refused until this is false (or `enabled` is)."""
     api_stage_name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_]{1,64}$")] = "v1"
     """Name of the API stage (the first path segment of its URL). Default ``v1``."""
     api_backend_hostname: str | None = None

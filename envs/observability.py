@@ -158,6 +158,12 @@ class Budget(Section):
 class ObservabilitySettings(Section):
     """Settings of observability, SLOs and cost. Every field has a default."""
 
+    enabled: bool = True
+    """Build monitoring (log groups, metric filters, dashboards, anomaly alarms), tracing, SLO alarms, budgets and
+    cost anomaly detection, and the canary. Default true. When false none of them exist and ``sla report`` refuses
+    the environment; the alerting topics (and `contacts`) stay while `security.enabled` is true, because the
+    security baseline routes findings to them, and go otherwise (the other tiers' alarms then have no actions)."""
+
     contacts: Contacts = Contacts()
     """Alert subscribers per severity. Default: none (topics exist, nobody subscribed)."""
     escalation_minutes: Annotated[int, Field(ge=5, le=720)] = 30

@@ -248,6 +248,11 @@ class EnvironmentSettings(Section):
         elif level is ProtectionLevel.MEDIUM and self.network.az_count < 2:
             problems.append(("network.az_count", f"is {self.network.az_count}; protection_level \"medium\" needs "
                                                  "at least 2 AZs: set network.az_count = 2 or more"))
+        if self.integration.enabled and self.integration.enable_api_gateway and not self.app.enabled:
+            problems.append(("integration.enable_api_gateway", "the API Gateway proxies to the app tier's load "
+                                                               "balancer, but app.enabled is false: set "
+                                                               "integration.enable_api_gateway = false (or "
+                                                               "integration.enabled = false), or app.enabled = true"))
         if problems:
             raise CrossFieldError(problems)
         return self

@@ -29,6 +29,25 @@ _EXTERNAL_ID = re.compile(r"^[\w+=,.@:/-]{2,1224}$")
 class SecuritySettings(Section):
     """Settings of the security baseline (WAF, IAM, encryption, audit, threat detection, incident response)."""
 
+    # -- switches --------------------------------------------------------------------------------------------------
+    enabled: bool = True
+    """Build the security baseline (IAM roles and permissions boundary, audit trail, threat detection, WAF, incident
+    response, compliance dashboard). Default true. When false none of them exist and every other ``[security]``
+    field is ignored; the customer-managed KMS keys and the TLS-only, encrypted resources of the other tiers stay,
+    but their IAM roles carry no permissions boundary (the baseline sets it) and the gate judges them as they are."""
+    enable_waf: bool = True
+    """The WAF web ACLs: a regional one on the load balancer (and the API stage), a CloudFront-scoped one on the
+    distribution. Default true, with `enabled`. Each ACL is created only when it has something to protect: the
+    regional ACL needs `app.enabled`, the CloudFront ACL needs `data.cdn.enabled` (with `data.enabled`)."""
+    enable_audit: bool = True
+    """CloudTrail, the audit bucket and (with `manage_account_baseline`) AWS Config. Default true, with `enabled`."""
+    enable_threat_detection: bool = True
+    """GuardDuty, Security Hub, Inspector and Macie (with `manage_account_baseline`; otherwise nothing). Default
+    true, with `enabled`."""
+    enable_incident_response: bool = True
+    """Incident response: finding routing to the alerting topics, the containment SSM document, isolation security
+    group and playbook links. Default true, with `enabled`."""
+
     # -- account-level singletons --------------------------------------------------------------------------------
     manage_account_baseline: bool = True
     """Whether this environment owns the account/region singletons: IAM password policy, GitHub OIDC provider,

@@ -49,6 +49,10 @@ class DataTierSettings:
     """Keyword values of :class:`DisasterRecoverySettings` besides endpoints and watches."""
     extra_tags: dict[str, str] = field(default_factory=dict)
     """Tags on every resource of the tier on top of the context tags. Default: none."""
+    enable_backup: bool = True
+    """AWS Backup (vaults, plan, selection, restore testing, alarms). Default true."""
+    enable_dr: bool = True
+    """The DR zone, health check, failover records and replication alarms. Default true."""
 
 
 def data_tier_settings(env: EnvironmentSettings) -> DataTierSettings:
@@ -88,8 +92,11 @@ def data_tier_settings(env: EnvironmentSettings) -> DataTierSettings:
                    noncurrent_version_expiration_days=st.noncurrent_version_expiration_days,
                    abort_incomplete_multipart_days=st.abort_incomplete_multipart_days,
                    log_expiration_days=st.log_expiration_days,
-                   replicate_to_dr=protected if st.replicate_to_dr is None else st.replicate_to_dr,
-                   create_cdn_log_bucket=d.cdn.enabled, force_destroy=not protected)
+                   # Nothing to replicate without a data bucket.
+                   replicate_to_dr=bool(st.data_buckets) and (
+                       protected if st.replicate_to_dr is None else st.replicate_to_dr),
+                   create_cdn_log_bucket=d.cdn.enabled, force_destroy=not protected,
+                   data_buckets=tuple(st.data_buckets))
     cdn = None
     if d.cdn.enabled:
         cdn = dict(price_class=d.cdn.price_class, aliases=d.cdn.aliases, acm_certificate_arn=d.cdn.acm_certificate_arn,
@@ -105,7 +112,8 @@ def data_tier_settings(env: EnvironmentSettings) -> DataTierSettings:
               health_check_path=d.dr.health_check_path)
     return DataTierSettings(environment=env.name, protected=protected, dr_region=env.dr_region,
                             log_retention_days=env.log_retention_days, database=database, cache=cache,
-                            storage=storage, cdn=cdn, backup=backup, dr=dr)
+                            storage=storage, cdn=cdn, backup=backup, dr=dr, enable_backup=b.enabled,
+                            enable_dr=d.dr.enabled)
 
 
 def runbook_inputs(env: EnvironmentSettings) -> RunbookInputs:
@@ -165,20 +173,26 @@ class DataTier(Module):
         allowed = (app_security_group_id,) if app_security_group_id else ()
         extra = s.extra_tags
 
-        # 1. The DR-region key: replicas, the DR vault and replicated database backups are encrypted with it.
-        self.dr_key = DrRegionKey(self, "dr-key", ctx, dr_provider, extra)
-        self.dr_key_arn: str = self.dr_key.arn
+        # 1. The DR-region key: replicas, the DR vault and replicated database backups are encrypted with it (only
+        #    built when one of them exists).
+        replicate_storage = bool(s.storage["replicate_to_dr"])
+        needs_dr_key = (replicate_storage or (s.enable_backup and bool(s.backup["copy_to_dr"]))
+                        or bool((s.database or {}).get("replicate_backups")))
+        self.dr_key: DrRegionKey | None = DrRegionKey(self, "dr-key", ctx, dr_provider, extra) if needs_dr_key else None
+        self.dr_key_arn: str | None = self.dr_key.arn if self.dr_key else None
 
         # 2. Backup first (its selection tag goes on the database), then storage, database, cache, CDN, DR.
-        self.backup = Backup(self, "backup", ctx, BackupSettings(
-            kms_key_arn=keys["backups"], dr_kms_key_arn=self.dr_key.arn, alarm_topic_arns=topics, extra_tags=extra,
-            **s.backup), dr_provider=dr_provider)
-        self.backup_vault_arn: str = self.backup.vault_arn
-        self.dr_backup_vault_arn: str | None = self.backup.dr_vault_arn
+        self.backup: Backup | None = None
+        if s.enable_backup:
+            self.backup = Backup(self, "backup", ctx, BackupSettings(
+                kms_key_arn=keys["backups"], dr_kms_key_arn=self.dr_key_arn, alarm_topic_arns=topics,
+                extra_tags=extra, **s.backup), dr_provider=dr_provider)
+        self.backup_vault_arn: str | None = self.backup.vault_arn if self.backup else None
+        self.dr_backup_vault_arn: str | None = self.backup.dr_vault_arn if self.backup else None
 
         self.storage = Storage(self, "storage", ctx, StorageSettings(
             kms_key_arn=keys["data"], log_kms_key_arn=keys["logs"], dr_region=s.dr_region,
-            dr_kms_key_arn=self.dr_key.arn if s.storage["replicate_to_dr"] else None, extra_tags=extra, **s.storage),
+            dr_kms_key_arn=self.dr_key_arn if replicate_storage else None, extra_tags=extra, **s.storage),
             dr_provider=dr_provider)
         self.bucket_names: dict[str, str] = self.storage.bucket_names
         self.bucket_arns: dict[str, str] = self.storage.bucket_arns
@@ -192,8 +206,9 @@ class DataTier(Module):
                 secret_kms_key_arn=keys["secrets"], log_kms_key_arn=keys["logs"],
                 log_retention_days=s.log_retention_days, proxy_subnet_ids=tuple(private_subnet_ids),
                 allowed_security_group_ids=allowed,
-                backup_replication_kms_key_arn=self.dr_key.arn if replicate else None,
-                alarm_topic_arns=topics, backup_tags=dict(self.backup.selection_tags), extra_tags=extra, **db),
+                backup_replication_kms_key_arn=self.dr_key_arn if replicate else None,
+                alarm_topic_arns=topics, backup_tags=dict(self.backup.selection_tags) if self.backup else {},
+                extra_tags=extra, **db),
                 dr_provider=dr_provider)
         self.db_endpoint = self.database.endpoint if self.database else None
         self.db_address = self.database.address if self.database else None
@@ -233,17 +248,19 @@ class DataTier(Module):
 
         # 3. DR: zone, health check and failover records (primary: the load balancer; secondary: the setting, else
         #    the CDN), and the RPO alarms on replication.
-        dr = dict(s.dr)
-        secondary = dr.pop("secondary_endpoint") or (self.cdn.domain_name if self.cdn else None)
-        pairs = [(buckets[k].name, buckets[f"{k}-dr"].name) for k in DATA_BUCKETS if f"{k}-dr" in buckets]
-        self.dr = DisasterRecovery(self, "dr", ctx, DisasterRecoverySettings(
-            dr_region=s.dr_region, primary_endpoint=alb_dns_name, secondary_endpoint=secondary,
-            replication_watches=replication_watches(pairs, "to-dr-region"), alarm_topic_arns=topics,
-            extra_tags=extra, **dr))
-        self.zone_id: str = self.dr.zone_id
+        self.dr: DisasterRecovery | None = None
+        if s.enable_dr:
+            dr = dict(s.dr)
+            secondary = dr.pop("secondary_endpoint") or (self.cdn.domain_name if self.cdn else None)
+            pairs = [(buckets[k].name, buckets[f"{k}-dr"].name) for k in DATA_BUCKETS if f"{k}-dr" in buckets]
+            self.dr = DisasterRecovery(self, "dr", ctx, DisasterRecoverySettings(
+                dr_region=s.dr_region, primary_endpoint=alb_dns_name, secondary_endpoint=secondary,
+                replication_watches=replication_watches(pairs, "to-dr-region"), alarm_topic_arns=topics,
+                extra_tags=extra, **dr))
+        self.zone_id: str | None = self.dr.zone_id if self.dr else None
 
         self.alarms = [*(self.database.alarms if self.database else ()), *(self.cache.alarms if self.cache else ()),
-                       *self.backup.alarms, *self.dr.alarms]
+                       *(self.backup.alarms if self.backup else ()), *(self.dr.alarms if self.dr else ())]
 
     def attach_web_acl(self, web_acl_arn: str) -> None:
         """The WAF hook: a CLOUDFRONT-scoped WAFv2 web ACL (us-east-1) on the distribution, if there is one."""

@@ -44,6 +44,12 @@ class SecurityBaselineSettings:
     """Fields of IncidentResponseSettings except the VPC and topics, which the composition fills in."""
     log_retention_days: int = 365
     """Retention of the compliance-events log group. Default 365."""
+    enable_audit: bool = True
+    """CloudTrail, the audit bucket and (with `manage_account_baseline`) AWS Config. Default true."""
+    enable_threat_detection: bool = True
+    """GuardDuty, Security Hub, Inspector, Macie (account singletons). Default true."""
+    enable_incident_response: bool = True
+    """Finding routing, containment document, quarantine group, playbook links. Default true."""
     extra_tags: dict[str, str] = field(default_factory=dict)
     """Tags on every resource of the module on top of the context tags. Default: none."""
 
@@ -78,13 +84,17 @@ def security_settings(env: EnvironmentSettings, *, logs_key_arn: str, data_bucke
             macie_bucket_names=data_bucket_names),
         incident={"playbooks_url": sec.playbooks_url, "critical_severity": sec.critical_finding_severity,
                   "route_security_hub": sec.enable_security_hub, "auto_contain": sec.auto_contain_instances},
-        log_retention_days=env.log_retention_days,
+        log_retention_days=env.log_retention_days, enable_audit=sec.enable_audit,
+        enable_threat_detection=sec.enable_threat_detection, enable_incident_response=sec.enable_incident_response,
     )
 
 
-def waf_settings(env: EnvironmentSettings, *, logs_key_arn: str, cloudfront_logs_key_arn: str) -> WafSettings:
+def waf_settings(env: EnvironmentSettings, *, logs_key_arn: str, cloudfront_logs_key_arn: str,
+                 regional: bool = True, cloudfront: bool = True) -> WafSettings:
+    """The WAF's settings; ``regional`` / ``cloudfront``: which ACLs exist (each only with something to protect)."""
     sec = env.security
     return WafSettings(logs_kms_key_arn=logs_key_arn, cloudfront_logs_kms_key_arn=cloudfront_logs_key_arn,
+                       enable_regional_acl=regional, enable_cloudfront_acl=cloudfront,
                        rate_limit=sec.waf_rate_limit, rate_window_seconds=sec.waf_rate_window_seconds,
                        blocked_countries=sec.waf_blocked_countries, allowed_cidrs=sec.waf_allowed_cidrs,
                        blocked_cidrs=sec.waf_blocked_cidrs, log_retention_days=env.log_retention_days,
@@ -94,27 +104,36 @@ def waf_settings(env: EnvironmentSettings, *, logs_key_arn: str, cloudfront_logs
 class Security(Module):
     """The security baseline.
 
-    Public attributes: ``iam``, ``audit``, ``threat_detection``, ``waf``, ``incident_response`` (the parts),
+    Public attributes: ``iam``, ``audit``, ``threat_detection``, ``waf``, ``incident_response`` (the parts; each but
+    ``iam`` is None when switched off, ``waf`` also when there is nothing to protect),
     ``web_acl_names`` (scope -> name), ``dashboard_name``, ``compliance_log_group_name``, ``critical_topic_arn``, ``notify_topic_arn``.
     """
 
     def __init__(self, scope: Construct, id_: str, ctx: Context, settings: SecurityBaselineSettings, *,
-                 waf: WafSettings, vpc_id: str, us_east_1: TerraformProvider, critical_topic_arn: str,
+                 waf: WafSettings | None, vpc_id: str, us_east_1: TerraformProvider, critical_topic_arn: str,
                  notify_topic_arn: str, alb_arn: str | None = None,
                  attach_cloudfront_acl: Callable[[str], None] | None = None) -> None:
         super().__init__(scope, id_, ctx)
         self.settings = settings
         self.iam = Iam(self, "iam", ctx, settings.iam)
-        self.audit = Audit(self, "audit", ctx, settings.audit)
-        self.threat_detection = ThreatDetection(self, "threat-detection", ctx, settings.threat_detection)
-        self.waf = Waf(self, "waf", ctx, waf, us_east_1=us_east_1, alb_arn=alb_arn)
-        self.web_acl_names: dict[str, str] = self.waf.web_acl_names
-        if attach_cloudfront_acl is not None and self.waf.cloudfront_acl_arn is not None:
-            attach_cloudfront_acl(self.waf.cloudfront_acl_arn)
+        self.audit: Audit | None = Audit(self, "audit", ctx, settings.audit) if settings.enable_audit else None
+        self.threat_detection: ThreatDetection | None = (
+            ThreatDetection(self, "threat-detection", ctx, settings.threat_detection)
+            if settings.enable_threat_detection else None)
+        self.waf: Waf | None = None
+        self.web_acl_names: dict[str, str] = {}
+        if waf is not None:
+            self.waf = Waf(self, "waf", ctx, waf, us_east_1=us_east_1,
+                           alb_arn=alb_arn if waf.enable_regional_acl else None)
+            self.web_acl_names = self.waf.web_acl_names
+            if attach_cloudfront_acl is not None and self.waf.cloudfront_acl_arn is not None:
+                attach_cloudfront_acl(self.waf.cloudfront_acl_arn)
         self.critical_topic_arn, self.notify_topic_arn = critical_topic_arn, notify_topic_arn
-        self.incident_response = IncidentResponse(self, "incident-response", ctx, IncidentResponseSettings(
-            vpc_id=vpc_id, critical_topic_arn=critical_topic_arn, notify_topic_arn=notify_topic_arn,
-            extra_tags=settings.extra_tags, **settings.incident))
+        self.incident_response: IncidentResponse | None = None
+        if settings.enable_incident_response:
+            self.incident_response = IncidentResponse(self, "incident-response", ctx, IncidentResponseSettings(
+                vpc_id=vpc_id, critical_topic_arn=critical_topic_arn, notify_topic_arn=notify_topic_arn,
+                extra_tags=settings.extra_tags, **settings.incident))
         self._compliance_dashboard(settings.audit.logs_kms_key_arn)
         Aspects.of(TerraformStack.of(self)).add(self.iam.boundary_aspect())
 
@@ -165,7 +184,7 @@ class Security(Module):
     def dashboard_body(self, group_name: str) -> dict[str, Any]:
         ctx = self.ctx
         source = f"SOURCE '{group_name}'"
-        playbooks = self.incident_response.playbook_urls
+        playbooks = self.incident_response.playbook_urls if self.incident_response is not None else {}
 
         def logs(title: str, query: str, x: int, y: int, view: str = "table") -> dict[str, Any]:
             return {"type": "log", "x": x, "y": y, "width": 12, "height": 6,
@@ -178,14 +197,21 @@ class Security(Module):
             return [["AWS/WAFV2", "BlockedRequests", *dims, {"region": region, "label": f"{kind} blocked"}],
                     ["AWS/WAFV2", "AllowedRequests", *dims, {"region": region, "label": f"{kind} allowed"}]]
 
-        metrics = waf_metric("regional", ctx.region)
-        if self.waf.cloudfront_acl_arn is not None:
+        metrics: list[Any] = []
+        if self.waf is not None and self.waf.regional_acl_arn is not None:
+            metrics += waf_metric("regional", ctx.region)
+        if self.waf is not None and self.waf.cloudfront_acl_arn is not None:
             metrics += waf_metric("cloudfront", "us-east-1")
+        intro = ("AWS Config rule compliance and Security Hub findings (from EventBridge)"
+                 + (", WAF traffic." if metrics else "."))
+        if playbooks:
+            intro += " Playbooks: " + ", ".join(f"[{k}]({v})" for k, v in playbooks.items())
+        waf_widgets = [{"type": "metric", "x": 0, "y": 14, "width": 24, "height": 6, "properties": {
+            "title": "WAF requests", "view": "timeSeries", "stacked": False, "region": ctx.region,
+            "stat": "Sum", "period": 300, "metrics": metrics}}] if metrics else []
         return {"widgets": [
             {"type": "text", "x": 0, "y": 0, "width": 24, "height": 2, "properties": {"markdown": (
-                f"# {ctx.name_prefix} security and compliance\n"
-                f"AWS Config rule compliance and Security Hub findings (from EventBridge), WAF traffic. Playbooks: "
-                + ", ".join(f"[{k}]({v})" for k, v in playbooks.items()))}},
+                f"# {ctx.name_prefix} security and compliance\n" + intro)}},
             logs("Config rules: latest compliance per rule and resource",
                  "filter source = 'aws.config' | stats latest(detail.newEvaluationResult.complianceType) as status "
                  "by detail.configRuleName as rule, detail.resourceId as resource | sort rule", 0, 2),
@@ -199,9 +225,7 @@ class Security(Module):
                  "filter source = 'aws.securityhub' and detail.findings.0.Compliance.Status = 'FAILED' | stats "
                  "count(*) as findings by detail.findings.0.Compliance.SecurityControlId as control | sort findings "
                  "desc | limit 25", 12, 8),
-            {"type": "metric", "x": 0, "y": 14, "width": 24, "height": 6, "properties": {
-                "title": "WAF requests", "view": "timeSeries", "stacked": False, "region": ctx.region,
-                "stat": "Sum", "period": 300, "metrics": metrics}},
+            *waf_widgets,
         ]}
 
 
@@ -217,8 +241,15 @@ def build_security(stack: Any, settings: EnvironmentSettings) -> Security:
     sec = security_settings(settings, logs_key_arn=logs_key.arn,
                             data_bucket_arns=tuple(bucket_arns[k] for k in data_keys),
                             data_bucket_names=tuple(bucket_names[k] for k in data_keys))
-    waf = waf_settings(settings, logs_key_arn=logs_key.arn,
-                       cloudfront_logs_key_arn=Security.cloudfront_logs_key(stack, stack.ctx, us_east_1, logs_key))
+    # A web ACL is created only with something to protect: the regional one needs the app tier's load balancer
+    # (the API stage fronts it too), the CloudFront one the distribution.
+    regional = app is not None
+    cloudfront = getattr(data, "cdn", None) is not None
+    waf = None
+    if settings.security.enable_waf and (regional or cloudfront):
+        waf = waf_settings(settings, logs_key_arn=logs_key.arn, regional=regional, cloudfront=cloudfront,
+                           cloudfront_logs_key_arn=Security.cloudfront_logs_key(stack, stack.ctx, us_east_1, logs_key)
+                           if cloudfront else logs_key.arn)
     return Security(stack, "security", stack.ctx, sec, waf=waf, vpc_id=stack.network.vpc_id, us_east_1=us_east_1,
                     critical_topic_arn=alerting.topic_arns["critical"], notify_topic_arn=alerting.topic_arns["warning"],
                     alb_arn=getattr(app, "alb_arn", None),

@@ -16,12 +16,12 @@ from .alerting import Alerting, alerting_settings
 from .app_tier import AppTier, app_tier_settings
 from .base import Context
 from .data_tier import DataTier, data_tier_settings, topic_arns as data_topic_arns
-from .integration import build_integration
+from .integration import Integration, build_integration
 from .kms import EncryptionKey, EncryptionKeySettings, KeyServices
 from .literal import literal_settings
 from .network import Network, NetworkSettings
 from .observability import Observability, observability_settings, observed_resources
-from .security import build_security
+from .security import Security, build_security
 
 MANAGED_BY = "platform-iac"
 
@@ -145,53 +145,72 @@ class PlatformStack(TerraformStack):
             flow_log_kms_key_arn=self.keys["logs"].arn,
         ))
 
-        # 3. Capabilities, in dependency order; each reads what earlier ones expose (None when absent).
-        #    Alerting first (every module wires its alarms to it), then app tier, data tier, security (the WAF
-        #    attaches to the app tier's load balancer and the data tier's CDN), observability last (dashboards
-        #    over everything).
-        self.alerting = Alerting(self, "alerting", self.ctx,
-                                 alerting_settings(settings.observability, self.keys["alerts"].arn))
-        self.app = AppTier(self, "app", self.ctx, app_tier_settings(
-            settings.app, settings.sizes, protected=settings.protected, target=target,
-            vpc_id=self.network.vpc_id, public_subnet_ids=self.network.public_subnet_ids,
-            private_subnet_ids=self.network.private_subnet_ids, ebs_kms_key_arn=self.keys["data"].arn,
-            alarm_topic_arns=self.alerting.topic_arns if self.alerting is not None else None))
-        self.data = DataTier(
-            self, "data", self.ctx, data_tier_settings(settings), vpc_id=self.network.vpc_id,
-            database_subnet_group_name=self.network.database_subnet_group_name,
-            private_subnet_ids=self.network.private_subnet_ids,
-            keys={data_class: key.arn for data_class, key in self.keys.items()}, dr_provider=self.providers.dr,
-            app_security_group_id=self.app.app_security_group_id if self.app is not None else None,
-            alb_dns_name=self.app.alb_dns_name if self.app is not None else None,
-            alarm_topic_arns=data_topic_arns(self.alerting))
-        self.security = build_security(self, settings)
-        self.integration = build_integration(self, settings)
-        for name, value in self.integration.outputs().items():
-            TerraformOutput(self, name, value=value)
-        self.observability = Observability(
-            self, "observability", self.ctx, observability_settings(settings, self.keys["logs"].arn),
-            alerting=self.alerting, observed=observed_resources(self.app, self.data, self.security))
+        # 3. Capabilities, in dependency order; each reads what earlier ones expose (None when absent or switched
+        #    off in the settings: `app.enabled`, `data.enabled`, `security.enabled`, `integration.enabled`,
+        #    `observability.enabled`). Alerting first (every module wires its alarms to it; it exists while
+        #    observability or the security baseline, which routes findings to it, is on), then app tier, data tier,
+        #    security (the WAF attaches to the app tier's load balancer and the data tier's CDN), observability last
+        #    (dashboards over everything).
+        s = settings
+        self.alerting: Alerting | None = None
+        if s.observability.enabled or s.security.enabled:
+            self.alerting = Alerting(self, "alerting", self.ctx,
+                                     alerting_settings(settings.observability, self.keys["alerts"].arn))
+        self.app: AppTier | None = None
+        if s.app.enabled:
+            self.app = AppTier(self, "app", self.ctx, app_tier_settings(
+                settings.app, settings.sizes, protected=settings.protected, target=target,
+                vpc_id=self.network.vpc_id, public_subnet_ids=self.network.public_subnet_ids,
+                private_subnet_ids=self.network.private_subnet_ids, ebs_kms_key_arn=self.keys["data"].arn,
+                alarm_topic_arns=self.alerting.topic_arns if self.alerting is not None else None))
+        self.data: DataTier | None = None
+        if s.data.enabled:
+            self.data = DataTier(
+                self, "data", self.ctx, data_tier_settings(settings), vpc_id=self.network.vpc_id,
+                database_subnet_group_name=self.network.database_subnet_group_name,
+                private_subnet_ids=self.network.private_subnet_ids,
+                keys={data_class: key.arn for data_class, key in self.keys.items()}, dr_provider=self.providers.dr,
+                app_security_group_id=self.app.app_security_group_id if self.app is not None else None,
+                alb_dns_name=self.app.alb_dns_name if self.app is not None else None,
+                alarm_topic_arns=data_topic_arns(self.alerting))
+        self.security: Security | None = build_security(self, settings) if s.security.enabled else None
+        self.integration: Integration | None = build_integration(self, settings) if s.integration.enabled else None
+        if self.integration is not None:
+            for name, value in self.integration.outputs().items():
+                TerraformOutput(self, name, value=value)
+        self.observability: Observability | None = None
+        if s.observability.enabled:
+            self.observability = Observability(
+                self, "observability", self.ctx, observability_settings(settings, self.keys["logs"].arn),
+                alerting=self.alerting, observed=observed_resources(self.app, self.data, self.security))
 
+        # Outputs only of what exists: a switched-off tier emits none (the pipeline's readers say so by name).
         TerraformOutput(self, "vpc_id", value=self.network.vpc_id)
         TerraformOutput(self, "private_subnet_ids", value=self.network.private_subnet_ids)
         TerraformOutput(self, "database_subnet_group", value=self.network.database_subnet_group_name)
-        for name, value in (("db_endpoint", self.data.db_endpoint), ("db_identifier", self.data.db_identifier),
-                            ("static_bucket", self.data.bucket_names.get("static")),
-                            ("cdn_distribution_id", self.data.distribution_id),
-                            ("backup_vault_arn", self.data.backup_vault_arn)):
+        data, sec, app = self.data, self.security, self.app
+        optional: tuple[tuple[str, object], ...] = ()
+        if data is not None:
+            optional += (("db_endpoint", data.db_endpoint), ("db_identifier", data.db_identifier),
+                         ("static_bucket", data.bucket_names.get("static")),
+                         ("cdn_distribution_id", data.distribution_id),
+                         ("backup_vault_arn", data.backup_vault_arn))
+        if sec is not None:
+            optional += (
+                ("security_dashboard", sec.dashboard_name),
+                ("waf_regional_acl_arn", sec.waf.regional_acl_arn if sec.waf is not None else None),
+                ("audit_bucket", sec.audit.bucket_name if sec.audit is not None else None),
+                ("cloudtrail_arn", sec.audit.trail_arn if sec.audit is not None else None),
+                ("containment_document", sec.incident_response.containment_document_name
+                 if sec.incident_response is not None else None),
+                ("permissions_boundary_arn", sec.iam.boundary_arn))
+        if app is not None:
+            optional += (("alb_dns_name", app.alb_dns_name), ("alb_arn", app.alb_arn),
+                         ("https_listener_arn", app.https_listener_arn),
+                         ("app_target_group_arns", app.target_group_arns), ("app_asg_names", app.asg_names))
+        for name, value in optional:
             if value is not None:
                 TerraformOutput(self, name, value=value)
-        TerraformOutput(self, "security_dashboard", value=self.security.dashboard_name)
-        TerraformOutput(self, "waf_regional_acl_arn", value=self.security.waf.regional_acl_arn)
-        TerraformOutput(self, "audit_bucket", value=self.security.audit.bucket_name)
-        TerraformOutput(self, "cloudtrail_arn", value=self.security.audit.trail_arn)
-        TerraformOutput(self, "containment_document", value=self.security.incident_response.containment_document_name)
-        TerraformOutput(self, "permissions_boundary_arn", value=self.security.iam.boundary_arn)
-        TerraformOutput(self, "alb_dns_name", value=self.app.alb_dns_name)
-        TerraformOutput(self, "alb_arn", value=self.app.alb_arn)
-        TerraformOutput(self, "https_listener_arn", value=self.app.https_listener_arn)
-        TerraformOutput(self, "app_target_group_arns", value=self.app.target_group_arns)
-        TerraformOutput(self, "app_asg_names", value=self.app.asg_names)
 
     def _backend(self, settings: EnvironmentSettings, target: Target) -> None:
         common = dict(bucket=settings.state_bucket, key=settings.state_key, region=settings.region,

@@ -73,6 +73,8 @@ class StorageSettings:
     """The DR region. Required when `replicate_to_dr`."""
     dr_kms_key_arn: str | None = None
     """Key in the DR region encrypting the replicas. Required when `replicate_to_dr`."""
+    data_buckets: tuple[str, ...] = DATA_BUCKETS
+    """Which data buckets exist (a subset of ``app``, ``static``). Default both; the log bucket always exists."""
     create_cdn_log_bucket: bool = True
     """The CloudFront log bucket (ACLs enabled, see the module docstring). Default true."""
     force_destroy: bool = False
@@ -137,7 +139,7 @@ class Storage(Module):
         if s.create_cdn_log_bucket:
             self._make("cdn-logs", ctx.region, s.log_kms_key_arn, acl_owner="BucketOwnerPreferred",
                        log_target=self.buckets["logs"], rules=self._log_rules())
-        for key in DATA_BUCKETS:
+        for key in (k for k in DATA_BUCKETS if k in s.data_buckets):
             self._make(key, ctx.region, s.kms_key_arn, acl_owner="BucketOwnerEnforced",
                        log_target=self.buckets["logs"], rules=self._data_rules())
 
@@ -146,7 +148,7 @@ class Storage(Module):
             assert s.dr_region and s.dr_kms_key_arn and dr_provider is not None
             dr_logs = self._make("logs-dr", s.dr_region, s.dr_kms_key_arn, acl_owner="BucketOwnerEnforced",
                                  log_target=None, rules=self._log_rules(), provider=dr_provider)
-            for key in DATA_BUCKETS:
+            for key in (k for k in DATA_BUCKETS if k in s.data_buckets):
                 self._make(f"{key}-dr", s.dr_region, s.dr_kms_key_arn, acl_owner="BucketOwnerEnforced",
                            log_target=dr_logs, rules=self._data_rules(), provider=dr_provider)
             self._replication()
@@ -272,8 +274,9 @@ class Storage(Module):
                            "Condition": {"StringEquals": {"aws:SourceAccount": ctx.account_id}},
                        }),
                        tags=tags(ctx, f"{prefix}-s3-replication", s.extra_tags))
-        sources = [self.buckets[k] for k in DATA_BUCKETS]
-        replicas = [self.buckets[f"{k}-dr"] for k in DATA_BUCKETS]
+        keys = [k for k in DATA_BUCKETS if k in s.data_buckets]
+        sources = [self.buckets[k] for k in keys]
+        replicas = [self.buckets[f"{k}-dr"] for k in keys]
         IamRolePolicy(self, "replication-policy", name="replicate-to-dr", role=role.id, policy=policy_json(
             {"Effect": "Allow", "Action": ["s3:GetReplicationConfiguration", "s3:ListBucket"],
              "Resource": [b.arn for b in sources]},

@@ -81,8 +81,11 @@ class WafSettings:
     """CIDRs always blocked. Default: none (the deny set exists, empty)."""
     log_retention_days: int = 365
     """Retention of the WAF log groups. Default 365."""
+    enable_regional_acl: bool = True
+    """Create the regional ACL (for the load balancer and API stages). Default true; the stack sets it only when
+    the app tier exists (an ACL protecting nothing is not created)."""
     enable_cloudfront_acl: bool = True
-    """Create the CloudFront-scoped ACL. Default true."""
+    """Create the CloudFront-scoped ACL. Default true; the stack sets it only when the CDN exists."""
     enable_shield_advanced: bool = False
     """Shield Advanced subscription and protections for the ALB and the distribution. Default false."""
     extra_tags: dict[str, str] = field(default_factory=dict)
@@ -96,6 +99,9 @@ class WafSettings:
                    if ipaddress.ip_network(a).version == ipaddress.ip_network(b).version
                    and ipaddress.ip_network(a).overlaps(ipaddress.ip_network(b))]
         require(not overlap, f"`blocked_cidrs` {overlap} overlap `allowed_cidrs`; only one of them may list a range")
+        require(self.enable_regional_acl or self.enable_cloudfront_acl,
+                "at least one of `enable_regional_acl` or `enable_cloudfront_acl` must be true (a WAF without an ACL "
+                "protects nothing; leave the module out instead)")
 
 
 def _visibility(metric: str) -> dict[str, Any]:
@@ -109,8 +115,8 @@ def _block() -> dict[str, Any]:
 class Waf(Module):
     """The environment's web ACLs.
 
-    Public attributes: ``acls`` (``regional`` / ``cloudfront`` -> Wafv2WebAcl, escape hatch), ``regional_acl_arn``,
-    ``cloudfront_acl_arn`` (None without the CloudFront ACL), ``web_acl_names`` (scope -> name), ``ip_sets`` (name -> Wafv2IpSet),
+    Public attributes: ``acls`` (``regional`` / ``cloudfront`` -> Wafv2WebAcl, escape hatch), ``regional_acl_arn``
+    (None without the regional ACL), ``cloudfront_acl_arn`` (None without the CloudFront ACL), ``web_acl_names`` (scope -> name), ``ip_sets`` (name -> Wafv2IpSet),
     ``log_group_names`` (scope -> name), ``metric_names`` (scope -> ACL metric name).
     Methods: :meth:`associate` (a regional resource such as an ALB), :meth:`attach_to_distribution`.
     """
@@ -125,10 +131,11 @@ class Waf(Module):
         self.log_group_names: dict[str, str] = {}
         self.metric_names: dict[str, str] = {}
         self.web_acl_names: dict[str, str] = {}
-        scopes = ["regional"] + (["cloudfront"] if settings.enable_cloudfront_acl else [])
+        scopes = (["regional"] if settings.enable_regional_acl else []) + \
+            (["cloudfront"] if settings.enable_cloudfront_acl else [])
         for kind in scopes:
             self._acl(kind)
-        self.regional_acl_arn: str = self.acls["regional"].arn
+        self.regional_acl_arn: str | None = self.acls["regional"].arn if "regional" in self.acls else None
         self.cloudfront_acl_arn: str | None = self.acls["cloudfront"].arn if "cloudfront" in self.acls else None
         self._shield_subscription: ShieldSubscription | None = None
         if settings.enable_shield_advanced:
@@ -141,6 +148,8 @@ class Waf(Module):
     def associate(self, name: str, resource_arn: str) -> Wafv2WebAclAssociation:
         """Associate the regional ACL with a regional resource (ALB, API Gateway stage); Shield protects it when
         Shield Advanced is on."""
+        require(self.regional_acl_arn is not None,
+                "the regional ACL is disabled (`enable_regional_acl` false); nothing can be associated with it")
         assoc = Wafv2WebAclAssociation(self, f"association-{name}", resource_arn=resource_arn,
                                        web_acl_arn=self.regional_acl_arn)
         self._shield(name, resource_arn)

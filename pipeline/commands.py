@@ -48,6 +48,16 @@ def _bad_settings(exc: SettingsError) -> int:
     return EXIT_BAD_INPUT
 
 
+def refuse_switched_off(env: str, envs_dir: str | None, field: str, missing: str) -> int:
+    """Exit 2 for a command that needs a tier the environment's settings switch off (``field`` is false)."""
+    from envs.loader import envs_dir as settings_dir
+
+    path = settings_dir(envs_dir) / f"{env}.toml"
+    fail(f"error: {path}: {field} = false, so {env} has no {missing}; set {field} = true (or remove the line) "
+         "and deploy before running this command")
+    return EXIT_BAD_INPUT
+
+
 def app_mode(args: argparse.Namespace) -> int:
     """``python main.py`` with no subcommand: the cdktf app; every environment for the real (aws) target."""
     return _synth(None, "aws", None, args.envs_dir)

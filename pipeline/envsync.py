@@ -73,8 +73,11 @@ def plan_sync(source: EnvironmentSettings, target: EnvironmentSettings, rules_pa
     if target.protected:
         raise SyncRefused(f"refused: {target.name} is protected (protection_level high); production data is never "
                           "overwritten by a sync")
-    if not source.data.database.enabled:
-        raise SyncRefused(f"{source.name} has no database (data.database.enabled = false): nothing to sync")
+    for env, role in ((source, "nothing to sync"), (target, "nowhere to restore to")):
+        if not env.data.enabled:
+            raise SyncRefused(f"{env.name} has no data tier (data.enabled = false): {role}")
+        if not env.data.database.enabled:
+            raise SyncRefused(f"{env.name} has no database (data.database.enabled = false): {role}")
     rules = masking.load_rules(rules_path)
     stamp = (now or dt.datetime.now(dt.timezone.utc)).strftime("%Y%m%d%H%M")
     src_id, dst_id = f"{source.name_prefix}-postgres", f"{target.name_prefix}-postgres"

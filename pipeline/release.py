@@ -247,6 +247,8 @@ def cmd_release(args: argparse.Namespace) -> int:
         settings = synth_mod.load_settings([args.env], args.envs_dir)[args.env]
     except SettingsError as exc:
         return commands._bad_settings(exc)
+    if not settings.app.enabled:
+        return commands.refuse_switched_off(args.env, args.envs_dir, "app.enabled", "app tier to release")
     app = settings.app
     try:
         steps = tuple(int(s) for s in args.steps.split(",")) if args.steps else app.release_steps

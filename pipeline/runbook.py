@@ -25,6 +25,10 @@ def cmd_runbook(args: argparse.Namespace) -> int:
         for problem in exc.problems:
             print(f"  {problem}", file=sys.stderr)
         return 2
+    if not settings.data.enabled:
+        from .commands import refuse_switched_off
+
+        return refuse_switched_off(args.env, args.envs_dir, "data.enabled", "data tier to recover")
     from modules.data_tier import runbook_inputs
     from modules.dr import render_runbook
 

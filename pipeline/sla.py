@@ -160,6 +160,9 @@ def cmd_sla(args: Any) -> int:
         settings = synth.load_settings([args.env], args.envs_dir)[args.env]
     except SettingsError as exc:
         return commands._bad_settings(exc)
+    if not settings.observability.enabled:
+        return commands.refuse_switched_off(args.env, args.envs_dir, "observability.enabled",
+                                            "request metrics or SLOs to report on")
     try:
         end_day = (datetime.strptime(args.end, "%Y-%m-%d").replace(tzinfo=timezone.utc) if args.end
                    else datetime.now(timezone.utc))

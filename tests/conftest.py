@@ -25,6 +25,17 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
+# Property tests (tests/test_properties.py): on CI the examples are derived from each test (the same every run, no
+# example database), so a red run is reproducible; a developer's run explores new examples each time.
+try:
+    from hypothesis import settings as _hypothesis_settings
+
+    _hypothesis_settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
+    if os.environ.get("CI"):
+        _hypothesis_settings.load_profile("ci")
+except ImportError:  # pragma: no cover - a dev dependency (pyproject.toml)
+    pass
+
 
 # -- ordering and workers -------------------------------------------------------------------------------------------
 # `make test` runs the suite on pytest-xdist workers (`-n 3 --dist loadgroup --no-loadscope-reorder`). Each worker has
@@ -42,6 +53,64 @@ DEPLOYMENT_GROUPS = {"delivery": "delivery", "deployed_dev": "dev-deployment"}
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "last: run after every other test of its group (destroys the shared deployment)")
+    _install_overall_timeout_report(config)
+
+
+# -- markers: every test that needs the emulator or Terraform says so ---------------------------------------------
+# `make test-fast` deselects `e2e` and `validate`; a test that starts an emulator or runs Terraform without one of
+# those markers would make it slow (or fail on a machine without Terraform), so collection refuses it.
+
+#: fixtures that start a moto server, plan with Terraform or deploy (directly or through the fixtures they use)
+HEAVY_FIXTURES = frozenset({"emulator", "deployed_dev", "delivery", "release_env", "tf_env", "plans"})
+HEAVY_MARKERS = frozenset({"e2e", "validate"})
+
+
+def unmarked_heavy_tests(items: list[pytest.Item]) -> list[str]:
+    """Tests that use a heavy fixture (or live in a ``*_e2e.py`` module) without an ``e2e``/``validate`` marker."""
+    bad = []
+    for item in items:
+        uses = sorted(HEAVY_FIXTURES & set(getattr(item, "fixturenames", ())))
+        module = item.nodeid.split("::")[0]
+        if module.endswith("_e2e.py"):
+            uses.append("an *_e2e.py module")
+        if uses and not HEAVY_MARKERS & {m.name for m in item.iter_markers()}:
+            bad.append(f"{item.nodeid} (uses {', '.join(uses)})")
+    return bad
+
+
+# -- hang safety: what was running when the overall limit of `.ci/run` hit ------------------------------------------
+# `.ci/run` runs `make test` under `timeout --signal=USR1`, which signals the whole process group: every pytest
+# process (the controller and each xdist worker) then prints the test it is running and the stack of every thread
+# (the test function's frame names the line it waits on), and stops. Per-test limits are pytest-timeout's
+# (`timeout` in pyproject.toml, larger `pytest.mark.timeout` on the end-to-end modules).
+
+_RUNNING: dict[str, str] = {}
+
+
+def _install_overall_timeout_report(config: pytest.Config) -> None:
+    import faulthandler
+    import signal
+
+    def report(signum: int, frame: Any) -> None:
+        capture = config.pluginmanager.getplugin("capturemanager")
+        if capture is not None:  # pytest holds fd 2 during a test: give it back so the report reaches the log
+            capture.suspend_global_capture(in_=False)
+        who = os.environ.get("PYTEST_XDIST_WORKER", "controller")
+        running = _RUNNING.get("nodeid", "no test (between tests or collecting)")
+        sys.stderr.write(f"\n=== overall time limit (signal {signum}) [{who}]: running {running} ===\n")
+        sys.stderr.flush()
+        faulthandler.dump_traceback(file=sys.stderr, all_threads=True)
+        sys.stderr.write(f"=== [{who}] stopped while running {running} ===\n")
+        sys.stderr.flush()
+        os._exit(124)
+
+    if hasattr(signal, "SIGUSR1"):
+        signal.signal(signal.SIGUSR1, report)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_protocol(item: pytest.Item) -> None:
+    _RUNNING["nodeid"] = item.nodeid
 
 
 def _group(item: pytest.Item) -> str | None:
@@ -64,6 +133,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         return (starts.index(group) if group in starts else len(starts),
                 item.get_closest_marker("last") is not None)
 
+    unmarked = unmarked_heavy_tests(items)
+    if unmarked:
+        raise pytest.UsageError("these tests start an emulator, run Terraform or deploy but are not marked "
+                                "`e2e` or `validate` (add `pytestmark = pytest.mark.e2e` or a mark on the test):\n  "
+                                + "\n  ".join(unmarked))
     items.sort(key=rank)
     for item in items:
         if groups[item.nodeid]:
@@ -149,13 +223,15 @@ def emulator(workspace: Path) -> Any:
 
 
 @pytest.fixture(scope="session")
-def synth_local(workspace: Path, settings: dict[str, Any], emulator: LocalEmulator) -> Path:
-    """Every environment synthesized once for the local target; returns the output folder."""
+def synth_local(workspace: Path, settings: dict[str, Any]) -> Path:
+    """dev synthesized once for the local target; returns the output folder. Synthesis needs no running emulator:
+    the endpoint is only written into the provider and backend blocks (port 9, discard, is never contacted)."""
     from envs.target import Target
     from pipeline.synth import synthesize
 
     outdir = workspace / "cdktf.local.out"
-    synthesize(settings, Target(kind="local", endpoint=emulator.endpoint), outdir, commit="0123456789ab")
+    synthesize({"dev": settings["dev"]}, Target(kind="local", endpoint="http://127.0.0.1:9"), outdir,
+               commit="0123456789ab")
     return outdir
 
 

@@ -12,6 +12,8 @@ from pipeline import local
 from pipeline.aws import client
 from pipeline.bootstrap import StateBackendSpec, bootstrap_state
 
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
+
 TAGS = {"Project": "platform", "Environment": "dev", "ManagedBy": "bootstrap"}
 
 

@@ -162,12 +162,14 @@ def result(real_plan: dict[str, Any]) -> CostEstimate:
     return estimate(real_plan)
 
 
+@pytest.mark.e2e
 def test_total_and_delta_match_hand_computed_figures(result: CostEstimate) -> None:
     assert result.prior_monthly_usd == pytest.approx(7.75)
     assert result.total_monthly_usd == pytest.approx(54.73)
     assert result.delta_monthly_usd == pytest.approx(46.98)
 
 
+@pytest.mark.e2e
 def test_per_resource_lines(result: CostEstimate) -> None:
     lines = {line.address: line for line in result.lines}
     assert lines["aws_db_instance.db"].after_usd == pytest.approx(13.98)
@@ -182,6 +184,7 @@ def test_per_resource_lines(result: CostEstimate) -> None:
     assert result.unpriced == () and result.unknown == ()
 
 
+@pytest.mark.e2e
 def test_markdown_for_the_review(result: CostEstimate) -> None:
     text = render_markdown(result)
     assert "**54.73 USD/month** after this plan (+46.98 vs 7.75 before)." in text
@@ -242,6 +245,7 @@ def test_compliance_cost_imports_no_project_layer() -> None:
 
 # -- cost report against Cost Explorer results fed to the emulator ------------------------------------------------
 
+@pytest.mark.e2e
 def test_cost_report_from_emulator(emulator: Any, workspace: Path) -> None:
     import urllib.request
     from datetime import datetime, timezone

@@ -20,6 +20,8 @@ import pytest
 from tests.conftest import ROOT, LocalEmulator, own_emulator
 from tests.test_masking import CUSTOMERS, _load, postgres  # noqa: F401 - the throwaway PostgreSQL fixture
 
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
+
 PROJECT, REGION = "dlvsync", "us-east-1"
 
 
@@ -66,7 +68,9 @@ def test_sync_plan_and_refusals(tmp_path: Path, emulator: LocalEmulator) -> None
     into_prod = _cli(emulator, envs, "env", "sync", "--from", "staging", "--to", "prod")
     assert into_prod.returncode == 1 and "prod is protected" in into_prod.stderr
     same = _cli(emulator, envs, "env", "sync", "--from", "prod", "--to", "prod")
-    assert same.returncode == 1 or same.returncode == 2
+    # bad arguments: exit 2 with the reason, never a traceback (which would also exit non-zero)
+    assert same.returncode == 2, same.stdout + same.stderr
+    assert "--from and --to name the same environment" in same.stderr and "Traceback" not in same.stderr
     bad_rules = tmp_path / "rules.toml"
     bad_rules.write_text('[tables.t.columns]\nc = "shuffle"\n')
     bad = _cli(emulator, envs, "env", "sync", "--from", "prod", "--to", "staging", "--rules", str(bad_rules))

@@ -10,6 +10,8 @@ import pytest
 
 from tests.conftest import Deployment, cli
 
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(2400)]  # the first test pays for the shared deploy
+
 REQUIRED_TAGS = {"Environment", "Project", "Owner", "CostCenter", "ManagedBy"}
 
 

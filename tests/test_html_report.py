@@ -1,6 +1,7 @@
 """The HTML compliance report: built from real gate results (project checks on Terraform JSON, a waiver file with an
 active and an expiring waiver), rendered in Debian's headless Chromium, and checked by what the browser laid out:
-the text of the tables and that every section is visible (content, not pixels)."""
+the text of the tables and that every section is visible, and a screenshot's pixels (not blank, the verdict
+and expiry highlights drawn)."""
 from __future__ import annotations
 
 import datetime as dt
@@ -168,15 +169,69 @@ def test_report_content_and_layout_in_headless_chromium(results: list[GateResult
     assert probe["blocked_background"] == "rgb(255, 216, 211)"
 
 
+def png_pixels(data: bytes) -> tuple[int, int, list[bytes]]:
+    """(width, height, rows of RGB bytes) of an 8-bit non-interlaced RGB or RGBA PNG (what Chromium writes)."""
+    import struct
+    import zlib
+
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
+    pos, idat, header = 8, b"", None
+    while pos < len(data):
+        (length,), kind = struct.unpack(">I", data[pos:pos + 4]), data[pos + 4:pos + 8]
+        body = data[pos + 8:pos + 8 + length]
+        if kind == b"IHDR":
+            header = struct.unpack(">IIBBBBB", body)
+        elif kind == b"IDAT":
+            idat += body
+        pos += 12 + length
+    assert header is not None
+    width, height, depth, colour, _, _, interlace = header
+    assert depth == 8 and colour in (2, 6) and interlace == 0, header
+    bpp = 3 if colour == 2 else 4
+    raw, stride, rows, prev = zlib.decompress(idat), width * bpp, [], bytearray(width * bpp)
+    for y in range(height):
+        kind, line = raw[y * (stride + 1)], bytearray(raw[y * (stride + 1) + 1:(y + 1) * (stride + 1)])
+        for i in range(stride):
+            a = line[i - bpp] if i >= bpp else 0
+            b, c = prev[i], prev[i - bpp] if i >= bpp else 0
+            if kind == 1:
+                line[i] = (line[i] + a) & 255
+            elif kind == 2:
+                line[i] = (line[i] + b) & 255
+            elif kind == 3:
+                line[i] = (line[i] + (a + b) // 2) & 255
+            elif kind == 4:
+                pa, pb, pc = abs(b - c), abs(a - c), abs(a + b - 2 * c)
+                line[i] = (line[i] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 255
+        prev = line
+        rows.append(bytes(line) if bpp == 3 else bytes(v for j, v in enumerate(line) if j % 4 != 3))
+    return width, height, rows
+
+
 def test_report_screenshot(results: list[GateResult], tmp_path: Path) -> None:
+    """What a reader sees: the page is drawn (not blank), the BLOCKED verdict cell and the expiring waiver carry their
+    highlight colours over a cell-sized area, and the report's text is on the page."""
     proc = render_in_chromium(render_html(results, today=TODAY), tmp_path, "--screenshot=" + str(tmp_path / "r.png"),
                               "--window-size=1280,2000")
     shot = tmp_path / "r.png"
     assert proc.returncode == 0 and shot.exists(), proc.stderr[-2000:]
-    data = shot.read_bytes()
-    assert data[:8] == b"\x89PNG\r\n\x1a\n"
-    width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+    width, height, rows = png_pixels(shot.read_bytes())
     assert (width, height) == (1280, 2000)
+    counts: dict[tuple[int, int, int], int] = {}
+    dark = 0
+    for row in rows[::2]:  # every other row: enough to count areas, half the work
+        for i in range(0, len(row), 6):  # every other pixel
+            px = (row[i], row[i + 1], row[i + 2])
+            counts[px] = counts.get(px, 0) + 1
+            dark += max(px) < 100
+    sampled = sum(counts.values())
+    background, share = max(counts.items(), key=lambda kv: kv[1])
+    assert share < 0.98 * sampled, f"the page is nearly one colour {background}: nothing was drawn"
+    assert dark > 500, f"only {dark} dark (text) pixels sampled: the report's text is not on the page"
+    # the colours the report's CSS gives a BLOCKED verdict and an expiring waiver (the probe test reads them from the
+    # computed style); a cell is at least ~60x18 pixels, so >= 200 of the sampled quarter
+    assert counts.get((255, 216, 211), 0) >= 200, "no BLOCKED highlight drawn"
+    assert counts.get((255, 241, 194), 0) >= 200, "no expiring-waiver highlight drawn"
 
 
 def test_report_without_findings_and_with_scanner_error() -> None:

@@ -12,6 +12,8 @@ import pytest
 from pipeline import local
 from pipeline.aws import client
 
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
+
 
 @pytest.fixture(scope="module")
 def state_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:

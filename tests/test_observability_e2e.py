@@ -9,6 +9,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(2400)]  # the first test pays for the shared deploy
+
 PREFIX = "webplatform-dev"
 
 
@@ -91,11 +95,27 @@ def test_slo_anomaly_trace_alarms_and_escalation(deployed_dev: Any) -> None:
     assert anomaly["AlarmActions"] == [topics["warning"]]
 
 
-def test_alarm_helper_state_round_trip(deployed_dev: Any) -> None:
-    """An alarm of the stack can be driven to ALARM and back (what an operator's runbook test does)."""
+def test_release_validation_reads_the_deployed_5xx_alarm(deployed_dev: Any, settings: dict) -> None:
+    """The release's validation step (pipeline/release.py) finds the app tier's 5xx-rate alarm by the name it derives
+    (``names(prefix)["error_alarm"]``), so the alarm the stack deployed stops a release when it is in ALARM and lets it
+    go on when it is not. A name that drifted from modules/app_tier.py would read no alarm and never stop one."""
+    from pipeline.release import AppTierApi, Release, ReleasePlan, names
+
+    dev = settings["dev"]
+    alarm = names(PREFIX)["error_alarm"]
+    assert alarm in _alarms(deployed_dev), "the stack has no alarm by the name the release reads"
+    api = AppTierApi(dev.region, deployed_dev.endpoint, PREFIX)
+    live = max(dev.app.initial_weights, key=lambda c: dev.app.initial_weights[c])
+    release = Release(api, ReleasePlan(env="dev", version="probe", steps=(100,), bake_seconds=0,
+                                       health_timeout_seconds=0), dict(dev.app.initial_weights),
+                      dev.app.image_ssm_parameter, deploy=lambda: 0, say=lambda _: None,
+                      endpoint=deployed_dev.endpoint, region=dev.region)
     cw = deployed_dev.client("cloudwatch")
-    name = f"{PREFIX}-slo-latency-p99"
-    cw.set_alarm_state(AlarmName=name, StateValue="ALARM", StateReason="e2e test")
-    assert cw.describe_alarms(AlarmNames=[name])["MetricAlarms"][0]["StateValue"] == "ALARM"
-    cw.set_alarm_state(AlarmName=name, StateValue="OK", StateReason="e2e test done")
-    assert cw.describe_alarms(AlarmNames=[name])["MetricAlarms"][0]["StateValue"] == "OK"
+    cw.set_alarm_state(AlarmName=alarm, StateValue="ALARM", StateReason="e2e: the release must see it")
+    try:
+        assert api.error_alarm_state() == "ALARM"
+        in_alarm = release._validate(live, 100)
+    finally:
+        cw.set_alarm_state(AlarmName=alarm, StateValue="OK", StateReason="e2e: back to OK")
+    assert in_alarm == "the target 5xx-rate alarm is in ALARM"
+    assert release._validate(live, 100) is None  # healthy targets, alarm OK: the step passes

@@ -1,17 +1,13 @@
 """The deployment orchestrator end to end on the local target, through the real CLI.
 
-A small extra environment of its own (project ``dlvtest``: its own state bucket, names and CIDR; no database, cache,
-CDN or integration layer) so the shared dev deployment is never touched. In order: bad settings (exit 2), the static gate stopped by an
-expired waiver, a failed apply (a log group created out of band makes the apply fail midway) detected by the next
-run and recovered with ``--recover``, drift detected and corrected, a new release (the CDN and its log bucket) then a
-rollback that the stateful guard stops until the bucket's deletion is approved, a promotion refused for an untested
-commit, the approval gate of a protected environment and the ``approve`` command, and last the cleanup of the
-environment as an expired ephemeral one (its teardown).
-
-The plan gate runs the project's checks and the stateful guard in-process; the CLI is started through the test
-harness ``tests/harness/main_without_checkov.py``, which replaces the Checkov subprocess with a stub (the product has
-no switch for that) to keep the module's dozen pipeline runs affordable on a shared CPU: the Checkov side of the gate
-is covered by the compliance tests and the spine's dev deploy.
+Small test-only environments (tests/envs/delivery: project ``dlvtest``, a network, its flow-log group and the
+access-log bucket; staging and a protected prod), deployed to an emulator of their own so the shared dev deployment
+is never touched. Every gate runs as in production, Checkov included. In order: bad settings (exit 2), the static gate
+stopped by an expired waiver, a failed apply (the flow-log group created out of band makes the apply fail midway)
+detected by the next run and recovered with ``--recover``, drift detected and corrected, a new release (the
+application bucket, tests/envs/delivery-v2) then a rollback that the stateful guard stops until the bucket's deletion
+is approved, a promotion refused for an untested commit, the approval gate of a protected environment and the
+``approve`` command, and last the cleanup of the environment as an expired ephemeral one (its teardown).
 """
 from __future__ import annotations
 
@@ -19,9 +15,9 @@ import datetime as dt
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,24 +26,14 @@ import pytest
 
 from tests.conftest import ROOT, own_emulator
 
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1800)]
+
 PROJECT, REGION = "dlvtest", "us-east-1"
 STAGING_BUCKET = f"{PROJECT}-tfstate-444444444444-{REGION}"
 C1, C2, UNTESTED = "c1c1c1c1c1c1", "c2c2c2c2c2c2", "deadbeef0000"
-APP_LOG_GROUP = f"/app/{PROJECT}-staging/application"
-
-
-def _env_file(source: str, name: str, account: str, cidr: str, changes: dict[str, dict[str, Any]]) -> str:
-    """The committed ``envs/<source>.toml`` as another environment of project dlvtest, with ``changes``
-    (``{"data.cdn": {"enabled": False}}``) merged into its tables."""
-    doc = tomllib.loads((ROOT / "envs" / f"{source}.toml").read_text())
-    doc.update(name=name, account_id=account)
-    doc["tags"]["project"], doc["network"]["vpc_cidr"] = PROJECT, cidr
-    for path, values in changes.items():
-        table = doc
-        for part in path.split("."):
-            table = table.setdefault(part, {})
-        table.update(values)
-    return _dump(doc)
+FLOW_LOG_GROUP = f"/vpc/{PROJECT}-staging/flow-logs"
+APP_BUCKET = f"{PROJECT}-staging-app-"  # + account + region
+TEST_ENVS = ROOT / "tests" / "envs"
 
 
 def _dump(doc: dict[str, Any], prefix: str = "") -> str:
@@ -70,23 +56,17 @@ def _dump(doc: dict[str, Any], prefix: str = "") -> str:
     return "\n".join(out) + "\n"
 
 
-SMALL = {"integration": {"enable_api_gateway": False, "enable_service_network": False,
-                         "enable_interface_endpoints": False},
-         "data.database": {"enabled": False}, "data.cache": {"enabled": False}}
-
-
 @dataclass
 class Delivery:
     root: Path
-    v1: Path            # staging without CDN + prod
-    v2: Path            # staging with the CDN (and its log bucket)
+    v1: Path            # tests/envs/delivery: staging + prod
+    v2: Path            # tests/envs/delivery-v2: staging with the application bucket
     endpoint: str
 
     def run(self, *args: str, commit: str = C1, envs: Path | None = None) -> subprocess.CompletedProcess[str]:
-        env = {**os.environ, "PYTHONUNBUFFERED": "1", "PLATFORM_COMMIT": commit,
-               "PLATFORM_ACTOR": "ci-deployer", "PLATFORM_BUILD_DIR": str(self.root / ".build")}
-        return subprocess.run([sys.executable, str(ROOT / "tests" / "harness" / "main_without_checkov.py"),
-                               "--envs-dir", str(envs or self.v1), *args],
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", "PLATFORM_COMMIT": commit, "PLATFORM_ACTOR": "ci-deployer",
+               "PLATFORM_BUILD_DIR": str(self.root / ".build")}
+        return subprocess.run([sys.executable, str(ROOT / "main.py"), "--envs-dir", str(envs or self.v1), *args],
                               cwd=self.root, capture_output=True, text=True, timeout=1800, env=env)
 
     def client(self, service: str) -> Any:
@@ -115,15 +95,15 @@ def delivery(workspace: Path) -> Any:
 
 
 def _delivery(root: Path, endpoint: str) -> Delivery:
+    """Copies of the test environments beside the registry the cleanup test writes (its ``envs_dir`` is relative)."""
     v1, v2 = root / "envs-v1", root / "envs-v2"
-    for d in (v1, v2):
-        d.mkdir(parents=True)
-    (v1 / "staging.toml").write_text(_env_file("dev", "staging", "444444444444", "10.40.0.0/16",
-                                               {**SMALL, "data.cdn": {"enabled": False}}))
-    (v2 / "staging.toml").write_text(_env_file("dev", "staging", "444444444444", "10.40.0.0/16",
-                                               {**SMALL, "data.cdn": {"enabled": True}}))
-    (v1 / "prod.toml").write_text(_env_file("prod", "prod", "555555555555", "10.41.0.0/16", {}))
+    shutil.copytree(TEST_ENVS / "delivery", v1, ignore=shutil.ignore_patterns("*.md"))
+    shutil.copytree(TEST_ENVS / "delivery-v2", v2, ignore=shutil.ignore_patterns("*.md"))
     return Delivery(root, v1, v2, endpoint)
+
+
+def bucket_exists(delivery: Delivery, prefix: str) -> bool:
+    return any(b["Name"].startswith(prefix) for b in delivery.client("s3").list_buckets()["Buckets"])
 
 
 def _out(result: subprocess.CompletedProcess[str]) -> str:
@@ -156,7 +136,7 @@ def test_static_gate_stops_the_run_on_an_expired_waiver(delivery: Delivery, tmp_
 
 def test_failed_apply_is_detected_by_the_next_run_and_recovered(delivery: Delivery) -> None:
     logs = delivery.client("logs")
-    logs.create_log_group(logGroupName=APP_LOG_GROUP)  # out of band: the apply's CreateLogGroup will fail
+    logs.create_log_group(logGroupName=FLOW_LOG_GROUP)  # out of band: the apply's CreateLogGroup will fail
     failed = delivery.run("deploy", "--env", "staging")
     assert failed.returncode == 1, _out(failed)
     assert "STOPPED at gate 'apply'" in failed.stdout and "partial apply" in failed.stderr
@@ -171,7 +151,7 @@ def test_failed_apply_is_detected_by_the_next_run_and_recovered(delivery: Delive
     assert "--recover" in detected.stdout and "rollback --env staging" in detected.stdout
     assert "STOPPED at gate 'recovery'" in detected.stdout and "synth        not run" in detected.stdout
 
-    logs.delete_log_group(logGroupName=APP_LOG_GROUP)  # the cause fixed: converge forward
+    logs.delete_log_group(logGroupName=FLOW_LOG_GROUP)  # the cause fixed: converge forward
     recovered = delivery.run("deploy", "--env", "staging", "--recover")
     assert recovered.returncode == 0, _out(recovered)
     assert "[staging] deployed" in recovered.stdout and "re-plan: no changes" in recovered.stdout
@@ -185,15 +165,22 @@ def test_failed_apply_is_detected_by_the_next_run_and_recovered(delivery: Delive
                                                     "verify", "re-plan"]
     assert all(h["ok"] for h in record["gates"]["health"])
     assert len(delivery.vpcs()) == 1
-    assert delivery.runs()  # a later run sees no partial apply any more:
+    # a later run sees no partial apply any more: it passes the recovery gate and records a plain deploy
+    before = len(delivery.runs())
     again = delivery.run("deploy", "--env", "staging")
     # On the emulator a fresh plan may still hold the documented read-back diffs (envs/target.py
     # EMULATOR_REPLAN_DIFFS); the deploy's own re-plan gate has verified that nothing else remains.
     assert again.returncode == 0 and "partial apply" not in again.stdout + again.stderr, _out(again)
-    assert delivery.runs()[-1]["status"] == "succeeded"
+    records = delivery.runs()
+    assert len(records) == before + 1, [r["id"] for r in records]
+    assert records[-1]["status"] == "succeeded" and records[-1]["kind"] == "deploy"
+    assert "recovers" not in (records[-1].get("source") or {}), records[-1]["source"]
+    assert next(s for s in records[-1]["steps"] if s["name"] == "recovery")["status"] == "ok"
 
 
 def test_drift_is_detected_and_corrected_through_the_gates(delivery: Delivery) -> None:
+    zero = delivery.run("drift", "--env", "staging")
+    assert zero.returncode == 0 and "no drift" in zero.stdout, _out(zero)
     (vpc,) = delivery.vpcs()
     delivery.client("ec2").create_tags(Resources=[vpc["VpcId"]], Tags=[{"Key": "Owner", "Value": "someone-else"}])
     drifted = delivery.run("drift", "--env", "staging", "--format", "markdown")
@@ -213,7 +200,7 @@ def test_drift_is_detected_and_corrected_through_the_gates(delivery: Delivery) -
 def test_rollback_goes_through_the_gates_and_the_stateful_guard(delivery: Delivery) -> None:
     v2 = delivery.run("deploy", "--env", "staging", commit=C2, envs=delivery.v2)
     assert v2.returncode == 0, _out(v2)
-    assert delivery.client("cloudfront").list_distributions()["DistributionList"].get("Items")
+    assert bucket_exists(delivery, APP_BUCKET), [b["Name"] for b in delivery.client("s3").list_buckets()["Buckets"]]
     v2_run = delivery.runs()[-1]
     good_c1 = [r for r in delivery.runs() if r["status"] == "succeeded" and r["commit"] == C1]
 
@@ -224,8 +211,8 @@ def test_rollback_goes_through_the_gates_and_the_stateful_guard(delivery: Delive
     record = delivery.runs()[-1]
     assert record["kind"] == "rollback" and record["status"] == "blocked" and not record["apply_started"]
     guarded = [b["resource"] for b in record["gates"]["plan"]["blocking"] if b["check"] == "PLAT_GUARD_STATEFUL"]
-    assert any(a.startswith("aws_s3_bucket.") for a in guarded), guarded
-    assert delivery.client("cloudfront").list_distributions()["DistributionList"].get("Items")  # nothing applied
+    assert any(a.startswith("aws_s3_bucket.data_storage_app") for a in guarded), guarded
+    assert bucket_exists(delivery, APP_BUCKET)  # nothing applied
 
     approve = [arg for a in guarded for arg in ("--approve", a)]
     done = delivery.run("rollback", "--env", "staging", *approve, commit=C2, envs=delivery.v2)
@@ -235,7 +222,7 @@ def test_rollback_goes_through_the_gates_and_the_stateful_guard(delivery: Delive
     record = delivery.runs()[-1]
     assert record["kind"] == "rollback" and record["status"] == "succeeded"
     assert record["source"]["rollback_to"] == good_c1[-1]["id"] and record["commit"] == C2
-    assert not delivery.client("cloudfront").list_distributions()["DistributionList"].get("Items")
+    assert not bucket_exists(delivery, APP_BUCKET)
     assert v2_run["release"]["sha256"] != good_c1[-1]["release"]["sha256"]
 
 
@@ -278,7 +265,21 @@ def test_cleanup_destroys_the_expired_ephemeral_environment(delivery: Delivery) 
     assert listed.returncode == 0, _out(listed)
     assert "2 registered, 1 expired" in listed.stdout and "delivery-staging" in listed.stdout
     assert len(delivery.vpcs()) == 1  # listing destroys nothing
+    kms = delivery.client("kms")
+    prefix = f"{PROJECT}-staging-"
+    keys = [a["TargetKeyId"] for a in kms.list_aliases()["Aliases"] if a["AliasName"].startswith(f"alias/{prefix}")]
+    assert keys, "the environment's KMS keys (aliases alias/<prefix>-<data class>)"
     done = delivery.run("cleanup", "--expired", "--registry", str(registry), "--yes")
     assert done.returncode == 0, _out(done)
     assert "destroyed delivery-staging" in done.stdout and delivery.vpcs() == []
+    # nothing of the environment is left: no bucket, no log group, no resource in the state, its keys and their
+    # aliases scheduled for deletion / deleted
+    assert not [b["Name"] for b in delivery.client("s3").list_buckets()["Buckets"] if b["Name"].startswith(prefix)]
+    assert delivery.client("logs").describe_log_groups(logGroupNamePrefix=f"/vpc/{PROJECT}-staging")["logGroups"] == []
+    s3 = delivery.client("s3")
+    state = json.loads(s3.get_object(Bucket=STAGING_BUCKET, Key="staging/terraform.tfstate")["Body"].read())
+    assert [r for r in state["resources"] if r["mode"] == "managed"] == []
+    assert not [a for a in kms.list_aliases()["Aliases"] if a["AliasName"].startswith(f"alias/{prefix}")]
+    states = {kms.describe_key(KeyId=k)["KeyMetadata"]["KeyState"] for k in keys}
+    assert states <= {"PendingDeletion"}, states
     assert "delivery-staging" not in registry.read_text() and 'id = "delivery-prod"' in registry.read_text()

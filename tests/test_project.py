@@ -49,13 +49,52 @@ def test_ci_runs_the_readme_test_command() -> None:
     assert "make test" in (ROOT / ".ci" / "run").read_text()
 
 
-def test_cdktf_json_runs_the_app() -> None:
+def test_cdktf_json_runs_the_app(tmp_path: Path) -> None:
+    """What the cdktf CLI does with cdktf.json: run its ``app`` command through a shell in the project folder with
+    ``CDKTF_OUTDIR`` set, then read ``manifest.json`` and each stack's ``cdk.tf.json`` from that folder."""
     import json
+    import os
+    import subprocess
+    import sys
 
     config = json.loads((ROOT / "cdktf.json").read_text())
-    assert config["language"] == "python" and config["app"] == "python main.py"
+    assert config["language"] == "python"
+    outdir = tmp_path / "cdktf.out"
+    env = {**os.environ, "CDKTF_OUTDIR": str(outdir), "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+           "PLATFORM_BUILD_DIR": str(tmp_path / ".build")}
+    run = subprocess.run(config["app"], shell=True, cwd=ROOT, env=env, capture_output=True, text=True, timeout=240)
+    assert run.returncode == 0, run.stdout + run.stderr
+    manifest = json.loads((outdir / "manifest.json").read_text())
+    expected = {p.stem for p in (ROOT / "envs").glob("*.toml")}
+    assert set(manifest["stacks"]) == expected
+    for name, stack in manifest["stacks"].items():
+        doc = json.loads((outdir / stack["synthesizedStackPath"]).read_text())
+        assert doc["//"]["platform"]["environment"] == name and doc["resource"]
+        assert all("endpoints" not in p for p in doc["provider"]["aws"])  # the app is the real (aws) target
 
 
 def test_pins_are_exact() -> None:
     text = (ROOT / "pyproject.toml").read_text()
     assert '"cdktf==0.21.0"' in text and '"cdktf-cdktf-provider-aws==20.1.0"' in text
+
+
+def test_overall_time_limit_names_the_running_test(tmp_path: Path) -> None:
+    """`.ci/run` stops a run that overruns with `timeout --signal=USR1`: every pytest process then prints the test it
+    is running and the stacks of its threads (tests/conftest.py) before it stops. Here a test that waits forever is
+    stopped the same way, with the project's conftest loaded as a plugin."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    assert "timeout --signal=USR1" in (ROOT / ".ci" / "run").read_text()
+    assert shutil.which("timeout"), "coreutils' timeout is missing (.ci/install-system.sh checks it)"
+    (tmp_path / "test_hang.py").write_text("import time\n\n\ndef test_waits_forever():\n    time.sleep(120)\n")
+    run = subprocess.run(["timeout", "--signal=USR1", "--kill-after=20", "6", sys.executable, "-m", "pytest", "-q",
+                          "-p", "tests.conftest", "-p", "no:cacheprovider", "test_hang.py"],
+                         cwd=tmp_path, capture_output=True, text=True, timeout=60,
+                         env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert run.returncode == 124, (run.returncode, run.stdout[-2000:], run.stderr[-2000:])
+    assert "overall time limit (signal 10) [controller]: running test_hang.py::test_waits_forever" in run.stderr, \
+        run.stderr[-3000:]
+    assert 'test_hang.py", line 5 in test_waits_forever' in run.stderr, run.stderr[-3000:]

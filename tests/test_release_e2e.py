@@ -1,16 +1,61 @@
-"""The blue-green release flow end to end on the local target (the shared deployment of dev): a release that shifts
-10 -> 50 -> 100, a plain deploy that keeps the released weights, and a release whose validation fails (the new
-colour's instances are stopped by the validation hook, so moto reports them unused) and rolls back."""
+"""The blue-green release flow end to end on the local target, through the real CLI, on a small test environment of
+its own (tests/envs/release: a network and the application tier alone, project ``rlstest``, deployed to an emulator
+of its own): a release that shifts 10 -> 50 -> 100, a plain deploy that keeps the released weights, and a release
+whose validation fails (the new colour's instances are stopped by the validation hook, so moto reports them unused)
+and rolls back. The release reads only the app tier; the full platform's app tier is verified on the shared dev
+deployment (tests/test_app_tier_e2e.py)."""
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import subprocess
 import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import pytest
 
-from tests.conftest import cli
+from tests.conftest import ROOT, own_emulator
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1800)]
+
+
+@dataclass
+class ReleaseEnv:
+    root: Path
+    envs: Path
+    endpoint: str
+    settings: Any
+    deployed: subprocess.CompletedProcess[str]
+
+    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, str(ROOT / "main.py"), "--envs-dir", str(self.envs), *args],
+                              cwd=self.root, capture_output=True, text=True, timeout=1200,
+                              env={**os.environ, "PYTHONUNBUFFERED": "1",
+                                   "PLATFORM_BUILD_DIR": str(self.root / ".build")})
+
+    def client(self, service: str) -> Any:
+        from pipeline.aws import client
+
+        return client(service, self.settings.region, self.endpoint)
+
+
+@pytest.fixture(scope="module")
+def release_env(workspace: Path) -> Any:
+    """tests/envs/release deployed (every gate, empty re-plan) to an emulator of its own."""
+    import envs
+
+    root = workspace / "release"
+    folder = root / "envs"
+    shutil.copytree(ROOT / "tests" / "envs" / "release", folder)
+    with own_emulator(root / ".build" / "local") as emulator:
+        env = ReleaseEnv(root, folder, emulator.endpoint, envs.load("dev", folder), None)  # type: ignore[arg-type]
+        env.deployed = env.cli("deploy", "--env", "dev")
+        assert env.deployed.returncode == 0, env.deployed.stdout[-4000:] + env.deployed.stderr[-4000:]
+        assert "re-plan: no changes" in env.deployed.stdout
+        yield env
 
 #: Validation hook for the forced failure: at the 50% step it stops the new colour's instances (moto then reports
 #: their targets "unused"), so the release's own health validation fails.
@@ -42,35 +87,35 @@ def record(deployment, prefix: str) -> dict:
     return json.loads(value)
 
 
-def test_release_then_deploy_then_failed_release_rolls_back(deployed_dev, settings, tmp_path) -> None:
-    prefix = settings["dev"].name_prefix
-    assert weights(deployed_dev, prefix) == settings["dev"].app.initial_weights
+def test_release_then_deploy_then_failed_release_rolls_back(release_env: ReleaseEnv, tmp_path: Path) -> None:
+    prefix = release_env.settings.name_prefix
+    assert weights(release_env, prefix) == release_env.settings.app.initial_weights
 
-    ok = cli("release", "--env", "dev", "--version", "v2", "--bake-seconds", "0", cwd=deployed_dev.cwd)
+    ok = release_env.cli("release", "--env", "dev", "--version", "v2", "--bake-seconds", "0")
     assert ok.returncode == 0, ok.stdout + ok.stderr
     for step in ("green 10% / blue 90%", "green 50% / blue 50%", "green 100% / blue 0%"):
         assert step in ok.stdout
-    assert weights(deployed_dev, prefix) == {"blue": 0, "green": 100}
-    rec = record(deployed_dev, prefix)
+    assert weights(release_env, prefix) == {"blue": 0, "green": 100}
+    rec = record(release_env, prefix)
     assert rec["live"] == "green" and rec["colours"]["green"]["version"] == "v2"
-    tags = deployed_dev.client("ec2").describe_launch_template_versions(
+    tags = release_env.client("ec2").describe_launch_template_versions(
         LaunchTemplateName=f"{prefix}-app-green", Versions=["$Latest"])["LaunchTemplateVersions"][0]
     instance_tags = {t["Key"]: t["Value"] for spec in tags["LaunchTemplateData"]["TagSpecifications"]
                      if spec["ResourceType"] == "instance" for t in spec["Tags"]}
     assert instance_tags["AppVersion"] == "v2"
 
     # a plain deploy keeps the released weights (nothing to change on the listener)
-    again = cli("deploy", "--env", "dev", cwd=deployed_dev.cwd)
+    again = release_env.cli("deploy", "--env", "dev")
     assert again.returncode == 0, again.stdout + again.stderr
-    assert weights(deployed_dev, prefix) == {"blue": 0, "green": 100}
+    assert weights(release_env, prefix) == {"blue": 0, "green": 100}
 
     hook = tmp_path / "stop_at_50.py"
     hook.write_text(STOP_AT_50)
-    bad = cli("release", "--env", "dev", "--version", "v3", "--bake-seconds", "0",
-              "--validate-command", f"{sys.executable} {hook}", cwd=deployed_dev.cwd)
+    bad = release_env.cli("release", "--env", "dev", "--version", "v3", "--bake-seconds", "0",
+                          "--validate-command", f"{sys.executable} {hook}")
     assert bad.returncode == 1, bad.stdout + bad.stderr
     assert "blue 10% / green 90%" in bad.stdout and "validation failed at 50%" in bad.stdout
-    assert weights(deployed_dev, prefix) == {"blue": 0, "green": 100}
-    rec = record(deployed_dev, prefix)
+    assert weights(release_env, prefix) == {"blue": 0, "green": 100}
+    rec = record(release_env, prefix)
     assert rec["live"] == "green" and rec["weights"] == {"blue": 0, "green": 100}
     assert rec["last"]["status"] == "rolled-back" and "unused" in rec["last"]["reason"]

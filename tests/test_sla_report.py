@@ -19,6 +19,8 @@ import pytest
 
 from tests.conftest import cli
 
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
+
 TRAFFIC = [  # (day offset from the first day, requests datapoints, server errors)
     (0, [600, 400], 2),
     (1, [2000], 10),

@@ -120,6 +120,7 @@ def test_missing_terraform_is_reported(tmp_path: Path) -> None:
         find_terraform(str(tmp_path))
 
 
+@pytest.mark.e2e
 def test_lifecycle_against_the_emulator(
     tmp_path: Path, build_dir: Path, environ: dict[str, str], emulator: local.Emulator
 ) -> None:
@@ -166,6 +167,7 @@ def test_lifecycle_against_the_emulator(
     assert "runner-test-data" not in [b["Name"] for b in buckets]
 
 
+@pytest.mark.e2e
 def test_validate_reports_each_diagnostic(
     tmp_path: Path, build_dir: Path, environ: dict[str, str], emulator: local.Emulator
 ) -> None:
@@ -189,6 +191,7 @@ def test_validate_reports_each_diagnostic(
     assert "terraform validate" in str(error) and "no_such_argument" in str(error)
 
 
+@pytest.mark.e2e
 def test_plan_error_raises_with_stderr(
     tmp_path: Path, build_dir: Path, environ: dict[str, str], emulator: local.Emulator
 ) -> None:

@@ -11,6 +11,8 @@ import pytest
 
 from tests.conftest import own_emulator, require_tools
 
+pytestmark = [pytest.mark.validate, pytest.mark.timeout(1800)]
+
 ENVS = ("dev", "staging", "prod")
 
 
