@@ -120,12 +120,12 @@ class Pipeline:
         self._terraform(self.tf.validate)
 
     def plan(self, *, refresh_only: bool = False, destroy: bool = False, lock_timeout: str = "0s",
-             name: str = PLAN_FILE) -> PlanOutcome:
+             name: str = PLAN_FILE, lock: bool = True) -> PlanOutcome:
         planfile = self.stack_dir / name
         kind = "refresh-only plan" if refresh_only else ("destroy plan" if destroy else "plan")
         self.say(f"[{self.settings.name}] terraform {kind}")
         has_changes = self._terraform(lambda: self.tf.plan(planfile, refresh_only=refresh_only, destroy=destroy,
-                                                           lock_timeout=lock_timeout))
+                                                           lock_timeout=lock_timeout, lock=lock))
         plan = self._terraform(lambda: self.tf.show_json(planfile))
         plan_json = self.stack_dir / f"{name}.json"
         plan_json.write_text(json.dumps(plan))
