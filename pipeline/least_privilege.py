@@ -322,6 +322,33 @@ def evaluate(call: Call, identity: list[Policy], boundary: Policy | None, contex
     return Verdict(True, conditional=cond)
 
 
+def resource_policy_verdict(document: Mapping[str, Any], call: Call, principal: str,
+                            context: Mapping[str, str]) -> str:
+    """'deny', 'allow' or 'none': what a resource policy (bucket or key policy) says to ``principal`` for ``call``.
+    Across accounts both the caller's identity policy and the resource policy must allow
+    (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic-cross-account.html)."""
+    ctx = {**context, **dict(call.context)}
+
+    def names(st: Mapping[str, Any]) -> bool:
+        p = st.get("Principal", {})
+        if p == "*":
+            return True
+        arns = _list(p.get("AWS")) if isinstance(p, Mapping) else []
+        return any(a == "*" or a == principal or (a.endswith(":root") and a.split(":")[4] == principal.split(":")[4])
+                   for a in arns)
+
+    verdict = "none"
+    for st in document.get("Statement", []):
+        if not names(st) or not _applies(st, call):
+            continue
+        if _condition(st.get("Condition", {}), ctx) != "yes":
+            continue
+        if st.get("Effect") == "Deny":
+            return "deny"
+        verdict = "allow"
+    return verdict
+
+
 def _literal(text: str, account: str) -> str:
     text = re.sub(r"\$\{data\.aws_partition\.[^}]+\}", "aws", text)
     return re.sub(r"\$\{data\.aws_caller_identity\.[^}]+\}", account, text)

@@ -43,8 +43,11 @@ class PlanOutcome:
 
 
 def backend_spec(settings: EnvironmentSettings, target: Target) -> StateBackendSpec:
+    from .promotion import promotion_readers
+
     return StateBackendSpec(bucket=settings.state_bucket, table=settings.lock_table, region=settings.region,
                             kms_alias=f"alias/{settings.tags.project}-tfstate", tls_only_policy=not target.is_local,
+                            env=settings.name, readers=promotion_readers(settings),
                             tags={"Project": settings.tags.project, "Owner": settings.tags.owner,
                                   "CostCenter": settings.tags.cost_center, "ManagedBy": "platform-iac"})
 
