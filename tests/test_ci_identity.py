@@ -98,3 +98,19 @@ def test_docs_trust_table_is_current(synth_aws: dict) -> None:
     assert "| `pr.yml` | `plan` | pull_request | prod | `webplatform-prod-ci-plan` |" in table
     assert replace_table(text, table) == text, (
         "docs/delivery.md trust table is stale: python -m pipeline.ci_identity --write docs/delivery.md")
+
+
+def test_ci_role_command_names_the_synthesized_roles(synth_aws: dict) -> None:
+    import subprocess
+    import sys
+
+    for env, doc in synth_aws.items():
+        names = {name for name, _ in role_trust(doc).values()}
+        for role in ("deploy", "plan"):
+            run = subprocess.run([sys.executable, "main.py", "ci", "role", "--env", env, "--role", role], cwd=ROOT,
+                                 capture_output=True, text=True, timeout=60)
+            assert run.returncode == 0, run.stderr
+            arn, region = run.stdout.splitlines()
+            account = doc["provider"]["aws"][0]["allowed_account_ids"][0]
+            assert arn.startswith(f"arn=arn:aws:iam::{account}:role/") and arn.rsplit("/", 1)[1] in names
+            assert region == "region=us-east-1"
