@@ -122,7 +122,6 @@ def cmd_pr_plan(args: argparse.Namespace) -> int:
 
 def _synth_and_plan(settings: EnvironmentSettings, target: Target, build: Path, args: argparse.Namespace,
                     synth_mod) -> int:  # type: ignore[no-untyped-def]
-    out = Path(tempfile.mkdtemp(prefix=f"pr-plan-{settings.name}-", dir=build if build.exists() else None))
-    result = synth_mod.synthesize({settings.name: settings}, target, out)
+    result = synth_mod.synthesize({settings.name: settings}, target, synth_mod.outdir_for(target))
     return pr_plan(settings, target, result.stacks[settings.name].parent, build, args.mode, Path(args.outdir),
                    reason=args.fallback_reason or "")

@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
 
 from pipeline.ci_identity import (check, load_jobs, replace_table, role_trust, top_level_problems,

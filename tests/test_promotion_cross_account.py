@@ -15,7 +15,6 @@ from typing import Any
 
 import boto3
 import pytest
-import yaml
 from botocore.config import Config
 
 from tests.conftest import own_emulator
