@@ -126,6 +126,21 @@ def build_parser() -> argparse.ArgumentParser:
     waivers_arg(p)
     p.add_argument("--lock-timeout", default="0s", help="how long to wait for the state lock (default: 0s)")
 
+    p = sub.add_parser("ci", help="CI helpers the workflows run: `ci role` prints a CI role's ARN and region")
+    csub = p.add_subparsers(dest="ci_command", metavar="CI_COMMAND", required=True, parser_class=_Parser)
+    c = csub.add_parser("role", help="arn=… and region=… of the environment's CI role (for $GITHUB_OUTPUT)")
+    env_arg(c, True)
+    c.add_argument("--role", choices=("deploy", "plan"), required=True)
+
+    p = sub.add_parser("pr-plan", help="the pull-request plan of one environment: real state (plan role, "
+                                       "-lock=false) or a fresh emulator; gated once; review for the PR comment")
+    env_arg(p, True)
+    p.add_argument("--mode", choices=("real", "emulator"), required=True,
+                   help="real: the environment's state backend (--target); emulator: a fresh, empty emulator")
+    target_arg(p, default="aws")
+    p.add_argument("--fallback-reason", help="why the emulator path is taken (first line of the comment)")
+    p.add_argument("--outdir", default="reports", help="where the review and SARIF files go (default: reports)")
+
     p = sub.add_parser("approve", help="record an approval of one plan digest for a protected environment")
     env_arg(p, True)
     target_arg(p)

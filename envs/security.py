@@ -75,7 +75,9 @@ class SecuritySettings(Section):
     ci_github_repository: str | None = None
     """``owner/name`` of the GitHub repository whose Actions may deploy through OIDC. Default: none (no CI roles)."""
     ci_deploy_branches: tuple[str, ...] = ("main",)
-    """Branches whose workflows may assume the deploy role. Default ``main`` only."""
+    """Branches whose push and scheduled workflow jobs may assume the read-only plan role (prod plan, drift); the deploy
+    role trusts the GitHub environment named like this environment instead, whose deployment-branch rule should name
+    these branches (docs/delivery.md "Trust model"). Default ``main`` only."""
     ci_plan_on_pull_requests: bool = True
     """A read-only plan role that pull-request workflows of `ci_github_repository` may assume. Default true."""
     audit_account_id: str | None = None

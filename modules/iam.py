@@ -7,9 +7,12 @@ force-MFA groups for people, and a helper for least-privilege workload roles.
   the boundary itself, and creating IAM users or access keys. :class:`PermissionsBoundaryAspect` applies it to every
   ``aws_iam_role`` of the stack that has none, except the roles people and CI assume (they are the deployers).
 - **CI**: the GitHub Actions OIDC provider (an account singleton: only with ``manage_account_baseline``; otherwise
-  the existing provider is referenced by ARN) and ``<prefix>-ci-deploy`` (trusted for the configured repository and
-  branches only) and ``<prefix>-ci-plan`` (pull requests, read-only). The deploy role may create roles only with the
-  boundary attached.
+  the existing provider is referenced by ARN) and two roles whose trusted OIDC subjects come from :func:`ci_subjects`
+  (the one rule the workflows are checked against, ``tests/test_ci_identity.py``): ``<prefix>-ci-deploy`` for jobs
+  that declare the GitHub environment named like the platform environment (``repo:R:environment:E``), and
+  ``<prefix>-ci-plan`` (read-only, plus state read/decrypt and the plan's own run record and lock) for pull requests
+  and for push/schedule jobs on the deploy branches (``repo:R:pull_request``, ``repo:R:ref:refs/heads/B``). The
+  deploy role may create roles only with the boundary attached.
 - **Audit**: ``<prefix>-security-audit``, assumable from the audit account with the external id, AWS managed
   ``SecurityAudit`` and ``ReadOnlyAccess``.
 - **People**: the account password policy (singleton) and ``<prefix>-<group>`` groups carrying the force-MFA policy
@@ -72,7 +75,13 @@ class IamSettings:
     github_repository: str | None = None
     """``owner/name`` trusted by the CI roles. Default: none (no CI roles)."""
     deploy_branches: tuple[str, ...] = ("main",)
-    """Branches that may assume the deploy role. Default ``main``."""
+    """Branches whose push and scheduled jobs may assume the plan role (the deploy role trusts the GitHub
+    environment instead; its deployment-branch rule names the same branches). Default ``main``."""
+    github_environment: str | None = None
+    """GitHub environment whose jobs may assume the deploy role. Required with `github_repository`."""
+    run_log_prefix: str | None = None
+    """Key prefix of this environment's run records in the state bucket (``runs/<env>/``): the plan role writes
+    the record of its plan there. Required with `github_repository`."""
     plan_on_pull_requests: bool = True
     """The read-only plan role for pull requests. Default true (with `github_repository`)."""
     state_bucket: str | None = None
@@ -102,6 +111,28 @@ class IamSettings:
                 "`deploy_branches` must name a branch when `github_repository` is set")
         require(self.github_repository is None or (self.state_bucket is not None and self.lock_table is not None),
                 "`state_bucket` and `lock_table` are required when `github_repository` is set")
+        require(self.github_repository is None or (bool(self.github_environment) and bool(self.run_log_prefix)),
+                "`github_environment` and `run_log_prefix` are required when `github_repository` is set")
+
+
+#: GitHub's OIDC subject claim (``sub``) by trigger: ``repo:OWNER/REPO:environment:NAME`` for a job that declares
+#: an ``environment:``, whatever the event; otherwise ``repo:OWNER/REPO:pull_request`` for pull_request events and
+#: ``repo:OWNER/REPO:ref:refs/heads/BRANCH`` for push, schedule and workflow_dispatch (the branch the run is on).
+#: https://docs.github.com/en/actions/reference/security/oidc (subject claims);
+#: https://docs.github.com/en/actions/how-tos/security-for-github-actions/security-hardening-your-deployments/configuring-openid-connect-in-amazon-web-services
+#: AWS evaluates only the standard claims (no custom claims), so ``sub`` and ``aud`` are the conditions:
+#: https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_create_for-idp_oidc.html
+CI_ROLES = ("deploy", "plan")
+
+
+def ci_subjects(repository: str, github_environment: str, deploy_branches: Iterable[str]) -> dict[str, tuple[str, ...]]:
+    """The OIDC subjects each CI role trusts: the single rule roles are built from and workflows are checked
+    against (``pipeline/ci_identity.py``)."""
+    return {
+        "deploy": (f"repo:{repository}:environment:{github_environment}",),
+        "plan": (f"repo:{repository}:pull_request",)
+        + tuple(f"repo:{repository}:ref:refs/heads/{b}" for b in deploy_branches),
+    }
 
 
 def assume_role_policy(ctx: Context, service: str) -> str:
@@ -287,16 +318,19 @@ class Iam(Module):
                 "Effect": "Allow",
                 "Principal": {"Federated": self.oidc_provider_arn},
                 "Action": "sts:AssumeRoleWithWebIdentity",
-                "Condition": {"StringEquals": {f"{GITHUB_OIDC_HOST}:aud": "sts.amazonaws.com"},
-                              "StringLike": {f"{GITHUB_OIDC_HOST}:sub": subjects}},
+                # exact subjects (StringEquals, no wildcard): only the jobs ci_subjects describes
+                "Condition": {"StringEquals": {f"{GITHUB_OIDC_HOST}:aud": "sts.amazonaws.com",
+                                               f"{GITHUB_OIDC_HOST}:sub": subjects}},
             })
+
+        subjects = ci_subjects(repository, s.github_environment or "", s.deploy_branches)
 
         state = [f"arn:{p}:s3:::{s.state_bucket}", f"arn:{p}:s3:::{s.state_bucket}/*"]
         lock = f"arn:{p}:dynamodb:{ctx.region}:{ctx.account_id}:table/{s.lock_table}"
         self.deploy_role = IamRole(
             self, "ci-deploy", name=f"{prefix}-ci-deploy", max_session_duration=3600,
-            description=f"GitHub Actions of {repository} ({', '.join(s.deploy_branches)}) deploying {prefix}",
-            assume_role_policy=trust([f"repo:{repository}:ref:refs/heads/{b}" for b in s.deploy_branches]),
+            description=f"GitHub Actions of {repository} (environment {s.github_environment}) deploying {prefix}",
+            assume_role_policy=trust(list(subjects["deploy"])),
             tags=tags(ctx, f"{prefix}-ci-deploy", s.extra_tags))
         IamRolePolicyAttachment(self, "ci-deploy-power-user", role=self.deploy_role.name,
                                 policy_arn=f"arn:{p}:iam::aws:policy/PowerUserAccess")
@@ -319,6 +353,31 @@ class Iam(Module):
                                       "iam:RemoveRoleFromInstanceProfile", "iam:TagInstanceProfile"],
                            "Resource": [f"{self._arn_iam}:policy/{prefix}-*",
                                         f"{self._arn_iam}:instance-profile/{prefix}-*"]},
+                          # Measured (pipeline/least_privilege.py, tests/test_least_privilege.py): refreshing the
+                          # state of the platform's IAM resources reads them; PowerUserAccess grants no iam: reads.
+                          {"Sid": "ReadPlatformIam", "Effect": "Allow",
+                           "Action": ["iam:GetRole", "iam:GetRolePolicy", "iam:ListRolePolicies",
+                                      "iam:ListAttachedRolePolicies", "iam:ListInstanceProfilesForRole",
+                                      "iam:ListRoleTags", "iam:GetInstanceProfile", "iam:GetPolicy",
+                                      "iam:GetPolicyVersion", "iam:ListPolicyVersions", "iam:ListPolicyTags"],
+                           "Resource": [roles, f"{self._arn_iam}:policy/{prefix}-*",
+                                        f"{self._arn_iam}:instance-profile/{prefix}-*",
+                                        f"arn:{p}:iam::aws:policy/*"]},
+                          {"Sid": "AccountBaselineGroupsOidcPasswordPolicy", "Effect": "Allow",
+                           "Action": ["iam:CreateGroup", "iam:GetGroup", "iam:DeleteGroup", "iam:AttachGroupPolicy",
+                                      "iam:DetachGroupPolicy", "iam:ListAttachedGroupPolicies",
+                                      "iam:ListGroupPolicies", "iam:CreateOpenIDConnectProvider",
+                                      "iam:GetOpenIDConnectProvider", "iam:DeleteOpenIDConnectProvider",
+                                      "iam:TagOpenIDConnectProvider", "iam:UntagOpenIDConnectProvider",
+                                      "iam:UpdateOpenIDConnectProviderThumbprint",
+                                      "iam:AddClientIDToOpenIDConnectProvider",
+                                      "iam:RemoveClientIDFromOpenIDConnectProvider"],
+                           "Resource": [f"{self._arn_iam}:group/people/{prefix}-*",
+                                        f"{self._arn_iam}:oidc-provider/{GITHUB_OIDC_HOST}"]},
+                          {"Sid": "AccountPasswordPolicy", "Effect": "Allow",
+                           "Action": ["iam:GetAccountPasswordPolicy", "iam:UpdateAccountPasswordPolicy",
+                                      "iam:DeleteAccountPasswordPolicy"],
+                           "Resource": "*"},
                           {"Sid": "NeverRemoveTheBoundary", "Effect": "Deny",
                            "Action": "iam:DeleteRolePermissionsBoundary", "Resource": "*"},
                       ))
@@ -326,8 +385,9 @@ class Iam(Module):
         if s.plan_on_pull_requests:
             self.plan_role = IamRole(
                 self, "ci-plan", name=f"{prefix}-ci-plan", max_session_duration=3600,
-                description=f"GitHub Actions pull requests of {repository}: read-only plan of {prefix}",
-                assume_role_policy=trust([f"repo:{repository}:pull_request"]),
+                description=f"GitHub Actions of {repository} (pull requests, {', '.join(s.deploy_branches)}): "
+                            f"read-only plan of {prefix}",
+                assume_role_policy=trust(list(subjects["plan"])),
                 tags=tags(ctx, f"{prefix}-ci-plan", s.extra_tags))
             IamRolePolicyAttachment(self, "ci-plan-read-only", role=self.plan_role.name,
                                     policy_arn=f"arn:{p}:iam::aws:policy/ReadOnlyAccess")
@@ -340,6 +400,17 @@ class Iam(Module):
                                "Resource": lock},
                               {"Sid": "LockFile", "Effect": "Allow", "Action": ["s3:PutObject", "s3:DeleteObject"],
                                "Resource": f"arn:{p}:s3:::{s.state_bucket}/*.tflock"},
+                              {"Sid": "RecordThePlanRun", "Effect": "Allow", "Action": "s3:PutObject",
+                               "Resource": f"arn:{p}:s3:::{s.state_bucket}/{s.run_log_prefix}*"},
+                              # The state bucket is SSE-KMS with the bootstrap's key (pipeline/bootstrap.py): reading
+                              # an object needs kms:Decrypt, writing one (lock file, run record) kms:GenerateDataKey,
+                              # both only through S3 in this region.
+                              # https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingKMSEncryption.html
+                              # https://docs.aws.amazon.com/kms/latest/developerguide/conditions-kms.html#conditions-kms-via-service
+                              {"Sid": "StateKeyThroughS3", "Effect": "Allow",
+                               "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+                               "Resource": f"arn:{p}:kms:{ctx.region}:{ctx.account_id}:key/*",
+                               "Condition": {"StringEquals": {"kms:ViaService": f"s3.{ctx.region}.amazonaws.com"}}},
                           ))
             self.exempt_roles.append(self.plan_role)
 

@@ -63,6 +63,7 @@ def security_settings(env: EnvironmentSettings, *, logs_key_arn: str, data_bucke
         iam=IamSettings(
             manage_account_baseline=baseline, github_repository=sec.ci_github_repository,
             deploy_branches=sec.ci_deploy_branches, plan_on_pull_requests=sec.ci_plan_on_pull_requests,
+            github_environment=env.name, run_log_prefix=f"runs/{env.name}/",
             state_bucket=env.state_bucket, lock_table=env.lock_table, audit_account_id=sec.audit_account_id,
             audit_external_id=sec.audit_external_id, human_groups=sec.human_groups,
             password_min_length=sec.password_min_length, password_max_age_days=sec.password_max_age_days,

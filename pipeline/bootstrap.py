@@ -32,6 +32,12 @@ class StateBackendSpec:
     tls_only_policy: bool = True
     """Deny every non-TLS request in the bucket policy. Left out only on the local emulator: moto 5.2 evaluates a
     Deny statement as if its ``aws:SecureTransport`` condition matched, which would refuse every state read."""
+    env: str = ""
+    """The environment whose run log (``runs/<env>/``) and releases (``releases/<env>/``) ``readers`` may read."""
+    readers: tuple[str, ...] = ()
+    """Role ARNs of other accounts that promote from this environment (``pipeline/promotion.py``): the bucket
+    policy lets them list and read this environment's run log and releases, the key policy lets them decrypt
+    through S3, nothing else. Default: none."""
 
 
 def bootstrap_state(spec: StateBackendSpec, endpoint: str | None = None) -> list[str]:
@@ -74,6 +80,25 @@ def _ensure_kms_key(spec: StateBackendSpec, kms: Any, actions: list[str]) -> str
         lambda: _has_tags(current_tags, spec.tags),
         lambda: kms.tag_resource(KeyId=key_id, Tags=[{"TagKey": k, "TagValue": v} for k, v in spec.tags.items()]),
     )
+    if spec.readers:
+        from .promotion import key_reader_statement
+
+        policy = json.loads(kms.get_key_policy(KeyId=key_id, PolicyName="default")["Policy"])
+        wanted = key_reader_statement(spec.readers, spec.region)
+        others = [st for st in policy.get("Statement", []) if st.get("Sid") != wanted["Sid"]]
+        try:
+            _step(
+                actions,
+                f"promotion readers of KMS key {alias} ({', '.join(spec.readers)})",
+                lambda: wanted in policy.get("Statement", []),
+                lambda: kms.put_key_policy(KeyId=key_id, PolicyName="default",
+                                           Policy=json.dumps({**policy, "Statement": [*others, wanted]})),
+            )
+        except ClientError as exc:  # AWS refuses a principal that does not exist yet
+            if _code(exc) != "MalformedPolicyDocumentException":
+                raise
+            actions.append(f"promotion readers of KMS key {alias} left out ({exc}): bootstrap this environment "
+                           "again once the promoting environment's deploy role exists")
     return str(kms.describe_key(KeyId=key_id)["KeyMetadata"]["Arn"])
 
 
@@ -145,6 +170,25 @@ def _ensure_bucket(spec: StateBackendSpec, key_arn: str, s3: Any, actions: list[
         == ownership,
         lambda: s3.put_bucket_ownership_controls(Bucket=name, OwnershipControls=ownership),
     )
+    if spec.readers:
+        from .promotion import READER_SIDS, bucket_reader_statements
+
+        current = json.loads(_read(lambda: s3.get_bucket_policy(Bucket=name)["Policy"], "NoSuchBucketPolicy") or "{}")
+        wanted = bucket_reader_statements(name, spec.env, spec.readers)
+        kept = [st for st in current.get("Statement", []) if st.get("Sid") not in READER_SIDS]
+        try:
+            _step(
+                actions,
+                f"promotion readers of bucket {name} ({', '.join(spec.readers)})",
+                lambda: all(st in current.get("Statement", []) for st in wanted),
+                lambda: s3.put_bucket_policy(Bucket=name, Policy=json.dumps(
+                    {"Version": "2012-10-17", **current, "Statement": [*kept, *wanted]})),
+            )
+        except ClientError as exc:  # AWS refuses a principal that does not exist yet
+            if _code(exc) != "MalformedPolicy":
+                raise
+            actions.append(f"promotion readers of bucket {name} left out ({exc}): bootstrap this environment "
+                           "again once the promoting environment's deploy role exists")
     if not spec.tls_only_policy:
         actions.append(f"TLS-only policy of bucket {name} left out (local emulator)")
         _tag_bucket(spec, s3, actions)

@@ -364,6 +364,8 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "sla": lambda args: __import__("pipeline.sla", fromlist=["cmd_sla"]).cmd_sla(args),
     "cost": lambda args: __import__("pipeline.cost_report", fromlist=["cmd_cost"]).cmd_cost(args),
     "release": lambda args: __import__("pipeline.release", fromlist=["cmd_release"]).cmd_release(args),
+    "ci": lambda args: __import__("pipeline.ci_commands", fromlist=["cmd_ci"]).cmd_ci(args),
+    "pr-plan": lambda args: __import__("pipeline.ci_commands", fromlist=["cmd_pr_plan"]).cmd_pr_plan(args),
 }
 
 

@@ -15,8 +15,10 @@ into a false failure of the retry: a state lock taken by the first attempt and r
 ``InvalidPermission.Duplicate`` for a security group rule added once. Each replay is logged to the server's output.
 
 With ``PLATFORM_MOTO_TRACE=FILE`` each request appends a line to FILE: seconds waited for the lock, seconds handled,
-the service (from the request signature), the operation (``X-Amz-Target`` or ``Action=``) and the path; a profile of
-where a plan or an apply spends its time on the emulator.
+the service (from the request signature), the operation (``X-Amz-Target`` or ``Action=``), the method and the path,
+then the names of the URL's query parameters (``-`` for none; ``+copy`` when an S3 copy source is given) and the
+access key id (the account): a profile of where a plan or an apply spends its time on the emulator, and the record
+``pipeline/least_privilege.py`` maps to IAM actions.
 """
 from __future__ import annotations
 
@@ -35,6 +37,7 @@ from werkzeug.serving import run_simple
 
 
 _SERVICE = re.compile(r"Credential=[^/]+/[^/]+/[^/]+/([^/]+)/")
+_KEY = re.compile(r"Credential=([^/]+)/")
 _ACTION = re.compile(r"(?:^|&)Action=([A-Za-z0-9]+)")
 _ATTEMPT = re.compile(r"attempt=(\d+)")
 
@@ -56,6 +59,10 @@ class SerializedApp:
             with self.lock:
                 return self._handle(environ, start_response)
         query = environ.get("QUERY_STRING", "")
+        names = sorted({part.split("=", 1)[0] for part in query.split("&") if part})
+        if environ.get("HTTP_X_AMZ_COPY_SOURCE"):
+            names.append("+copy")
+        key = _KEY.search(environ.get("HTTP_AUTHORIZATION", ""))
         if environ.get("CONTENT_TYPE", "").startswith("application/x-www-form-urlencoded"):
             data = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
             environ["wsgi.input"] = io.BytesIO(data)
@@ -70,7 +77,8 @@ class SerializedApp:
         with open(self.trace, "a") as out:
             out.write(f"{started - queued:.3f} {done - started:.3f} {service.group(1) if service else '-'} "
                       f"{action if isinstance(action, str) else (action.group(1) if action else '-')} "
-                      f"{environ.get('REQUEST_METHOD')} {environ.get('PATH_INFO')}\n")
+                      f"{environ.get('REQUEST_METHOD')} {environ.get('PATH_INFO', '').replace(' ', '%20')} {','.join(names) or '-'} "
+                      f"{key.group(1) if key else '-'}\n")
         return body
 
     def _handle(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:

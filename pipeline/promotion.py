@@ -8,12 +8,54 @@ included for a protected target.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from envs.schema import EnvironmentSettings
 from envs.target import Target
 
 from .aws import client
 from .runlog import RunLog, RunRecord
+
+
+#: The promotions the workflows run (`.github/workflows/deploy.yml`: ``promote --from staging --to prod``; checked
+#: by tests/test_promotion_cross_account.py). Each environment lives in its own account, so the target's deploy role
+#: reads the source's run log across accounts: the source's state bucket policy and state key policy admit it,
+#: read-only, for ``runs/<source>/`` and ``releases/<source>/`` (bootstrap writes both).
+#: https://docs.aws.amazon.com/AmazonS3/latest/userguide/example-walkthroughs-managing-access-example2.html
+#: https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-modifying-external-accounts.html
+PROMOTION_PATHS: tuple[tuple[str, str], ...] = (("staging", "prod"),)
+READER_SIDS = ("PromotionReadersReadRunLog", "PromotionReadersListRunLog")
+KEY_READER_SID = "PromotionReadersDecryptThroughS3"
+
+
+def promotion_readers(source: EnvironmentSettings, envs_dir: str | None = None) -> tuple[str, ...]:
+    """The deploy roles (other accounts) that promote from ``source``, from their settings."""
+    import envs
+
+    targets = [t for s, t in PROMOTION_PATHS if s == source.name]
+    if not targets:
+        return ()
+    loaded = envs.load_all(targets, envs.envs_dir(envs_dir))
+    return tuple(sorted(f"arn:aws:iam::{t.account_id}:role/{t.name_prefix}-ci-deploy" for t in loaded.values()
+                        if t.account_id != source.account_id))
+
+
+def bucket_reader_statements(bucket: str, env: str, readers: tuple[str, ...]) -> list[dict[str, Any]]:
+    prefixes = [f"runs/{env}/", f"releases/{env}/"]
+    return [
+        {"Sid": READER_SIDS[0], "Effect": "Allow", "Principal": {"AWS": list(readers)},
+         "Action": ["s3:GetObject", "s3:GetObjectVersion"],
+         "Resource": [f"arn:aws:s3:::{bucket}/{p}*" for p in prefixes]},
+        {"Sid": READER_SIDS[1], "Effect": "Allow", "Principal": {"AWS": list(readers)},
+         "Action": "s3:ListBucket", "Resource": f"arn:aws:s3:::{bucket}",
+         "Condition": {"StringLike": {"s3:prefix": [f"{p}*" for p in prefixes]}}},
+    ]
+
+
+def key_reader_statement(readers: tuple[str, ...], region: str) -> dict[str, Any]:
+    return {"Sid": KEY_READER_SID, "Effect": "Allow", "Principal": {"AWS": list(readers)},
+            "Action": "kms:Decrypt", "Resource": "*",
+            "Condition": {"StringEquals": {"kms:ViaService": f"s3.{region}.amazonaws.com"}}}
 
 
 class PromotionRefused(Exception):
@@ -43,7 +85,9 @@ def find_passed_run(runs: list[RunRecord], commit: str) -> RunRecord | None:
 
 
 def check_promotion(source: EnvironmentSettings, target_settings: EnvironmentSettings, target: Target,
-                    checkout: str, commit: str | None = None) -> Promotion:
+                    checkout: str, commit: str | None = None, s3: Any | None = None) -> Promotion:
+    """Find the source's successful run of ``commit``; ``s3`` is the client to read the source's run log with
+    (default: the target's own credentials, as in CI: the deploy role of the target's account)."""
     if source.name == target_settings.name:
         raise PromotionRefused("--from and --to name the same environment", bad_input=True)
     commit = commit or checkout
@@ -54,7 +98,7 @@ def check_promotion(source: EnvironmentSettings, target_settings: EnvironmentSet
     if checkout == "unknown":
         raise PromotionRefused("the commit being deployed is unknown (no git checkout, no PLATFORM_COMMIT)",
                                bad_input=True)
-    log = RunLog(client("s3", source.region, target.endpoint), source.state_bucket, source.name)
+    log = RunLog(s3 or client("s3", source.region, target.endpoint), source.state_bucket, source.name)
     runs = log.runs()
     run = find_passed_run(runs, commit)
     if run is None:

@@ -43,8 +43,11 @@ class PlanOutcome:
 
 
 def backend_spec(settings: EnvironmentSettings, target: Target) -> StateBackendSpec:
+    from .promotion import promotion_readers
+
     return StateBackendSpec(bucket=settings.state_bucket, table=settings.lock_table, region=settings.region,
                             kms_alias=f"alias/{settings.tags.project}-tfstate", tls_only_policy=not target.is_local,
+                            env=settings.name, readers=promotion_readers(settings),
                             tags={"Project": settings.tags.project, "Owner": settings.tags.owner,
                                   "CostCenter": settings.tags.cost_center, "ManagedBy": "platform-iac"})
 
@@ -120,12 +123,12 @@ class Pipeline:
         self._terraform(self.tf.validate)
 
     def plan(self, *, refresh_only: bool = False, destroy: bool = False, lock_timeout: str = "0s",
-             name: str = PLAN_FILE) -> PlanOutcome:
+             name: str = PLAN_FILE, lock: bool = True) -> PlanOutcome:
         planfile = self.stack_dir / name
         kind = "refresh-only plan" if refresh_only else ("destroy plan" if destroy else "plan")
         self.say(f"[{self.settings.name}] terraform {kind}")
         has_changes = self._terraform(lambda: self.tf.plan(planfile, refresh_only=refresh_only, destroy=destroy,
-                                                           lock_timeout=lock_timeout))
+                                                           lock_timeout=lock_timeout, lock=lock))
         plan = self._terraform(lambda: self.tf.show_json(planfile))
         plan_json = self.stack_dir / f"{name}.json"
         plan_json.write_text(json.dumps(plan))

@@ -77,6 +77,7 @@ class TerraformRunner:
         destroy: bool = False,
         refresh: bool = True,
         lock_timeout: str = "0s",
+        lock: bool = True,
     ) -> bool:
         """Save a plan to ``out``; True when it has changes (``-detailed-exitcode`` 2).
 
@@ -92,6 +93,7 @@ class TerraformRunner:
             refresh_only=IsFlagged if refresh_only else None,
             destroy=IsFlagged if destroy else None,
             refresh=None if refresh else False,
+            lock=None if lock else False,
             lock_timeout=lock_timeout,
             ok_codes=(0, 2),
         )

@@ -223,12 +223,14 @@ def test_ci_oidc_roles_audit_role_password_policy_and_mfa(synth_aws: dict, setti
              for r in ours(doc, "aws_iam_role").values()}
     deploy = statements(roles["ci-deploy"]["assume_role_policy"])[0]
     assert deploy["Action"] == "sts:AssumeRoleWithWebIdentity"
-    assert deploy["Condition"]["StringEquals"] == {"token.actions.githubusercontent.com:aud": "sts.amazonaws.com"}
-    assert deploy["Condition"]["StringLike"]["token.actions.githubusercontent.com:sub"] == [
-        f"repo:{sec.ci_github_repository}:ref:refs/heads/{b}" for b in sec.ci_deploy_branches]
+    # exact subjects (tests/test_ci_identity.py checks them against the workflows)
+    assert deploy["Condition"] == {"StringEquals": {
+        "token.actions.githubusercontent.com:aud": "sts.amazonaws.com",
+        "token.actions.githubusercontent.com:sub": [f"repo:{sec.ci_github_repository}:environment:{env}"]}}
     plan = statements(roles["ci-plan"]["assume_role_policy"])[0]
-    assert plan["Condition"]["StringLike"]["token.actions.githubusercontent.com:sub"] == [
-        f"repo:{sec.ci_github_repository}:pull_request"]
+    assert plan["Condition"]["StringEquals"]["token.actions.githubusercontent.com:sub"] == [
+        f"repo:{sec.ci_github_repository}:pull_request"] + [
+        f"repo:{sec.ci_github_repository}:ref:refs/heads/{b}" for b in sec.ci_deploy_branches]
     deploy_iam = next(p for p in ours(doc, "aws_iam_role_policy").values() if p["name"] == "platform-iam-with-boundary")
     create = statements(deploy_iam["policy"])[0]
     assert create["Action"] == ["iam:CreateRole", "iam:PutRolePermissionsBoundary"]
@@ -384,7 +386,7 @@ def test_without_account_baseline_no_singletons() -> None:
 
     stack, ctx, _ = mini_stack()
     Iam(stack, "iam", ctx, IamSettings(manage_account_baseline=False, github_repository="o/r", state_bucket="b",
-                                       lock_table="t"))
+                                       lock_table="t", github_environment="dev", run_log_prefix="runs/dev/"))
     Audit(stack, "audit", ctx, AuditSettings(logs_kms_key_arn="arn:k", manage_account_baseline=False))
     ThreatDetection(stack, "td", ctx, ThreatDetectionSettings(manage_account_baseline=False))
     doc = json.loads(Testing.synth(stack))
