@@ -9,8 +9,8 @@ Severities come from ``compliance/policy/severities.toml``, what blocks from ``c
 (``None`` = prod, the strictest), waivers from ``compliance/waivers.toml`` (or ``waivers_file``).
 
 Verdicts: PASSED, BLOCKED (exit 1), ERROR (a scanner failed, exit 3), INCOMPLETE (fewer scanners ran than the gate
-names: only the Python API's ``run_checkov=False``; exit 3 in a protected environment, a warning line in every
-output format elsewhere).  A project check that cannot decide before apply gives an UNKNOWN finding
+names: only the Python API's ``run_checkov=False``; exit 3 in every environment, with a line saying so in every
+output format).  A project check that cannot decide before apply gives an UNKNOWN finding
 (``Finding.result == "UNKNOWN"``) that blocks in protected environments (policy key ``protected``) and warns
 elsewhere.  There is no environment variable or CLI flag that turns a scanner off.
 
@@ -88,14 +88,13 @@ class GateResult:
             return 3
         if self.blocking:
             return 1    # blocked whatever the missing scanner would have added
-        return 3 if self.missing_scanners and self.protected else 0
+        return 3 if self.missing_scanners else 0
 
     @property
     def notices(self) -> tuple[str, ...]:
         """Lines every output format prints: what this gate did not see."""
         return tuple(f"INCOMPLETE: scanner {s} did not run; "
-                     + ("a protected environment cannot pass without it (exit 3)" if self.protected
-                        else "this result is not a full gate") for s in self.missing_scanners)
+                     + "no environment passes without it (exit 3)" for s in self.missing_scanners)
 
     @property
     def blocking(self) -> tuple[Finding, ...]:
@@ -130,7 +129,7 @@ class Gate:
         self.file_environments = {_key(f): env for f, env in (file_environments or {}).items()}
         self._policies = {env: load_policy(env, policy_dir) for env in set(self.file_environments.values())}
         self.severities: Severities = load_severities(severities_file)
-        self.waivers, self.waiver_problems = load_waivers(waivers_file)
+        self.waivers, self.waiver_problems = load_waivers(waivers_file, severities=self.severities)
         self.waivers_file = waivers_file
         self.approvals = tuple(approvals)
         self.checkov_timeout = checkov_timeout
@@ -200,7 +199,7 @@ class Gate:
                 findings.append(self._finding(r.check_id, r.title, r.resource, r.file, stage, "checkov", r.guideline))
         if stage is Stage.PLAN:
             for file, plan in loaded.plans:
-                for address, kind in stateful_changes(plan):
+                for address, kind in stateful_changes(plan, protected=self._protected([Path(file)])):
                     findings.append(self._guard_finding(address, kind, file))
         for p in self.waiver_problems:
             findings.append(Finding(WAIVER_CHECK_ID, p.message, "CRITICAL", p.source.split("#", 1)[-1]

@@ -74,7 +74,8 @@ def test_policy_dev_warns_prod_blocks(fixtures_dir):
     assert rds(dev) and all(not x.blocking and x.level == "warn" for x in rds(dev))
     assert rds(prod) and all(x.blocking for x in rds(prod))
     assert [x.blocking for x in rds(none)] == [x.blocking for x in rds(prod)]
-    assert dev.exit_code == 0 and prod.exit_code == 1
+    # dev: nothing blocks (exit 3 only because Checkov did not run here); prod: the finding blocks
+    assert not dev.blocking and dev.exit_code == 3 and prod.exit_code == 1
 
 
 def test_unknown_environment_is_bad_input():
@@ -249,7 +250,7 @@ def test_no_environment_variable_turns_checkov_off(tmp_path, monkeypatch):
 def test_fewer_scanners_is_incomplete_in_every_format(tmp_path):
     from compliance.report import FORMATS, render
     plan = _sg_plan(tmp_path)
-    for env, code in (("prod", 3), ("staging", 3), (None, 3), ("dev", 0)):
+    for env, code in (("prod", 3), ("staging", 3), (None, 3), ("dev", 3)):
         r = Gate(env, run_checkov=False).scan_plan([plan])
         assert r.verdict == "INCOMPLETE" and r.exit_code == code and r.missing_scanners == ("checkov",), env
         for fmt in FORMATS:
