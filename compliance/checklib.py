@@ -45,13 +45,17 @@ class CheckContext:
     of resources of ``rtype`` whose configuration references this resource.  ``public_lb_security_groups``:
     security groups attached to internet-facing load balancers.  ``tags_all``: effective tags for synthesized
     JSON (provider default tags merged with the resource's tags); ``None`` means read the body's ``tags_all``.
+    ``world``: the whole scanned input (``engine.LoadedInput``: every resource, the plan documents), read through
+    :mod:`compliance.awsrules` by the ``PLAT_AWS_*`` checks; ``None`` when Checkov itself runs the check.
     """
 
-    __slots__ = ("address", "rtype", "stage", "tags_all", "_refs", "_referrers", "public_lb_security_groups")
+    __slots__ = ("address", "rtype", "stage", "tags_all", "_refs", "_referrers", "public_lb_security_groups", "world",
+                 "resource")
 
     def __init__(self, address: str, rtype: str, *, stage: str = "static", tags_all: Any = None,
                  refs: Mapping[str, list[str]] | None = None, referrers: Iterable[str] | None = None,
-                 public_lb_security_groups: frozenset[str] | set[str] = frozenset()) -> None:
+                 public_lb_security_groups: frozenset[str] | set[str] = frozenset(), world: Any = None,
+                 resource: Any = None) -> None:
         self.address = address
         self.rtype = rtype
         self.stage = stage
@@ -59,6 +63,8 @@ class CheckContext:
         self._refs = refs or {}
         self._referrers = tuple(referrers or ())
         self.public_lb_security_groups = public_lb_security_groups
+        self.world = world  # the whole scanned input (engine.LoadedInput), for cross-resource AWS rules
+        self.resource = resource  # this resource's engine.Resource (its file, raw body, references)
 
     def ref(self, attr: str, rtype: str | None = None) -> list[str]:
         out = self._refs.get(attr, [])

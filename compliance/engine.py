@@ -416,7 +416,7 @@ def evaluate(loaded: LoadedInput, checks: Iterable[PlatformCheck] | None = None)
             continue
         ctx = CheckContext(r.address, r.rtype, stage=stage, tags_all=r.tags_all, refs=r.refs,
                            referrers=loaded.referrers.get(r.address, ()),
-                           public_lb_security_groups=loaded.public_lb_sgs)
+                           public_lb_security_groups=loaded.public_lb_sgs, world=loaded, resource=r)
         for c in (*applicable, *wildcard):
             c.details = []
             res = c.evaluate(attrs, ctx)
