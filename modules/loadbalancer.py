@@ -232,8 +232,15 @@ class LoadBalancer(Module):
             {"Sid": "ElbLogDeliveryService", "Effect": "Allow",
              "Principal": {"Service": "logdelivery.elasticloadbalancing.amazonaws.com"},
              "Action": "s3:PutObject", "Resource": logs_arn},
+            # S3 server access logs of the tier's other buckets (the artifact bucket), under s3/ only: SSE-S3
+            # targets are what server access logging supports.
+            # https://docs.aws.amazon.com/AmazonS3/latest/userguide/enable-server-access-logging.html
+            {"Sid": "S3ServerAccessLogs", "Effect": "Allow", "Principal": {"Service": "logging.s3.amazonaws.com"},
+             "Action": "s3:PutObject", "Resource": f"{bucket.arn}/s3/*",
+             "Condition": {"StringEquals": {"aws:SourceAccount": ctx.account_id}}},
             {"Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
              "Resource": [bucket.arn, f"{bucket.arn}/*"], "Condition": {"Bool": {"aws:SecureTransport": "false"}}},
         ))
+        self.log_bucket_policy = self._log_policy
         self.access_log_bucket_arn: str = bucket.arn
         return bucket.bucket

@@ -151,7 +151,8 @@ class PlatformStack(TerraformStack):
             settings.app, settings.sizes, protected=settings.protected, target=target,
             vpc_id=self.network.vpc_id, public_subnet_ids=self.network.public_subnet_ids,
             private_subnet_ids=self.network.private_subnet_ids, ebs_kms_key_arn=self.keys["data"].arn,
-            alarm_topic_arns=self.alerting.topic_arns if self.alerting is not None else None))
+            alarm_topic_arns=self.alerting.topic_arns if self.alerting is not None else None,
+            secrets_kms_key_arn=self.keys["secrets"].arn))
         self.data = DataTier(
             self, "data", self.ctx, data_tier_settings(settings), vpc_id=self.network.vpc_id,
             database_subnet_group_name=self.network.database_subnet_group_name,
@@ -164,6 +165,7 @@ class PlatformStack(TerraformStack):
         self.integration = build_integration(self, settings)
         for name, value in self.integration.outputs().items():
             TerraformOutput(self, name, value=value)
+        self._workload_access(settings)
         self.observability = Observability(
             self, "observability", self.ctx, observability_settings(settings, self.keys["logs"].arn),
             alerting=self.alerting, observed=observed_resources(self.app, self.data, self.security))
@@ -188,6 +190,42 @@ class PlatformStack(TerraformStack):
         TerraformOutput(self, "https_listener_arn", value=self.app.https_listener_arn)
         TerraformOutput(self, "app_target_group_arns", value=self.app.target_group_arns)
         TerraformOutput(self, "app_asg_names", value=self.app.asg_names)
+
+    def _workload_access(self, settings: EnvironmentSettings) -> None:
+        """What the application instances connect to and may use (docs/app-tier.md, "Grants"): the configuration
+        parameter the boot script reads, the instance role's one inline policy, assembled from the tiers'
+        ``grant_*`` helpers (tests/test_workload_grants.py fails on a helper nobody calls), and the security group
+        egress to the database and the cache."""
+        app, data = self.app, self.data
+        compute = app.compute
+        config: dict = {
+            "region": settings.region, "bucket": data.bucket_names["app"],
+            "static_bucket": data.bucket_names["static"], "secret_arn": app.secret_arn,
+            "xray": {"daemon": "127.0.0.1:2000", "service_name": settings.name_prefix,
+                     "sample_rate": settings.observability.tracing.default_sampling_rate}}
+        statements = [*app.artifacts.grant_read(), *app.grant_secret_read(),
+                      *data.storage.grant_read_write("app"), *data.storage.grant_read_write("static")]
+        db = data.database
+        if db is not None:
+            user = settings.data.database.master_username  # the proxy's secret user: IAM at the proxy
+            config["database"] = {"host": db.proxy_endpoint or db.address, "port": db.port,
+                                  "name": settings.data.database.db_name, "user": user, "auth": "iam",
+                                  "sslmode": "require"}
+            statements += db.grant_connect(user)
+            compute.allow_to("database", db.proxy_security_group_id or db.security_group_id, db.port,
+                             "PostgreSQL to RDS Proxy" if db.proxy is not None else "PostgreSQL to the database")
+        cache = data.cache
+        if cache is not None:
+            config["cache"] = {"host": cache.primary_endpoint, "port": cache.port, "user": cache.app_user_name,
+                               "cache_name": cache.replication_group_id, "auth": "iam", "tls": True}
+            statements += cache.grant_connect()
+            compute.allow_to("cache", cache.security_group_id, cache.port, "Redis (TLS) to the cache")
+        integrations = self.integration.integrations
+        for name in sorted(integrations.secret_arns):
+            statements += integrations.grant_read_secret(name)
+        app.publish_config(config)
+        statements += app.grant_config_read()
+        compute.grant("workload", statements)
 
     def _backend(self, settings: EnvironmentSettings, target: Target) -> None:
         common = dict(bucket=settings.state_bucket, key=settings.state_key, region=settings.region,
