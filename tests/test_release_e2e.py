@@ -3,6 +3,7 @@
 colour's instances are stopped by the validation hook, so moto reports them unused) and rolls back."""
 from __future__ import annotations
 
+import hashlib
 import json
 import sys
 
@@ -58,6 +59,12 @@ def test_release_then_deploy_then_failed_release_rolls_back(deployed_dev, settin
     instance_tags = {t["Key"]: t["Value"] for spec in tags["LaunchTemplateData"]["TagSpecifications"]
                      if spec["ResourceType"] == "instance" for t in spec["Tags"]}
     assert instance_tags["AppVersion"] == "v2"
+    # the release published the workload as v2 and the launch template points at exactly that artifact
+    assert instance_tags["AppArtifact"] == "workload/v2/app.tar.gz"
+    assert rec["colours"]["green"]["artifact_key"] == "workload/v2/app.tar.gz"
+    published = deployed_dev.client("s3").get_object(Bucket=instance_tags["AppArtifactBucket"],
+                                                     Key="workload/v2/app.tar.gz")["Body"].read()
+    assert hashlib.sha256(published).hexdigest() == instance_tags["AppSha256"] == rec["colours"]["green"]["sha256"]
 
     # a plain deploy keeps the released weights (nothing to change on the listener)
     again = cli("deploy", "--env", "dev", cwd=deployed_dev.cwd)

@@ -129,7 +129,7 @@ def test_artifact_bucket_is_encrypted_versioned_private_tls_only_and_logged(synt
     (lb_policy,) = [p for k, p in app(doc, "aws_s3_bucket_policy").items() if "lb_logs" in k]
     admits = [s for s in json.loads(lb_policy["policy"])["Statement"]
               if s.get("Principal") == {"Service": "logging.s3.amazonaws.com"}]
-    assert admits and admits[0]["Resource"].endswith("/s3/*")
+    assert admits and admits[0]["Resource"].endswith("/s3/artifacts/*")
 
 
 def test_the_rendered_fetch_step_downloads_verifies_and_unpacks(synth_aws: dict, emulator: Any,
