@@ -115,8 +115,8 @@ class ArtifactStore(Module):
         return key
 
     def grant_read(self) -> list[dict[str, Any]]:
-        """IAM statements letting a role download artifacts: objects of this bucket, decrypted through S3 only.
-        (kms:ViaService: https://docs.aws.amazon.com/kms/latest/developerguide/conditions-kms.html#conditions-kms-via-service)"""
+        """IAM statements letting a role download artifacts: objects of this bucket, decrypted through S3 only
+        (``kms:ViaService``: https://docs.aws.amazon.com/kms/latest/developerguide/conditions-kms.html)."""
         return [
             {"Sid": "ReadArtifacts", "Effect": "Allow", "Action": ["s3:GetObject", "s3:GetObjectVersion"],
              "Resource": f"{self.bucket.arn}/*"},

@@ -209,8 +209,12 @@ class PlatformStack(TerraformStack):
         if db is not None:
             user = settings.data.database.master_username  # the proxy's secret user: IAM at the proxy
             config["database"] = {"host": db.proxy_endpoint or db.address, "port": db.port,
-                                  "name": settings.data.database.db_name, "user": user, "auth": "iam",
-                                  "sslmode": "require"}
+                                  "name": settings.data.database.db_name, "user": user, "auth": "iam"}
+            # RDS Proxy presents an ACM certificate that the system trust store verifies; an instance's certificate
+            # is signed by the RDS CA, which is not in it (TLS is still required: rds.force_ssl).
+            # https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/rds-proxy.howitworks.html#rds-proxy-security.tls
+            config["database"].update({"sslmode": "verify-full", "sslrootcert": "system"} if db.proxy is not None
+                                      else {"sslmode": "require"})
             statements += db.grant_connect(user)
             compute.allow_to("database", db.proxy_security_group_id or db.security_group_id, db.port,
                              "PostgreSQL to RDS Proxy" if db.proxy is not None else "PostgreSQL to the database")

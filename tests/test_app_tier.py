@@ -182,7 +182,8 @@ def test_instance_role_is_least_privilege(synth_aws: dict, settings: dict) -> No
     attached = sorted(a["policy_arn"].rsplit("/", 1)[1] for a in app(doc, "aws_iam_role_policy_attachment").values())
     assert attached == sorted(MANAGED_POLICIES)
     # one inline policy: the workload's grants (tests/test_workload_platform.py checks each one)
-    assert [p["name"] for p in app(doc, "aws_iam_role_policy").values()] == [f"{settings['prod'].name_prefix}-app-workload"]
+    names = [p["name"] for p in app(doc, "aws_iam_role_policy").values()]
+    assert names == [f"{settings['prod'].name_prefix}-app-workload"]
 
 
 @pytest.mark.parametrize("env", ENVS)

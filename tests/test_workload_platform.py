@@ -254,6 +254,10 @@ def test_instance_role_grants_everything_the_workload_uses_and_the_boundary_admi
         assert via in (f"s3.{s.region}.amazonaws.com", f"secretsmanager.{s.region}.amazonaws.com")
     assert [st["Resource"] for st in by_action["ssm:GetParameter"]] == \
         [f"${{aws_ssm_parameter.{next(iter(app(doc, 'aws_ssm_parameter')))}.arn}}"]
+    (param,) = app(doc, "aws_ssm_parameter").values()
+    config = json.loads(param["value"])
+    assert config["database"]["sslmode"] == "verify-full" and config["database"]["sslrootcert"] == "system"
+    assert config["database"]["host"].startswith("${aws_db_proxy.") and config["cache"]["auth"] == "iam"
 
     # The permissions boundary is on the role and admits every grant (and nothing here is denied by it).
     role = next(r for k, r in resources(doc, "aws_iam_role").items() if k.startswith("app_compute_role"))
@@ -342,3 +346,61 @@ def test_bad_workload_settings_are_refused_with_the_field_and_the_fix(settings: 
 
     with pytest.raises(ValidationError, match=re.escape(message)):
         AppTierSettings(**{**settings["dev"].app.model_dump(), **update})
+
+
+# -- release: publishing the artifact ------------------------------------------------------------------------------
+
+def test_release_publishes_a_version_once_and_refuses_other_bytes_under_it(emulator: Any) -> None:
+    from pipeline.aws import client
+    from pipeline.release import EXIT_BAD_INPUT, AppTierApi, ReleaseError
+
+    api = AppTierApi("us-east-1", emulator.endpoint, f"wl{os.urandom(2).hex()}")
+    bucket = api.artifact_bucket()
+    assert bucket == f"{api.prefix}-artifacts-123456789012-us-east-1"  # modules/artifacts.py's name
+    s3 = client("s3", "us-east-1", emulator.endpoint)
+    s3.create_bucket(Bucket=bucket)
+    artifact = package.build("1.0.0")
+    assert api.publish_artifact(artifact) == "workload/1.0.0/app.tar.gz"
+    assert api.publish_artifact(artifact) == artifact.key  # the same bytes again: nothing to do
+    body = s3.get_object(Bucket=bucket, Key=artifact.key)["Body"].read()
+    assert hashlib.sha256(body).hexdigest() == artifact.sha256
+    assert s3.get_object(Bucket=bucket, Key=f"{artifact.key}.sha256")["Body"].read().decode() == \
+        artifact.checksum_line
+    tampered = package.Artifact("1.0.0", artifact.data + b"\0", hashlib.sha256(artifact.data + b"\0").hexdigest())
+    with pytest.raises(ReleaseError, match="already published") as refused:
+        api.publish_artifact(tampered)
+    assert refused.value.exit_code == EXIT_BAD_INPUT
+
+
+def test_release_records_the_artifact_of_the_idle_colour() -> None:
+    from pipeline.release import Release, ReleasePlan
+    from tests.test_app_tier import FakeApi
+
+    class Api(FakeApi):
+        published: list[str] = []
+
+        def publish_artifact(self, artifact: Any) -> str:
+            self.published.append(artifact.key)
+            return artifact.key
+
+    api = Api()
+    artifact = package.build("v9")
+    plan = ReleasePlan(env="dev", version="v9", steps=(100,), bake_seconds=0, health_timeout_seconds=10,
+                       artifact=artifact)
+    assert Release(api, plan, {"blue": 100, "green": 0}, "/aws/param", lambda: 0, say=lambda m: None).run() == 0
+    assert api.published == ["workload/v9/app.tar.gz"]
+    assert api.record.colours["green"] == {"version": "v9", "image_id": "ami-0123",
+                                           "artifact_key": "workload/v9/app.tar.gz", "sha256": artifact.sha256}
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--version", "../etc"], "must be 1-64 letters"),
+    (["--version", "1.0", "--artifact", "/nonexistent/app.tar.gz"], "--artifact /nonexistent/app.tar.gz"),
+])
+def test_release_refuses_bad_input_before_touching_anything(args: list[str], message: str, tmp_path: Path) -> None:
+    import sys
+
+    proc = subprocess.run([sys.executable, str(ROOT / "main.py"), "release", "--env", "dev", *args],
+                          capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert message in proc.stderr and "Traceback" not in proc.stderr

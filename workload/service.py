@@ -55,7 +55,8 @@ class Config:
     (reported ``"configured": false``) — an environment without a cache is ready without one.
 
     ``database``: ``host``, ``port``, ``name``, ``user``, ``auth`` (``iam``: an RDS IAM token, the default;
-    ``password``: the ``password`` of the JSON secret ``secret_arn``), ``sslmode`` (default ``require``).
+    ``password``: the ``password`` of the JSON secret ``secret_arn``), ``sslmode`` (default ``require``),
+    ``sslrootcert`` (``system``: the operating system's trust store, which verifies RDS Proxy's ACM certificate).
     ``cache``: ``host``, ``port``, ``user``, ``cache_name`` (replication group id, signs the IAM token), ``auth``
     (``iam`` default, or ``password`` from ``secret_arn``), ``tls`` (default true).
     """
@@ -185,6 +186,7 @@ class Checks:
         with psycopg.connect(host=db["host"], port=int(db.get("port", 5432)), dbname=db.get("name", "postgres"),
                              user=db["user"], password=self.database_password(),
                              sslmode=db.get("sslmode", "require"), connect_timeout=CHECK_TIMEOUT_SECONDS,
+                             **({"sslrootcert": db["sslrootcert"]} if db.get("sslrootcert") else {}),
                              application_name=NAME) as conn:
             conn.execute("SELECT 1").fetchone()
         return None
