@@ -151,7 +151,7 @@ class Node:
         if self.fi.stage == "plan":
             expr = _navigate(self.fi.expressions.get(_INDEX.sub("", self.address), {}), path, plan_config=True)
             for ref in _config_refs(expr):
-                found.extend(self.fi.instances.get(ref, ()))
+                found.extend(self.fi.instances.get(self._module_prefix() + ref, ()))
             if not found:  # an update: a literal value equal to a known attribute of another resource
                 found.extend(self._literal_matches(_navigate(self.attrs, path)))
         else:
@@ -175,7 +175,7 @@ class Node:
             expr = _navigate(self.fi.expressions.get(_INDEX.sub("", self.address), {}), path, plan_config=True)
             for ref in _config_refs(expr, keep_attr=True):
                 base, _, attr = ref.partition("#")
-                for inst in self.fi.instances.get(base, ()):
+                for inst in self.fi.instances.get(self._module_prefix() + base, ()):
                     out.append((inst, attr or None))
         else:
             for expr in _interpolations(_navigate(self.attrs, path)):
@@ -184,6 +184,12 @@ class Node:
                     if addr in self.fi.resources:
                         out.append((addr, attr or None))
         return out
+
+    def _module_prefix(self) -> str:
+        """``module.a.module.b.`` of this resource: plan configuration references are relative to its module."""
+        caddr = _INDEX.sub("", self.address)
+        idx = caddr.rfind(f"{self.rtype}.")
+        return caddr[:idx] if idx > 0 else ""
 
     def _literal_matches(self, value: Any) -> list[str]:
         if not isinstance(value, str) or not value or value == UNKNOWN:

@@ -160,7 +160,12 @@ class PlatformStack(TerraformStack):
             keys={data_class: key.arn for data_class, key in self.keys.items()}, dr_provider=self.providers.dr,
             app_security_group_id=self.app.app_security_group_id if self.app is not None else None,
             alb_dns_name=self.app.alb_dns_name if self.app is not None else None,
+            alb_zone_id=self.app.alb_zone_id if self.app is not None else None,
             alarm_topic_arns=data_topic_arns(self.alerting))
+        # CloudFront reads the static bucket (SSE-KMS with the data key) through origin access control: the key
+        # policy admits cloudfront.amazonaws.com for this distribution only (PLAT_AWS_001).
+        if self.data.distribution_arn is not None:
+            self.keys["data"].allow_cloudfront_read(self.data.distribution_arn)
         self.security = build_security(self, settings)
         self.integration = build_integration(self, settings)
         for name, value in self.integration.outputs().items():

@@ -4,7 +4,7 @@ through a Route 53 record) is not reachable around the CDN without protection: a
 CloudFront origin-facing managed prefix list (no world CIDR), when a listener rule requires a header only
 CloudFront adds (``http_header`` condition), or when the load balancer carries its own WAF web ACL association
 (it is then a protected entry point in its own right, e.g. an API Gateway backend)."""
-from compliance.awsrules import node
+from compliance.awsrules import literal, node
 from compliance.checklib import FAILED, PASSED, UNKNOWN_RESULT, CheckCategories, PlatformCheck, as_list, first, truthy
 
 WORLD = {"0.0.0.0/0", "::/0"}
@@ -16,13 +16,32 @@ def _world_rule(rule):
     return bool(WORLD.intersection(c for c in cidrs if isinstance(c, str)))
 
 
+def _record_names(rec):
+    name = literal(rec.attrs.get("name"))
+    if name is None:
+        return set()
+    names = {name.rstrip(".")}
+    for zone in rec.refs("zone_id", rtype="aws_route53_zone"):
+        zname = literal(zone.attrs.get("name"))
+        if zname and not name.rstrip(".").endswith(zname.rstrip(".")):
+            names.add(f"{name.rstrip('.')}.{zname.rstrip('.')}")
+    return names
+
+
 def _fronted(lb):
+    """Whether a distribution's origin is this load balancer: its DNS name, a record aliasing it (by reference or
+    by the record's literal name)."""
+    records = [r for r in lb.all("aws_route53_record")
+               if lb.address in {a for a, _ in r.ref_attrs("alias")} | {a for a, _ in r.ref_attrs("records")}]
+    names = set().union(*(_record_names(r) for r in records)) if records else set()
+    addresses = {r.address for r in records}
     for dist in lb.all("aws_cloudfront_distribution"):
         targets = {a for a, _ in dist.ref_attrs("origin")}
-        if lb.address in targets:
+        if lb.address in targets or addresses & targets:
             return True
-        for rec in dist.refs("origin", rtype="aws_route53_record"):
-            if lb.address in {a for a, _ in rec.ref_attrs("alias")} | {a for a, _ in rec.ref_attrs("records")}:
+        for origin in as_list(dist.attrs.get("origin")):
+            host = literal(origin.get("domain_name")) if isinstance(origin, dict) else None
+            if host and host.rstrip(".") in names:
                 return True
     return False
 

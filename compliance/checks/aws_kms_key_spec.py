@@ -12,7 +12,7 @@ def _usages(spec):
     if spec.startswith("HMAC_"):
         return {"GENERATE_VERIFY_MAC"}
     if spec.startswith("RSA_"):
-        return {"ENCRYPT_DECRYPT", "SIGN_VERIFY", "KEY_AGREEMENT"} - {"KEY_AGREEMENT"}
+        return {"ENCRYPT_DECRYPT", "SIGN_VERIFY"}
     if spec == "SM2":
         return {"ENCRYPT_DECRYPT", "SIGN_VERIFY", "KEY_AGREEMENT"}
     if spec.startswith("ECC_"):
