@@ -5,6 +5,8 @@ need=()
 command -v chromium >/dev/null || need+=(chromium)
 # the reference workload's tests run it against a real Redis server (workload/tests/conftest.py)
 command -v redis-server >/dev/null || need+=(redis-server)
+# the boot script's fetch step runs with the AWS CLI in tests (tests/test_workload_platform.py, *_e2e.py)
+command -v aws >/dev/null || need+=(awscli)
 if [ ${#need[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq

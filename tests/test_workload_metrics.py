@@ -5,6 +5,7 @@ documented syntax, itself checked on the documentation's examples below."""
 from __future__ import annotations
 
 import json
+import re
 import threading
 import urllib.error
 import urllib.request
@@ -121,6 +122,18 @@ def test_workload_logs_produce_the_metrics_the_slo_alarms_read(synth_aws: dict, 
     for alarm in slo:
         used = {(q["metric"]["namespace"], q["metric"]["metric_name"]) for q in alarm["metric_query"] if "metric" in q}
         assert used == {(f"Platform/{prefix}", "ServerErrors"), (f"Platform/{prefix}", "Requests")}
+    # The saved Logs Insights queries read fields every access line has; the error query (a case-insensitive
+    # regex on the message) matches exactly the ERROR lines of the application log.
+    access = [json.loads(line) for line in lines[f"/app/{prefix}/access"]]
+    for query in resources(doc, "aws_cloudwatch_query_definition").values():
+        if any("access" in g for g in query["log_group_names"]):
+            used = {f for f in ("path", "status", "latency_ms") if f in query["query_string"]}
+            assert used and all(used <= set(line) for line in access), query["name"]
+        elif "like /" in query["query_string"]:
+            regex = re.search(r"like /(.*?)/ \|", query["query_string"]).group(1)
+            hits = [line for line in lines[f"/app/{prefix}/application"] if re.search(regex, line)]
+            assert hits and all(json.loads(h)["level"] == "ERROR" for h in hits)
+
     ratio = sum(metrics["ServerErrors"]) / sum(metrics["Requests"])
     fast = next(a for a in slo if "fast-burn" in a["alarm_name"])
     assert ratio > fast["threshold"]  # 20 % errors burns the budget: the alarm this run would raise
