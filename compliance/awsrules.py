@@ -41,6 +41,20 @@ class FileIndex:
     expressions: dict[str, dict] = field(default_factory=dict)       # config address -> expressions (plans)
     referrers: dict[str, list[str]] = field(default_factory=dict)    # address -> addresses referencing it
     instances: dict[str, list[str]] = field(default_factory=dict)    # config address -> instance addresses
+    _by_value: dict[str, list[str]] | None = None                     # known attribute value -> addresses
+    by_type: dict[str, list[str]] = field(default_factory=dict)       # resource type -> live addresses
+    memo: dict[str, Any] = field(default_factory=dict)                # per-input results a check computes once
+
+    def by_value(self) -> dict[str, list[str]]:
+        if self._by_value is None:
+            idx: dict[str, list[str]] = {}
+            for addr, r in self.resources.items():
+                for k in _LITERAL_KEYS:
+                    v = r.attrs.get(k)
+                    if isinstance(v, str) and v and v != UNKNOWN:
+                        idx.setdefault(v, []).append(addr)
+            self._by_value = idx
+        return self._by_value
 
 
 _CACHE: dict[int, tuple[Any, dict[str, FileIndex]]] = {}
@@ -54,6 +68,8 @@ def _index(world: Any) -> dict[str, FileIndex]:
     for r in world.resources:
         fi = out.setdefault(r.file, FileIndex(world.stage, referrers={}))
         fi.resources[r.address] = r
+        if r.actions not in (("delete",), ("forget",)):
+            fi.by_type.setdefault(r.rtype, []).append(r.address)
         fi.instances.setdefault(_INDEX.sub("", r.address), []).append(r.address)
     if world.stage == "plan":
         for file, doc in world.plans:
@@ -194,11 +210,7 @@ class Node:
     def _literal_matches(self, value: Any) -> list[str]:
         if not isinstance(value, str) or not value or value == UNKNOWN:
             return []
-        out = []
-        for addr, r in self.fi.resources.items():
-            if addr != self.address and any(r.attrs.get(k) == value for k in _LITERAL_KEYS):
-                out.append(addr)
-        return out
+        return [a for a in dict.fromkeys(self.fi.by_value().get(value, ())) if a != self.address]
 
     def referrers(self, rtype: str | Iterable[str] | None = None) -> list["Node"]:
         types = {rtype} if isinstance(rtype, str) else set(rtype) if rtype is not None else None
@@ -206,8 +218,7 @@ class Node:
                 if types is None or address_type(a) in types]
 
     def all(self, rtype: str) -> list["Node"]:
-        return [Node(self.fi, r) for r in self.fi.resources.values() if r.rtype == rtype
-                and r.actions not in (("delete",), ("forget",))]
+        return [Node(self.fi, self.fi.resources[a]) for a in self.fi.by_type.get(rtype, ())]
 
     # -- provider --------------------------------------------------------------------------------
     def region(self) -> str | None:

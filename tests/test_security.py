@@ -456,6 +456,12 @@ def test_containment_automation_document_and_quarantine_group(synth_aws: dict, e
     steps = {s["name"]: s for s in content["mainSteps"]}
     assert steps["IsolateInstance"]["inputs"]["Api"] == "ModifyInstanceAttribute"
     assert steps["IsolateInstance"]["inputs"]["Groups"] == ["{{ QuarantineSecurityGroupId }}"]
+    # Standby in the Auto Scaling group before the security group swap, or the group terminates the evidence
+    names = [s["name"] for s in content["mainSteps"]]
+    assert names.index("LeaveAutoScalingGroup") < names.index("IsolateInstance")
+    leave = steps["LeaveAutoScalingGroup"]["inputs"]["Script"]
+    assert "enter_standby" in leave and "ShouldDecrementDesiredCapacity=False" in leave
+    compile(leave, "leave.py", "exec")
     assert "create_snapshot" in steps["SnapshotVolumes"]["inputs"]["Script"]
     compile(steps["SnapshotVolumes"]["inputs"]["Script"], "snapshot.py", "exec")
     assert content["parameters"]["QuarantineSecurityGroupId"]["default"].startswith("${aws_security_group.security_")
@@ -464,7 +470,8 @@ def test_containment_automation_document_and_quarantine_group(synth_aws: dict, e
     policy = next(p for p in ours(doc, "aws_iam_role_policy").values() if p["name"] == "contain-ec2-instance")
     actions = {a for st in statements(policy["policy"]) for a in as_list(st["Action"])}
     assert actions == {"ec2:DescribeInstances", "ec2:DescribeVolumes", "ec2:DescribeSnapshots",
-                       "ec2:ModifyInstanceAttribute", "ec2:CreateSnapshot", "ec2:CreateTags"}
+                       "ec2:ModifyInstanceAttribute", "ec2:CreateSnapshot", "ec2:CreateTags",
+                       "autoscaling:DescribeAutoScalingInstances", "autoscaling:EnterStandby"}
 
 
 def test_auto_containment_rule_starts_the_automation() -> None:

@@ -5,7 +5,8 @@ CloudFront origin-facing managed prefix list (no world CIDR), when a listener ru
 CloudFront adds (``http_header`` condition), or when the load balancer carries its own WAF web ACL association
 (it is then a protected entry point in its own right, e.g. an API Gateway backend)."""
 from compliance.awsrules import literal, node
-from compliance.checklib import FAILED, PASSED, UNKNOWN_RESULT, CheckCategories, PlatformCheck, as_list, first, truthy
+from compliance.checklib import (FAILED, PASSED, UNKNOWN_RESULT, CheckCategories, PlatformCheck, address_type, as_list,
+                                 first, truthy)
 
 WORLD = {"0.0.0.0/0", "::/0"}
 
@@ -28,22 +29,36 @@ def _record_names(rec):
     return names
 
 
-def _fronted(lb):
-    """Whether a distribution's origin is this load balancer: its DNS name, a record aliasing it (by reference or
-    by the record's literal name)."""
-    records = [r for r in lb.all("aws_route53_record")
-               if lb.address in {a for a, _ in r.ref_attrs("alias")} | {a for a, _ in r.ref_attrs("records")}]
-    names = set().union(*(_record_names(r) for r in records)) if records else set()
-    addresses = {r.address for r in records}
-    for dist in lb.all("aws_cloudfront_distribution"):
-        targets = {a for a, _ in dist.ref_attrs("origin")}
-        if lb.address in targets or addresses & targets:
-            return True
+def _fronted_addresses(any_node):
+    """Load balancers some distribution's origin is: by its DNS name, or by a record aliasing it (by reference or
+    by the record's literal name). Computed once per input."""
+    memo = any_node.fi.memo
+    if "cdn_fronted" in memo:
+        return memo["cdn_fronted"]
+    lb_types = ("aws_lb", "aws_alb")
+    record_target, by_name = {}, {}
+    for rec in any_node.all("aws_route53_record"):
+        targets = [a for a, _ in rec.ref_attrs("alias") + rec.ref_attrs("records") if address_type(a) in lb_types]
+        if targets:
+            record_target[rec.address] = targets
+            for name in _record_names(rec):
+                by_name.setdefault(name, []).extend(targets)
+    fronted = set()
+    for dist in any_node.all("aws_cloudfront_distribution"):
+        for a, _ in dist.ref_attrs("origin"):
+            if address_type(a) in lb_types:
+                fronted.add(a)
+            fronted.update(record_target.get(a, ()))
         for origin in as_list(dist.attrs.get("origin")):
             host = literal(origin.get("domain_name")) if isinstance(origin, dict) else None
-            if host and host.rstrip(".") in names:
-                return True
-    return False
+            if host:
+                fronted.update(by_name.get(host.rstrip("."), ()))
+    memo["cdn_fronted"] = frozenset(fronted)
+    return memo["cdn_fronted"]
+
+
+def _fronted(lb):
+    return lb.address in _fronted_addresses(lb)
 
 
 class CdnOriginBypass(PlatformCheck):
