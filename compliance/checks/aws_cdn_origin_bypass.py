@@ -66,7 +66,8 @@ class CdnOriginBypass(PlatformCheck):
     NAME = "A load balancer behind CloudFront is not open to the internet around it"
     RESOURCES = ("aws_lb", "aws_alb")
     CATEGORY = CheckCategories.NETWORKING
-    GUIDELINE = "https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/restrict-access-to-load-balancer.html"
+    GUIDELINE = ("https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/"
+                 "restrict-access-to-load-balancer.html")
 
     def evaluate(self, attrs, ctx):
         internal = truthy(attrs.get("internal"))
