@@ -404,3 +404,27 @@ def test_release_refuses_bad_input_before_touching_anything(args: list[str], mes
                           capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert message in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_the_emulator_serves_objects_of_tls_only_buckets_and_still_applies_other_denials(emulator: Any) -> None:
+    """The emulator stands in for AWS's HTTPS endpoints (pipeline/moto_server.py): a TLS-only statement does not
+    apply to its requests, as on AWS over HTTPS; an unconditional Deny still refuses."""
+    import boto3
+    from botocore.exceptions import ClientError
+
+    s3 = boto3.client("s3", region_name="us-east-1", endpoint_url=emulator.endpoint, aws_access_key_id="test",
+                      aws_secret_access_key="test")
+    tls_only, locked = f"tls-only-{os.urandom(3).hex()}", f"locked-{os.urandom(3).hex()}"
+    for bucket in (tls_only, locked):
+        s3.create_bucket(Bucket=bucket)
+    deny_http = {"Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": {"AWS": "*"}, "Action": "s3:*",
+                 "Resource": [f"arn:aws:s3:::{tls_only}", f"arn:aws:s3:::{tls_only}/*"],
+                 "Condition": {"Bool": {"aws:SecureTransport": "false"}}}
+    s3.put_bucket_policy(Bucket=tls_only, Policy=json.dumps({"Version": "2012-10-17", "Statement": [deny_http]}))
+    s3.put_object(Bucket=tls_only, Key="a", Body=b"x")
+    assert s3.get_object(Bucket=tls_only, Key="a")["Body"].read() == b"x"
+    deny_put = {"Effect": "Deny", "Principal": "*", "Action": "s3:PutObject", "Resource": f"arn:aws:s3:::{locked}/*"}
+    s3.put_bucket_policy(Bucket=locked, Policy=json.dumps({"Version": "2012-10-17",
+                                                           "Statement": [deny_http | {"Resource": "*"}, deny_put]}))
+    with pytest.raises(ClientError, match="403"):
+        s3.put_object(Bucket=locked, Key="a", Body=b"x")
