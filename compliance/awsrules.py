@@ -57,13 +57,11 @@ class FileIndex:
         return self._by_value
 
 
-_CACHE: dict[int, tuple[Any, dict[str, FileIndex]]] = {}
-
-
 def _index(world: Any) -> dict[str, FileIndex]:
-    hit = _CACHE.get(id(world))
-    if hit is not None and hit[0] is world:
-        return hit[1]
+    """File -> index of one scanned input, built once and kept on the input itself."""
+    hit = world.cache.get("awsrules")
+    if hit is not None:
+        return hit
     out: dict[str, FileIndex] = {}
     for r in world.resources:
         fi = out.setdefault(r.file, FileIndex(world.stage, referrers={}))
@@ -91,8 +89,7 @@ def _index(world: Any) -> dict[str, FileIndex]:
             for targets in r.refs.values():
                 for t in targets:
                     fi.referrers.setdefault(t, []).append(r.address)
-    _CACHE.clear()  # one scan at a time: keep only the newest input
-    _CACHE[id(world)] = (world, out)
+    world.cache["awsrules"] = out
     return out
 
 

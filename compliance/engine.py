@@ -48,6 +48,7 @@ class LoadedInput:
     public_lb_sgs: frozenset[str]
     stage: str
     plans: list[tuple[str, dict]] = field(default_factory=list)
+    cache: dict = field(default_factory=dict)   # per-input indexes of cross-resource readers (compliance.awsrules)
 
 
 # --------------------------------------------------------------------------------------------- files
