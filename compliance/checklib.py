@@ -49,16 +49,20 @@ class CheckContext:
     judge the constant parts of a value the plan only knows after apply.  ``data_source(address)``: the body of a
     data source (Terraform JSON) or its configuration values (plan; references are UNKNOWN).  ``group_rules()``:
     every ingress rule of this resource's security group, inline and standalone, as ``(owner address, rule)``.
+    ``world``: the whole scanned input (``engine.LoadedInput``: every resource, the plan documents), read through
+    :mod:`compliance.awsrules` by the ``PLAT_AWS_*`` checks; ``None`` when Checkov itself runs the check.
+    ``resource``: this resource's ``engine.Resource`` (its file, raw body, references).
     """
 
     __slots__ = ("address", "rtype", "stage", "tags_all", "_refs", "_referrers", "public_lb_security_groups",
-                 "expressions", "_data", "_group")
+                 "expressions", "_data", "_group", "world", "resource")
 
     def __init__(self, address: str, rtype: str, *, stage: str = "static", tags_all: Any = None,
                  refs: Mapping[str, list[str]] | None = None, referrers: Iterable[str] | None = None,
                  public_lb_security_groups: frozenset[str] | set[str] = frozenset(),
                  expressions: Mapping[str, Any] | None = None, data_sources: Mapping[str, Any] | None = None,
-                 group_rules: Callable[[], list[tuple[str, dict]]] | None = None) -> None:
+                 group_rules: Callable[[], list[tuple[str, dict]]] | None = None, world: Any = None,
+                 resource: Any = None) -> None:
         self.address = address
         self.rtype = rtype
         self.stage = stage
@@ -69,6 +73,8 @@ class CheckContext:
         self.expressions = expressions or {}
         self._data = data_sources or {}
         self._group = group_rules
+        self.world = world  # the whole scanned input (engine.LoadedInput), for cross-resource AWS rules
+        self.resource = resource  # this resource's engine.Resource (its file, raw body, references)
 
     def data_source(self, address: str) -> Any:
         return self._data.get(address)

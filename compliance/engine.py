@@ -53,6 +53,7 @@ class LoadedInput:
     data_sources: dict[str, dict[str, Any]] = field(default_factory=dict)   # file -> data.TYPE.NAME -> body/values
     sg_rules: dict[Any, list[tuple[str, dict]]] = field(default_factory=dict)   # group key -> ingress rules
     sg_key: dict[str, Any] = field(default_factory=dict)              # resource address -> its group key
+    cache: dict = field(default_factory=dict)   # per-input indexes of cross-resource readers (compliance.awsrules)
 
 
 # --------------------------------------------------------------------------------------------- files
@@ -565,7 +566,8 @@ def evaluate(loaded: LoadedInput, checks: Iterable[PlatformCheck] | None = None)
                            referrers=loaded.referrers.get(r.address, ()),
                            public_lb_security_groups=loaded.public_lb_sgs, expressions=r.expressions,
                            data_sources=loaded.data_sources.get(r.file),
-                           group_rules=(lambda k=key: loaded.sg_rules.get(k) or RuleGroup()) if key is not None else None)
+                           group_rules=(lambda k=key: loaded.sg_rules.get(k) or RuleGroup()) if key is not None else None,
+                           world=loaded, resource=r)
         for c in (*applicable, *wildcard):
             c.details = []
             res = c.evaluate(attrs, ctx)

@@ -20,6 +20,9 @@ _INSTANCE_TYPE = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")
 #: SSM parameter names: a-zA-Z0-9_.- and / for the hierarchy, at most 1011 characters
 #: (https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_PutParameter.html, "Name").
 _SSM_PARAMETER = re.compile(r"^[A-Za-z0-9_./-]{1,1011}$")
+_ARTIFACT_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/+-]{0,511}$")
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_AMI = re.compile(r"^ami-[0-9a-f]{8,17}$")
 #: TLS 1.3 security policies of Application Load Balancers (the ones that also accept TLS 1.2 clients first).
 TLS13_POLICY_PREFIX = "ELBSecurityPolicy-TLS13-"
 COLOURS = ("blue", "green")
@@ -91,6 +94,27 @@ class AppTierSettings(Section):
     instance_refresh_min_healthy_percentage: Annotated[int, Field(ge=0, le=100)] = 90
     """Percent of capacity kept in service during an instance refresh. Default 90."""
 
+    # -- the application the instances run (see docs/app-tier.md, "Shipping your own application") ----------------
+    workload: Literal["reference", "artifact", "image"] = "reference"
+    """What the instances run. ``reference`` (default): the reference workload shipped in ``workload/``, published
+    by every deploy to the artifact bucket and replaced by ``release --version V``. ``artifact``: your own tarball
+    in the artifact bucket (`artifact_key`, `artifact_sha256`; later versions through ``release --artifact FILE``),
+    fetched, verified and started with `start_command`. ``image``: your own AMI (`image_id`) that already holds the
+    application; only `start_command` is run (as a systemd service)."""
+    artifact_key: str | None = None
+    """Object key of your tarball in the environment's artifact bucket (``<prefix>-artifacts-<account>-<region>``),
+    e.g. ``myapp/1.0.0/app.tar.gz``. Default none; required when `workload` is ``artifact``."""
+    artifact_sha256: str | None = None
+    """SHA-256 (64 lowercase hex digits) of that tarball; the instance refuses a download that does not match.
+    Default none; required with `artifact_key`."""
+    image_id: str | None = None
+    """AMI holding your application, when `workload` is ``image``. Default none (required then)."""
+    start_command: str = "bin/start"
+    """Command systemd runs as the service (user ``app``), relative to the unpacked release folder unless it starts
+    with ``/``. Default ``bin/start`` (the reference workload's). One line, at most 512 characters; it must serve
+    HTTP on `app_port` and answer `health_check_path`, and should exit on SIGTERM within
+    `deregistration_delay_seconds`."""
+
     # -- scaling and alarms ----------------------------------------------------------------------------------------
     cpu_target_percent: Annotated[float, Field(gt=0, le=100)] = 50.0
     """Target-tracking goal for average CPU. Default 50."""
@@ -157,6 +181,37 @@ class AppTierSettings(Section):
                              "'200', '200,204' or '200-299'")
         return value
 
+    @field_validator("artifact_key")
+    @classmethod
+    def _artifact_key(cls, value: str | None) -> str | None:
+        if value is not None and (not _ARTIFACT_KEY.match(value) or ".." in value.split("/")):
+            raise ValueError(f"{value!r} is not an S3 object key of letters, digits and . _ / + -; set "
+                             "app.artifact_key to e.g. 'myapp/1.0.0/app.tar.gz'")
+        return value
+
+    @field_validator("artifact_sha256")
+    @classmethod
+    def _sha256(cls, value: str | None) -> str | None:
+        if value is not None and not _SHA256.match(value):
+            raise ValueError(f"{value!r} is not a SHA-256; set app.artifact_sha256 to the 64 lowercase hex digits "
+                             "`sha256sum app.tar.gz` prints")
+        return value
+
+    @field_validator("image_id")
+    @classmethod
+    def _image(cls, value: str | None) -> str | None:
+        if value is not None and not _AMI.match(value):
+            raise ValueError(f"{value!r} is not an AMI id; set app.image_id to e.g. 'ami-0123456789abcdef0'")
+        return value
+
+    @field_validator("start_command")
+    @classmethod
+    def _start(cls, value: str) -> str:
+        if not value.strip() or len(value) > 512 or any(ord(c) < 32 or ord(c) == 127 for c in value):
+            raise ValueError("must be one non-empty line of at most 512 characters (no control characters); set "
+                             "app.start_command to e.g. 'bin/start' or '/usr/local/bin/myapp --port 8080'")
+        return value
+
     @field_validator("spot_instance_types")
     @classmethod
     def _types(cls, value: tuple[str, ...]) -> tuple[str, ...]:
@@ -204,6 +259,17 @@ class AppTierSettings(Section):
         if self.enable_spot and not self.spot_instance_types:
             raise ValueError("enable_spot needs several instance types to diversify spot capacity; list at least "
                              "one in app.spot_instance_types (beside sizes.instance_type)")
+        if self.workload == "artifact" and (self.artifact_key is None or self.artifact_sha256 is None):
+            raise ValueError("workload = 'artifact' needs your tarball: set app.artifact_key and "
+                             "app.artifact_sha256 (or use workload = 'reference')")
+        if self.workload != "artifact" and (self.artifact_key or self.artifact_sha256):
+            raise ValueError("app.artifact_key and app.artifact_sha256 are only read when workload = 'artifact'; "
+                             "set app.workload = 'artifact' or remove them")
+        if self.workload == "image" and self.image_id is None:
+            raise ValueError("workload = 'image' needs the AMI holding your application: set app.image_id")
+        if self.workload != "image" and self.image_id is not None:
+            raise ValueError("app.image_id is only read when workload = 'image'; set app.workload = 'image' or "
+                             "remove it (other workloads use app.image_ssm_parameter)")
         if self.burst_cpu_percent <= self.cpu_target_percent:
             raise ValueError(f"burst_cpu_percent ({self.burst_cpu_percent}) must be above cpu_target_percent "
                              f"({self.cpu_target_percent}); raise app.burst_cpu_percent")

@@ -6,11 +6,20 @@ it at plan time with ``data.aws_ssm_parameters_by_path`` and feeds the listener 
 templates from it, falling back to the settings (``app.initial_weights``, the image of ``app.image_ssm_parameter``,
 version ``initial``) while no release has happened. A plain ``deploy`` therefore plans exactly the live weights and
 never undoes a release, and the record leaves no drift behind (Terraform does not own it).
+
+The workload: the tier owns the artifact bucket (:mod:`modules.artifacts`) and the application's secret
+(``<prefix>/app/runtime``, no value in the configuration). With ``workload = "reference"`` every deploy publishes
+the reference workload (``workload/``) as ``workload/<ref-version>/app.tar.gz`` and a colour without a released
+artifact runs it; each colour's version, artifact key, SHA-256 and the bucket reach its instances as launch
+template tags (the boot script reads them, see :func:`modules.compute.user_data`). :meth:`AppTier.publish_config`
+writes what the application connects to (SSM ``/<prefix>/workload/config``), :meth:`AppTier.grant_secret_read`
+and the artifact store's ``grant_read`` are the instance role's access to the tier's own resources.
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field, replace
-from typing import Mapping
+from typing import Any, Mapping
 
 from cdktf import Token
 from cdktf_cdktf_provider_aws.autoscaling_policy import (
@@ -22,10 +31,15 @@ from cdktf_cdktf_provider_aws.cloudwatch_metric_alarm import (CloudwatchMetricAl
                                                               CloudwatchMetricAlarmMetricQueryMetric)
 from cdktf_cdktf_provider_aws.data_aws_ssm_parameter import DataAwsSsmParameter
 from cdktf_cdktf_provider_aws.data_aws_ssm_parameters_by_path import DataAwsSsmParametersByPath
+from cdktf_cdktf_provider_aws.secretsmanager_secret import SecretsmanagerSecret
+from cdktf_cdktf_provider_aws.ssm_parameter import SsmParameter
 from constructs import Construct
 
+from workload import package as workload_package
+
+from .artifacts import ArtifactStore, ArtifactStoreSettings
 from .base import Context, Module, require, tags
-from .compute import AGENT_NAMESPACE, MEMORY_METRIC, ColourRelease, Compute, ComputeSettings
+from .compute import AGENT_NAMESPACE, MEMORY_METRIC, NO_ARTIFACT, ColourRelease, Compute, ComputeSettings
 from .loadbalancer import COLOURS, LoadBalancer, LoadBalancerSettings
 
 INITIAL_VERSION = "initial"
@@ -65,8 +79,29 @@ class AppTierModuleSettings:
     """Target 5xx share of requests that raises the 5xx alarm. Default 5."""
     alarm_topic_arns: Mapping[str, str] | None = None
     """Alerting topics by severity (``critical``, ``warning``, ``info``). Default none: alarms without actions."""
+    workload: str = "reference"
+    """``reference`` (the bundled workload, published by the deploy), ``artifact`` (`artifact_key` and
+    `artifact_sha256` in the artifact bucket) or ``image`` (`image_id` holds the application). Default
+    ``reference``."""
+    artifact_key: str | None = None
+    """Key of the user's tarball in the artifact bucket (``artifact``). Default none."""
+    artifact_sha256: str | None = None
+    """Its SHA-256 (``artifact``). Default none."""
+    image_id: str | None = None
+    """AMI holding the application (``image``); replaces `image_ssm_parameter`. Default none."""
+    secrets_kms_key_arn: str | None = None
+    """Key of the application's secret. Default none: the secret uses the EBS key of `compute`."""
+    force_destroy_artifacts: bool = True
+    """Let Terraform delete the artifact bucket with its objects. Default true (the stack sets false for
+    protected environments)."""
 
     def __post_init__(self) -> None:
+        require(self.workload in ("reference", "artifact", "image"),
+                f"`workload` must be reference, artifact or image, got {self.workload!r}")
+        require(self.workload != "artifact" or (self.artifact_key is not None and self.artifact_sha256 is not None),
+                "`artifact_key` and `artifact_sha256` are required when `workload` is artifact")
+        require(self.workload != "image" or self.image_id is not None,
+                "`image_id` is required when `workload` is image")
         require(set(self.initial_weights) == set(COLOURS) and sum(self.initial_weights.values()) == 100,
                 "`initial_weights` must give blue and green weights that add up to 100")
         require(self.burst_cpu_percent > self.cpu_target_percent,
@@ -95,20 +130,41 @@ class AppTier(Module):
         # The release record (written by the release flow, never by Terraform) and the default image.
         record = DataAwsSsmParametersByPath(self, "release-record", path=release_parameter_path(prefix),
                                             recursive=False, with_decryption=False)
-        image = DataAwsSsmParameter(self, "image", name=s.image_ssm_parameter, with_decryption=False)
+        if s.image_id is not None:
+            default_image = json.dumps(s.image_id)
+        else:
+            image = DataAwsSsmParameter(self, "image", name=s.image_ssm_parameter, with_decryption=False)
+            default_image = f"{image.fqn}.insecure_value"
         doc = (f'jsondecode({record.fqn}.values[index({record.fqn}.names, "{self.release_parameter_name}")])')
         weights = {c: Token.as_number(f"${{try(tonumber({doc}.weights.{c}), {s.initial_weights[c]})}}")
                    for c in COLOURS}
-        releases = {c: ColourRelease(image_id=f"try({doc}.colours.{c}.image_id, {image.fqn}.insecure_value)",
-                                     version=f'try({doc}.colours.{c}.version, "{INITIAL_VERSION}")')
-                    for c in COLOURS}
 
         self.load_balancer = LoadBalancer(self, "lb", ctx, s.load_balancer, weights=weights)
         lb = self.load_balancer
+
+        # The artifact bucket, and what a colour without a released artifact runs.
+        self.artifacts = ArtifactStore(self, "artifacts", ctx, ArtifactStoreSettings(
+            kms_key_arn=s.compute.ebs_kms_key_arn, log_bucket=lb.access_log_bucket,
+            force_destroy=s.force_destroy_artifacts), log_bucket_dependencies=[lb.log_bucket_policy])
+        self.default_release = self._default_release()
+        version, key, sha = (json.dumps(v) for v in self.default_release)
+        releases = {c: ColourRelease(image_id=f"try({doc}.colours.{c}.image_id, {default_image})",
+                                     version=f"try({doc}.colours.{c}.version, {version})",
+                                     artifact_key=f"try({doc}.colours.{c}.artifact_key, {key})",
+                                     sha256=f"try({doc}.colours.{c}.sha256, {sha})")
+                    for c in COLOURS}
+        self.secret = SecretsmanagerSecret(
+            self, "secret", name=f"{prefix}/app/runtime",
+            description=f"{prefix}: the application's own secret (its value is put out of band, never in Terraform)",
+            kms_key_id=s.secrets_kms_key_arn or s.compute.ebs_kms_key_arn,
+            recovery_window_in_days=0 if s.force_destroy_artifacts else 30,
+            tags=tags(ctx, f"{prefix}-app-runtime"))
+        self.secret_arn: str = self.secret.arn
+
         self.compute = Compute(self, "compute", ctx,
                                replace(s.compute, load_balancer_security_group_id=lb.security_group_id),
                                target_group_arns=lb.target_group_arns,
-                               releases=releases)
+                               releases=releases, artifact_bucket=f"{self.artifacts.bucket.fqn}.bucket")
         lb.allow_to("app", self.compute.security_group_id, s.compute.app_port)
 
         self.alb_arn: str = lb.arn
@@ -129,6 +185,48 @@ class AppTier(Module):
         for colour in COLOURS:
             self._scaling(colour)
         self._alarms()
+
+    # -- workload --------------------------------------------------------------------------------------------------
+
+    def _default_release(self) -> tuple[str, str, str]:
+        """(version, artifact key, SHA-256) of a colour the release flow has not released yet."""
+        s = self.settings
+        if s.workload == "reference":
+            artifact = workload_package.build()
+            self.artifacts.publish("reference-workload", artifact.key, artifact.data, artifact.sha256)
+            return artifact.version, artifact.key, artifact.sha256
+        if s.workload == "artifact":
+            assert s.artifact_key is not None and s.artifact_sha256 is not None
+            return INITIAL_VERSION, s.artifact_key, s.artifact_sha256
+        return INITIAL_VERSION, NO_ARTIFACT, NO_ARTIFACT
+
+    def publish_config(self, config: Mapping[str, Any]) -> str:
+        """Write what the application connects to as the JSON SSM parameter ``/<prefix>/workload/config`` (read
+        by the boot script into ``/etc/app/config.json``; no secret in it: IAM tokens and secret ARNs only).
+        Returns the parameter's name."""
+        name = self.compute.boot.config_parameter
+        self.config_parameter = SsmParameter(
+            self, "workload-config", name=name, type="String", tier="Standard",
+            description=f"{self.ctx.name_prefix}: endpoints and names the application connects to",
+            value=json.dumps(dict(config), sort_keys=True), tags=tags(self.ctx, f"{self.ctx.name_prefix}-workload"))
+        self.config_parameter_arn: str = self.config_parameter.arn
+        return name
+
+    def grant_config_read(self) -> list[dict[str, Any]]:
+        """IAM statements letting a role read the configuration parameter (call :meth:`publish_config` first)."""
+        return [{"Sid": "ReadWorkloadConfig", "Effect": "Allow", "Action": "ssm:GetParameter",
+                 "Resource": self.config_parameter_arn}]
+
+    def grant_secret_read(self) -> list[dict[str, Any]]:
+        """IAM statements letting a role read the application's secret, decrypted through Secrets Manager only."""
+        key = self.settings.secrets_kms_key_arn or self.settings.compute.ebs_kms_key_arn
+        return [
+            {"Sid": "ReadAppSecret", "Effect": "Allow",
+             "Action": ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"], "Resource": self.secret_arn},
+            {"Sid": "DecryptAppSecretThroughSecretsManager", "Effect": "Allow", "Action": "kms:Decrypt",
+             "Resource": key,
+             "Condition": {"StringEquals": {"kms:ViaService": f"secretsmanager.{self.ctx.region}.amazonaws.com"}}},
+        ]
 
     # -- scaling ---------------------------------------------------------------------------------------------------
 
@@ -225,7 +323,8 @@ class AppTier(Module):
 
 
 def app_tier_settings(app, sizes, *, protected: bool, target, vpc_id: str, public_subnet_ids, private_subnet_ids,
-                      ebs_kms_key_arn: str, alarm_topic_arns: Mapping[str, str] | None) -> AppTierModuleSettings:
+                      ebs_kms_key_arn: str, alarm_topic_arns: Mapping[str, str] | None,
+                      secrets_kms_key_arn: str | None = None) -> AppTierModuleSettings:
     """Map the environment's ``[app]`` and ``[sizes]`` sections (``envs.app.AppTierSettings``, ``envs.schema.Sizes``)
     onto the module's settings for ``target``.
 
@@ -256,10 +355,14 @@ def app_tier_settings(app, sizes, *, protected: bool, target, vpc_id: str, publi
         spot_allocation_strategy=app.spot_allocation_strategy,
         enable_instance_refresh=target.supports_feature("asg_instance_refresh"),
         instance_refresh_min_healthy_percentage=app.instance_refresh_min_healthy_percentage,
-        wait_for_capacity_timeout="0" if local and app.enable_spot else None)
+        wait_for_capacity_timeout="0" if local and app.enable_spot else None,
+        start_command=app.start_command, health_check_path=app.health_check_path,
+        shutdown_grace_seconds=app.deregistration_delay_seconds)
     return AppTierModuleSettings(
         load_balancer=load_balancer, compute=compute, initial_weights=dict(app.initial_weights),
         image_ssm_parameter=app.image_ssm_parameter, cpu_target_percent=app.cpu_target_percent,
         memory_target_percent=app.memory_target_percent, burst_cpu_percent=app.burst_cpu_percent,
         burst_step_instances=app.burst_step_instances, error_rate_percent=app.error_rate_percent,
-        alarm_topic_arns=alarm_topic_arns)
+        alarm_topic_arns=alarm_topic_arns, workload=app.workload, artifact_key=app.artifact_key,
+        artifact_sha256=app.artifact_sha256, image_id=app.image_id, secrets_kms_key_arn=secrets_kms_key_arn,
+        force_destroy_artifacts=not protected)

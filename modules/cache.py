@@ -84,7 +84,7 @@ class Cache(Module):
 
     Public attributes: ``replication_group`` (escape hatch), ``replication_group_id``, ``arn``,
     ``primary_endpoint``, ``reader_endpoint``, ``port``, ``security_group_id``, ``app_user_name``,
-    ``member_cluster_ids``, ``alarms``; :meth:`connect_policy_statement` for the app tier's role.
+    ``member_cluster_ids``, ``alarms``; :meth:`grant_connect` for the app tier's role.
     """
 
     def __init__(self, scope: Construct, id_: str, ctx: Context, settings: CacheSettings) -> None:
@@ -155,10 +155,11 @@ class Cache(Module):
         self.member_cluster_ids = [f"{rg_id}-{n:03d}" for n in range(1, s.nodes + 1)]
         self.alarms = self._alarms()
 
-    def connect_policy_statement(self) -> dict[str, Any]:
-        """An IAM statement letting a role connect as the app user (IAM authentication)."""
-        return {"Effect": "Allow", "Action": "elasticache:Connect",
-                "Resource": [self.replication_group.arn, self.app_user.arn]}
+    def grant_connect(self) -> list[dict[str, Any]]:
+        """IAM statements letting a role connect as the app user with IAM authentication: ``elasticache:Connect``
+        on the replication group and the user. https://docs.aws.amazon.com/AmazonElastiCache/latest/dg/auth-iam.html"""
+        return [{"Sid": "ConnectToTheCacheWithIam", "Effect": "Allow", "Action": "elasticache:Connect",
+                 "Resource": [self.replication_group.arn, self.app_user.arn]}]
 
     def _alarms(self) -> list[CloudwatchMetricAlarm]:
         ctx, s = self.ctx, self.settings

@@ -43,7 +43,9 @@ class CdnSettings:
     static_dr_bucket_regional_domain_name: str | None = None
     """The static bucket's DR replica: a failover origin. Default: none."""
     alb_dns_name: str | None = None
-    """The app tier's load balancer for `dynamic_paths`. Default: none (static content only)."""
+    """Host name of the app tier's load balancer for `dynamic_paths`, reached over HTTPS: a name its certificate
+    covers (e.g. a Route 53 alias ``origin.<domain>``), not the ALB's ``*.elb.amazonaws.com`` name, which no
+    certificate covers (PLAT_AWS_014). Default: none (static content only)."""
     dynamic_paths: tuple[str, ...] = ("/api/*",)
     """Path patterns sent uncached to the load balancer. Default ``/api/*``."""
     price_class: str = "PriceClass_100"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+import shlex
 from dataclasses import dataclass, field
 from typing import Mapping
 
@@ -22,6 +23,7 @@ from cdktf_cdktf_provider_aws.autoscaling_group import (
 from cdktf_cdktf_provider_aws.data_aws_default_tags import DataAwsDefaultTags
 from cdktf_cdktf_provider_aws.iam_instance_profile import IamInstanceProfile
 from cdktf_cdktf_provider_aws.iam_role import IamRole
+from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
 from cdktf_cdktf_provider_aws.iam_role_policy_attachment import IamRolePolicyAttachment
 from cdktf_cdktf_provider_aws.kms_grant import KmsGrant
 from cdktf_cdktf_provider_aws.launch_template import (
@@ -50,11 +52,14 @@ DISK_METRIC = "disk_used_percent"
 
 @dataclass(frozen=True)
 class ColourRelease:
-    """What one colour runs: its image and application version, as Terraform expressions (HCL without ``${}``;
-    a literal is a quoted string, e.g. ``'"ami-0123"'``)."""
+    """What one colour runs: its image, application version, artifact key and the artifact's SHA-256, as Terraform
+    expressions (HCL without ``${}``; a literal is a quoted string, e.g. ``'"ami-0123"'``). ``artifact_key`` is
+    ``"none"`` when the image holds the application."""
 
     image_id: str
     version: str
+    artifact_key: str = '"none"'
+    sha256: str = '"none"'
 
 
 @dataclass(frozen=True)
@@ -103,6 +108,12 @@ class ComputeSettings:
     wait_for_capacity_timeout: str | None = None
     """Terraform's wait for the desired capacity. Default none (the provider's 10 minutes); the local target sets
     ``"0"`` because the emulator launches one instance too few for a mixed instances policy."""
+    start_command: str = "bin/start"
+    """Command the instances run as the application's systemd service. Default ``bin/start``."""
+    health_check_path: str = "/health"
+    """The load balancer's health check path, passed to the application. Default ``/health``."""
+    shutdown_grace_seconds: int = 60
+    """Seconds the application may drain after SIGTERM (the deregistration delay). Default 60."""
     grant_ebs_key_to_autoscaling: bool = True
     """Create the KMS grant for the Auto Scaling service-linked role on `ebs_kms_key_arn`. Default true."""
     colours: tuple[str, ...] = ("blue", "green")
@@ -123,12 +134,52 @@ class ComputeSettings:
         require(self.root_volume_size_gb >= 8, "`root_volume_size_gb` must be at least 8")
 
 
-def user_data(app_port: int) -> str:
-    """Boot script: install and start the CloudWatch agent (memory and disk metrics per Auto Scaling group).
+#: Where the instance keeps the application (one folder per release, ``current`` -> the running one).
+APP_HOME = "/opt/app"
+LOG_DIR = "/var/log/app"
+#: Instance tags (read from the instance metadata) carrying what a colour runs; set by the launch template.
+RELEASE_TAGS = ("AppVersion", "AppArtifact", "AppSha256", "AppArtifactBucket")
+#: Value of ``AppArtifact`` when the image holds the application (``app.workload = "image"``): nothing to fetch.
+NO_ARTIFACT = "none"
 
-    Static on purpose (it is base64-encoded at synthesis): the colour's version reaches the instance as the
-    ``AppVersion`` instance tag, readable from the instance metadata (``instance_metadata_tags``)."""
-    agent = {
+
+@dataclass(frozen=True)
+class WorkloadBoot:
+    """What the boot script installs and runs (static: rendered at synthesis, base64 in the launch template).
+    What changes per release (version, artifact key, its SHA-256, the bucket) reaches the instance as instance
+    tags (:data:`RELEASE_TAGS`), read from the instance metadata."""
+
+    name_prefix: str
+    """Names the log groups and the configuration parameter. Required."""
+    app_port: int = 8080
+    """Port the service listens on. Default 8080."""
+    health_check_path: str = "/health"
+    """Path the load balancer checks (given to the service as ``APP_HEALTH_PATH``). Default ``/health``."""
+    start_command: str = "bin/start"
+    """ExecStart of the systemd service; relative to the release folder unless absolute. Default ``bin/start``."""
+    shutdown_grace_seconds: int = 60
+    """The service's drain time on SIGTERM (the target group's deregistration delay). Default 60."""
+
+    @property
+    def config_parameter(self) -> str:
+        return f"/{self.name_prefix}/workload/config"
+
+    @property
+    def log_groups(self) -> dict[str, str]:
+        """Log file stem -> CloudWatch Logs group (the groups ``modules/monitoring.py`` creates)."""
+        return {"application": f"/app/{self.name_prefix}/application", "access": f"/app/{self.name_prefix}/access"}
+
+    def exec_start(self) -> str:
+        command = self.start_command if self.start_command.startswith("/") else \
+            f"{APP_HOME}/current/{self.start_command}"
+        return command.replace("%", "%%")  # systemd specifiers: a literal percent sign
+
+
+def agent_config(boot: WorkloadBoot) -> dict:
+    """CloudWatch agent configuration: memory and disk metrics per Auto Scaling group, the service's two log files
+    to their log groups, and the X-Ray daemon endpoint (UDP/TCP 127.0.0.1:2000) forwarding traces to X-Ray.
+    https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch-Agent-Configuration-File-Details.html"""
+    return {
         "agent": {"metrics_collection_interval": 60, "run_as_user": "cwagent"},
         "metrics": {
             "namespace": AGENT_NAMESPACE,
@@ -140,24 +191,145 @@ def user_data(app_port: int) -> str:
                 "disk": {"measurement": [DISK_METRIC], "resources": ["/"]},
             },
         },
+        "logs": {"logs_collected": {"files": {"collect_list": [
+            {"file_path": f"{LOG_DIR}/{stem}.log", "log_group_name": group, "log_stream_name": "{instance_id}"}
+            for stem, group in boot.log_groups.items()]}}},
+        "traces": {"traces_collected": {"xray": {"bind_address": "127.0.0.1:2000",
+                                                 "tcp_proxy": {"bind_address": "127.0.0.1:2000"}}}},
     }
-    return "\n".join([
-        "#!/bin/bash",
-        "set -euo pipefail",
-        "dnf install -y amazon-cloudwatch-agent",
-        "cat > /opt/aws/amazon-cloudwatch-agent/etc/amazon-cloudwatch-agent.json <<'AGENT'",
-        json.dumps(agent, indent=1),
-        "AGENT",
-        "/opt/aws/amazon-cloudwatch-agent/bin/amazon-cloudwatch-agent-ctl -a fetch-config -m ec2 -s "
-        "-c file:/opt/aws/amazon-cloudwatch-agent/etc/amazon-cloudwatch-agent.json",
-        "mkdir -p /etc/app",
-        "TOKEN=$(curl -sX PUT http://169.254.169.254/latest/api/token -H 'X-aws-ec2-metadata-token-ttl-seconds: 60')",
-        "VERSION=$(curl -s -H \"X-aws-ec2-metadata-token: $TOKEN\" "
-        "http://169.254.169.254/latest/meta-data/tags/instance/AppVersion)",
-        "echo \"APP_VERSION=$VERSION\" > /etc/app/release.env",
-        f"echo 'APP_PORT={app_port}' >> /etc/app/release.env",
+
+
+def user_data(boot: WorkloadBoot) -> str:
+    """Boot script of the application instances (bash, ``set -euo pipefail``; passes ``bash -n`` and shellcheck).
+
+    1. Reads the release from the instance tags (IMDSv2): version, artifact key, SHA-256, artifact bucket.
+    2. Unless the image holds the application, downloads the artifact with the instance role (``aws s3api
+       get-object``), refuses it unless its SHA-256 matches (``sha256sum --check``), unpacks it into
+       ``/opt/app/releases/<version>``, installs its ``requirements.txt`` into a virtualenv there, and points
+       ``/opt/app/current`` at it.
+    3. Writes the service's configuration (``/etc/app/config.json`` from the SSM parameter
+       ``/<prefix>/workload/config``, ``/etc/app/app.env``), a systemd unit running `start_command` as user
+       ``app`` (SIGTERM on stop, ``TimeoutStopSec`` = drain time + 15 s), and starts it.
+    4. Configures and starts the CloudWatch agent (:func:`agent_config`): logs, memory metrics, traces.
+    """
+    unit = "\n".join([
+        "[Unit]",
+        f"Description=Application of {boot.name_prefix}",
+        "Wants=network-online.target",
+        "After=network-online.target",
         "",
+        "[Service]",
+        "User=app",
+        "Group=app",
+        f"WorkingDirectory={APP_HOME}/current",
+        "EnvironmentFile=/etc/app/app.env",
+        f"ExecStart={boot.exec_start()}",
+        "Restart=always",
+        "RestartSec=2",
+        "KillSignal=SIGTERM",
+        f"TimeoutStopSec={boot.shutdown_grace_seconds + 15}",
+        f"StandardOutput=append:{LOG_DIR}/application.log",
+        f"StandardError=append:{LOG_DIR}/application.log",
+        "NoNewPrivileges=yes",
+        "PrivateTmp=yes",
+        "ProtectSystem=full",
+        "",
+        "[Install]",
+        "WantedBy=multi-user.target",
     ])
+    agent = json.dumps(agent_config(boot), indent=1)
+    lines = [
+        "#!/bin/bash",
+        "# Boot script of the application instances (rendered by modules/compute.py; see docs/app-tier.md).",
+        "set -euo pipefail",
+        "",
+        f"readonly CONFIG_PARAMETER={shlex.quote(boot.config_parameter)}",
+        f"readonly APP_HOME='{APP_HOME}'",
+        f"readonly LOG_DIR='{LOG_DIR}'",
+        "",
+        "# imds PATH: one instance metadata read with the IMDSv2 session token.",
+        "imds() {",
+        '  curl -sf -H "X-aws-ec2-metadata-token: ${IMDS_TOKEN}" "http://169.254.169.254/latest/$1"',
+        "}",
+        "",
+        "# fetch_artifact BUCKET KEY SHA256 DEST: download with the instance role, verify, unpack into DEST.",
+        "fetch_artifact() {",
+        '  local bucket="$1" key="$2" sha="$3" dest="$4" tmp',
+        "  tmp=$(mktemp -d)",
+        '  if ! aws s3api get-object --bucket "$bucket" --key "$key" "$tmp/app.tar.gz" >/dev/null; then',
+        '    echo "cannot download s3://$bucket/$key" >&2',
+        '    rm -rf "$tmp"',
+        "    return 1",
+        "  fi",
+        '  if ! echo "$sha  $tmp/app.tar.gz" | sha256sum --check --status; then',
+        '    echo "checksum mismatch: s3://$bucket/$key is not $sha" >&2',
+        '    rm -rf "$tmp"',
+        "    return 1",
+        "  fi",
+        '  mkdir -p "$dest"',
+        '  tar -xzf "$tmp/app.tar.gz" -C "$dest" --no-same-owner',
+        '  rm -rf "$tmp"',
+        "}",
+        "",
+        "main() {",
+        "  IMDS_TOKEN=$(curl -sfX PUT http://169.254.169.254/latest/api/token "
+        "-H 'X-aws-ec2-metadata-token-ttl-seconds: 300')",
+        "  local region version artifact sha bucket release",
+        "  region=$(imds meta-data/placement/region)",
+        "  version=$(imds meta-data/tags/instance/AppVersion)",
+        "  artifact=$(imds meta-data/tags/instance/AppArtifact)",
+        "  sha=$(imds meta-data/tags/instance/AppSha256)",
+        "  bucket=$(imds meta-data/tags/instance/AppArtifactBucket)",
+        '  export AWS_REGION="$region" AWS_DEFAULT_REGION="$region"',
+        "",
+        "  dnf install -y amazon-cloudwatch-agent python3-pip",
+        "  id app >/dev/null 2>&1 || useradd --system --home-dir \"$APP_HOME\" --shell /sbin/nologin app",
+        '  mkdir -p /etc/app "$LOG_DIR" "$APP_HOME/releases"',
+        '  touch "$LOG_DIR/application.log" "$LOG_DIR/access.log"',
+        '  chown app:app "$LOG_DIR" "$LOG_DIR/application.log" "$LOG_DIR/access.log"',
+        '  chmod 0755 "$LOG_DIR"',
+        '  aws ssm get-parameter --name "$CONFIG_PARAMETER" --query Parameter.Value --output text '
+        "> /etc/app/config.json",
+        "",
+        f'  if [ "$artifact" != "{NO_ARTIFACT}" ]; then',
+        '    release="$APP_HOME/releases/$version"',
+        '    fetch_artifact "$bucket" "$artifact" "$sha" "$release"',
+        '    if [ -f "$release/requirements.txt" ]; then',
+        '      python3 -m venv "$release/venv"',
+        '      "$release/venv/bin/pip" install --quiet --no-input -r "$release/requirements.txt"',
+        "    fi",
+        '    ln -sfn "$release" "$APP_HOME/current"',
+        "  else",
+        '    mkdir -p "$APP_HOME/current"',
+        "  fi",
+        "",
+        "  {",
+        f"    echo {shlex.quote(f'APP_PORT={boot.app_port}')}",
+        f"    echo {shlex.quote(f'APP_HEALTH_PATH={boot.health_check_path}')}",
+        f"    echo {shlex.quote(f'APP_SHUTDOWN_GRACE_SECONDS={boot.shutdown_grace_seconds}')}",
+        "    echo 'APP_CONFIG_FILE=/etc/app/config.json'",
+        '    echo "APP_LOG_DIR=$LOG_DIR"',
+        '    echo "APP_VERSION=$version"',
+        '    echo "AWS_REGION=$region"',
+        "  } > /etc/app/app.env",
+        "",
+        "  cat > /etc/systemd/system/app.service <<'UNIT'",
+        unit,
+        "UNIT",
+        "  systemctl daemon-reload",
+        "  systemctl enable --now app.service",
+        "",
+        "  cat > /opt/aws/amazon-cloudwatch-agent/etc/amazon-cloudwatch-agent.json <<'AGENT'",
+        agent,
+        "AGENT",
+        "  /opt/aws/amazon-cloudwatch-agent/bin/amazon-cloudwatch-agent-ctl -a fetch-config -m ec2 -s "
+        "-c file:/opt/aws/amazon-cloudwatch-agent/etc/amazon-cloudwatch-agent.json",
+        "}",
+        "",
+        'main "$@"',
+        "",
+    ]
+    return "\n".join(lines)
 
 
 class Compute(Module):
@@ -169,7 +341,8 @@ class Compute(Module):
     """
 
     def __init__(self, scope: Construct, id_: str, ctx: Context, settings: ComputeSettings,
-                 target_group_arns: Mapping[str, str], releases: Mapping[str, ColourRelease]) -> None:
+                 target_group_arns: Mapping[str, str], releases: Mapping[str, ColourRelease],
+                 artifact_bucket: str | None = None) -> None:
         super().__init__(scope, id_, ctx)
         self.settings = s = settings
         require(set(target_group_arns) == set(s.colours) == set(releases),
@@ -214,6 +387,11 @@ class Compute(Module):
                                    "autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling"),
                 operations=list(EBS_GRANT_OPERATIONS)))
 
+        self.boot = WorkloadBoot(name_prefix=prefix, app_port=s.app_port, health_check_path=s.health_check_path,
+                                 start_command=s.start_command, shutdown_grace_seconds=s.shutdown_grace_seconds)
+        self.user_data = user_data(self.boot)
+        # The artifact bucket as an HCL expression (e.g. ``aws_s3_bucket.x.bucket``), like the releases' fields.
+        bucket_hcl = json.dumps(NO_ARTIFACT) if artifact_bucket is None else artifact_bucket
         default_tags = DataAwsDefaultTags(self, "default-tags")
         self.launch_templates: dict[str, LaunchTemplate] = {}
         self.asgs: dict[str, AutoscalingGroup] = {}
@@ -223,7 +401,9 @@ class Compute(Module):
             fixed = tags(ctx, name, {**extra, "Colour": colour})
             hcl_map = ", ".join(f"{json.dumps(k)} = {json.dumps(v)}" for k, v in fixed.items())
             instance_tags = Token.as_string_map(
-                f"${{merge({default_tags.fqn}.tags, {{{hcl_map}, \"AppVersion\" = {release.version}}})}}")
+                f"${{merge({default_tags.fqn}.tags, {{{hcl_map}, \"AppVersion\" = {release.version}, "
+                f"\"AppArtifact\" = {release.artifact_key}, \"AppSha256\" = {release.sha256}, "
+                f"\"AppArtifactBucket\" = {bucket_hcl}}})}}")
             lt = LaunchTemplate(
                 self, f"lt-{colour}", name=name, description=f"{name}: application instances ({colour})",
                 image_id=f"${{{release.image_id}}}", instance_type=s.instance_type, update_default_version=True,
@@ -240,7 +420,7 @@ class Compute(Module):
                     device_name="/dev/xvda", ebs=LaunchTemplateBlockDeviceMappingsEbs(
                         volume_size=s.root_volume_size_gb, volume_type="gp3", encrypted="true",
                         kms_key_id=s.ebs_kms_key_arn, delete_on_termination="true"))],
-                user_data=base64.b64encode(user_data(s.app_port).encode()).decode(),
+                user_data=base64.b64encode(self.user_data.encode()).decode(),
                 tag_specifications=[LaunchTemplateTagSpecifications(resource_type=kind, tags=instance_tags)
                                     for kind in ("instance", "volume", "network-interface")],
                 tags=tags(ctx, name, {**extra, "Colour": colour}))
@@ -287,7 +467,14 @@ class Compute(Module):
         self.asg_names: dict[str, str] = {c: a.name for c, a in self.asgs.items()}
         self.asg_arns: dict[str, str] = {c: a.arn for c, a in self.asgs.items()}
 
-    def grant_policy(self, id_: str, policy_arn: str) -> None:
-        """Attach one more (customer-managed, least-privilege) policy to the instance role, e.g. read access to
-        the application's bucket or secret granted by another module."""
-        IamRolePolicyAttachment(self, f"role-grant-{id_}", role=self.role.name, policy_arn=policy_arn)
+    def allow_to(self, id_: str, security_group_id: str, port: int, description: str) -> None:
+        """Let the instances open TCP connections to ``port`` of another security group (a database, a cache)."""
+        SecurityGroupRule(self, f"sg-out-{id_}", type="egress", security_group_id=self.security_group.id,
+                          protocol="tcp", from_port=port, to_port=port, source_security_group_id=security_group_id,
+                          description=description)
+
+    def grant(self, id_: str, statements: list[dict]) -> None:
+        """Add one inline policy to the instance role (the platform's grants: see ``modules/stack.py``)."""
+        require(bool(statements), f"grant {id_}: no statements")
+        IamRolePolicy(self, f"role-{id_}", name=f"{self.ctx.name_prefix}-app-{id_}", role=self.role.id,
+                      policy=policy_json(*statements))

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
 from cdktf import TerraformProvider
+from cdktf_cdktf_provider_aws.route53_record import Route53Record
 from constructs import Construct
 
 from envs.schema import EnvironmentSettings
@@ -21,6 +22,9 @@ from .cdn import Cdn, CdnSettings
 from .database import Database, DatabaseSettings
 from .dr import DisasterRecovery, DisasterRecoverySettings, DrRegionKey, RunbookInputs, replication_watches
 from .storage import DATA_BUCKETS, Storage, StorageSettings
+
+#: Record (in the environment's zone) aliasing the load balancer: the host name CloudFront and API Gateway reach it by.
+ORIGIN_RECORD = "origin"
 
 
 @dataclass(frozen=True)
@@ -157,7 +161,9 @@ class DataTier(Module):
     ``db_master_user_secret_arn``, ``cache_replication_group_id``, ``cache_primary_endpoint``,
     ``cache_security_group_id``, ``bucket_names`` / ``bucket_arns`` (key -> value), ``distribution_id``,
     ``distribution_arn``, ``distribution_domain_name``, ``backup_vault_arn``, ``dr_backup_vault_arn``,
-    ``dr_key_arn``, ``zone_id``, ``alarm_topic_arns`` (what the alarms notify), ``alarms`` (every alarm).
+    ``dr_key_arn``, ``zone_id``, ``alarm_topic_arns`` (what the alarms notify), ``alarms`` (every alarm),
+    ``origin_hostname`` (``origin.<zone>``, a Route 53 alias of the load balancer when `alb_zone_id` is given: the
+    name CloudFront and API Gateway verify the ALB's certificate against; the ALB's certificate must cover it).
     WAF hook: :meth:`attach_web_acl` (or ``cdn.attach_web_acl``) sets the distribution's ``web_acl_id``.
     """
 
@@ -165,13 +171,23 @@ class DataTier(Module):
                  vpc_id: str, database_subnet_group_name: str, private_subnet_ids: Sequence[str],
                  keys: Mapping[str, str], dr_provider: TerraformProvider,
                  app_security_group_id: str | None = None, alb_dns_name: str | None = None,
-                 alarm_topic_arns: Sequence[str] = ()) -> None:
+                 alb_zone_id: str | None = None, alarm_topic_arns: Sequence[str] = ()) -> None:
         super().__init__(scope, id_, ctx)
         self.settings = s = settings
         topics = tuple(alarm_topic_arns)
         self.alarm_topic_arns = topics
         allowed = (app_security_group_id,) if app_security_group_id else ()
         extra = s.extra_tags
+
+        # The load balancer's HTTPS name for CloudFront and API Gateway: ``origin.<zone>``, a Route 53 alias of the
+        # ALB that its certificate can cover (no certificate covers ``*.elb.amazonaws.com``, so HTTPS to the ALB's
+        # own DNS name fails verification: PLAT_AWS_014/015,
+        # https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/using-https-cloudfront-to-custom-origin.html).
+        # The alias lives in the DR zone, so it exists while `data.dr.enabled` (else the ALB's own name is used and
+        # PLAT_AWS_014/015 say so).
+        self.origin_hostname: str | None = alb_dns_name
+        if alb_dns_name is not None and alb_zone_id is not None and s.enable_dr:
+            self.origin_hostname = f"{ORIGIN_RECORD}.{s.dr['zone_name']}"
 
         # 1. The DR-region key: replicas, the DR vault and replicated database backups are encrypted with it (only
         #    built when one of them exists).
@@ -237,10 +253,12 @@ class DataTier(Module):
                 static_bucket_regional_domain_name=buckets["static"].bucket.bucket_regional_domain_name,
                 log_bucket_domain_name=buckets["cdn-logs"].bucket.bucket_domain_name,
                 static_dr_bucket_regional_domain_name=dr_static.bucket.bucket_regional_domain_name if dr_static else None,
-                alb_dns_name=alb_dns_name, extra_tags=extra, **s.cdn))
+                alb_dns_name=self.origin_hostname, extra_tags=extra, **s.cdn))
             for key in ("static", "static-dr"):
                 if key in buckets:
                     self.storage.grant_cloudfront_read(key, self.cdn.distribution_arn)
+            if "static-dr" in buckets:  # the DR replica is SSE-KMS with the DR key (PLAT_AWS_001)
+                self.dr_key.allow_cloudfront_read(self.cdn.distribution_arn)
         self.storage.create_policies()
         self.distribution_id = self.cdn.distribution_id if self.cdn else None
         self.distribution_arn = self.cdn.distribution_arn if self.cdn else None
@@ -257,6 +275,9 @@ class DataTier(Module):
                 dr_region=s.dr_region, primary_endpoint=alb_dns_name, secondary_endpoint=secondary,
                 replication_watches=replication_watches(pairs, "to-dr-region"), alarm_topic_arns=topics,
                 extra_tags=extra, **dr))
+            if alb_dns_name is not None and alb_zone_id is not None:
+                Route53Record(self, "origin-record", zone_id=self.dr.zone_id, name=self.origin_hostname, type="A",
+                              alias={"name": alb_dns_name, "zone_id": alb_zone_id, "evaluate_target_health": True})
         self.zone_id: str | None = self.dr.zone_id if self.dr else None
 
         self.alarms = [*(self.database.alarms if self.database else ()), *(self.cache.alarms if self.cache else ()),

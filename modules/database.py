@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from cdktf import TerraformProvider
+from cdktf import Fn, TerraformLocal, TerraformProvider
 from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
 from cdktf_cdktf_provider_aws.cloudwatch_metric_alarm import CloudwatchMetricAlarm
 from cdktf_cdktf_provider_aws.db_instance import DbInstance
@@ -240,6 +240,7 @@ class Database(Module):
         self.proxy: DbProxy | None = None
         self.proxy_endpoint: str | None = None
         self.proxy_security_group_id: str | None = None
+        self.proxy_resource_id: str | None = None
         if s.enable_proxy and ctx.target.supports("aws_db_proxy"):
             self._proxy()
 
@@ -257,12 +258,17 @@ class Database(Module):
             performance_insights_retention_period=s.performance_insights_retention_days,
         )
 
-    def connect_policy_statement(self, db_user: str) -> dict[str, Any]:
-        """An IAM statement letting a role log in as ``db_user`` with IAM database authentication."""
+    def grant_connect(self, db_user: str) -> list[dict[str, Any]]:
+        """IAM statements letting a role log in as ``db_user`` with IAM database authentication: through the proxy
+        when there is one (resource ``dbuser:prx-<id>/<user>``, the proxy's id being the last field of its ARN;
+        the proxy then logs in to the database with the secret), else directly to the instance
+        (``dbuser:<DbiResourceId>/<user>``, the user needing the ``rds_iam`` role in PostgreSQL).
+        https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/rds-proxy-connecting.html
+        https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/UsingWithRDS.IAMDBAuth.IAMPolicy.html"""
         ctx = self.ctx
-        return {"Effect": "Allow", "Action": "rds-db:connect",
-                "Resource": f"arn:{ctx.partition}:rds-db:{ctx.region}:{ctx.account_id}:dbuser:"
-                            f"{self.resource_id}/{db_user}"}
+        owner = self.proxy_resource_id if self.proxy is not None else self.resource_id
+        return [{"Sid": "ConnectToTheDatabaseWithIam", "Effect": "Allow", "Action": "rds-db:connect",
+                 "Resource": f"arn:{ctx.partition}:rds-db:{ctx.region}:{ctx.account_id}:dbuser:{owner}/{db_user}"}]
 
     def _proxy(self) -> None:
         ctx, s = self.ctx, self.settings
@@ -312,6 +318,10 @@ class Database(Module):
                       db_instance_identifier=self.instance.identifier)
         self.proxy_endpoint = self.proxy.endpoint
         self.proxy_security_group_id = sg.id
+        # ``prx-...``: the last field of the proxy's ARN, the resource id IAM database authentication names. A
+        # local value, so that policies referencing it hold no quoted HCL (they stay parseable JSON).
+        self.proxy_resource_id: str = TerraformLocal(self, "proxy-resource-id",
+                                                     Fn.element(Fn.split(":", self.proxy.arn), 6)).as_string
 
     def _alarms(self) -> list[CloudwatchMetricAlarm]:
         ctx, s = self.ctx, self.settings

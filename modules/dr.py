@@ -15,6 +15,7 @@ from cdktf_cdktf_provider_aws.route53_zone import Route53Zone
 from constructs import Construct
 
 from .base import Context, Module, policy_json, require, tags
+from .kms import cloudfront_read_statement
 
 
 @dataclass(frozen=True)
@@ -73,21 +74,26 @@ class DrRegionKey(Module):
         super().__init__(scope, id_, ctx)
         prefix = ctx.name_prefix
         root = f"arn:{ctx.partition}:iam::{ctx.account_id}:root"
+        self._statements: list[dict] = [
+            {"Sid": "AccountAdministration", "Effect": "Allow", "Principal": {"AWS": root}, "Action": "kms:*",
+             "Resource": "*"},
+            {"Sid": "ServiceUse", "Effect": "Allow", "Principal": {"Service": list(DR_KEY_SERVICES)},
+             "Action": ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*",
+                        "kms:Describe*"],
+             "Resource": "*", "Condition": {"StringEquals": {"aws:SourceAccount": ctx.account_id}}}]
         self.key = KmsKey(
             self, "key", provider=dr_provider, description=f"{prefix}-dr: customer-managed key for DR copies",
-            enable_key_rotation=True, deletion_window_in_days=30,
-            policy=policy_json(
-                {"Sid": "AccountAdministration", "Effect": "Allow", "Principal": {"AWS": root}, "Action": "kms:*",
-                 "Resource": "*"},
-                {"Sid": "ServiceUse", "Effect": "Allow", "Principal": {"Service": list(DR_KEY_SERVICES)},
-                 "Action": ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*",
-                            "kms:Describe*"],
-                 "Resource": "*", "Condition": {"StringEquals": {"aws:SourceAccount": ctx.account_id}}}),
+            enable_key_rotation=True, deletion_window_in_days=30, policy=policy_json(*self._statements),
             tags=tags(ctx, f"{prefix}-dr", extra_tags))
         self.alias = KmsAlias(self, "alias", provider=dr_provider, name=f"alias/{prefix}-dr",
                               target_key_id=self.key.key_id)
         self.arn: str = self.key.arn
         self.alias_name: str = self.alias.name
+
+    def allow_cloudfront_read(self, distribution_arn: str) -> None:
+        """Let one CloudFront distribution decrypt the DR replica it fails over to (PLAT_AWS_001)."""
+        self._statements.append(cloudfront_read_statement(distribution_arn))
+        self.key.policy = policy_json(*self._statements)
 
 
 class DisasterRecovery(Module):

@@ -41,8 +41,10 @@ GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
 #: Services whose actions the boundary allows on resources of this account (IAM itself is not among them).
 BOUNDARY_SERVICES = (
     "acm", "apigateway", "autoscaling", "backup", "cloudfront", "cloudwatch", "dynamodb", "ec2", "ec2messages",
-    "elasticache", "elasticloadbalancing", "events", "execute-api", "kms", "lambda", "logs", "rds", "route53",
-    "s3", "secretsmanager", "servicediscovery", "sns", "sqs", "ssm", "ssmmessages", "states", "sts", "synthetics",
+    "elasticache", "elasticloadbalancing", "events", "execute-api", "kms", "lambda", "logs", "rds",
+    # rds-db:connect, IAM database authentication (the application instances, through RDS Proxy)
+    "rds-db", "route53", "s3", "secretsmanager", "servicediscovery", "sns", "sqs", "ssm", "ssmmessages", "states",
+    "sts", "synthetics",
     "wafv2", "xray",
 )
 #: Calls without a resource ARN (reads, metrics, agent channels) the boundary allows on "*".

@@ -3,8 +3,10 @@
 - EventBridge rules send GuardDuty findings with severity >= `critical_severity` (and Security Hub findings labelled
   CRITICAL/HIGH) to the critical topic (pages), GuardDuty findings from 4.0 (and Security Hub MEDIUM) to the notify
   topic. Each message names the finding and links the playbook (``<playbooks_url>/<playbook>.md``).
-- ``<prefix>-contain-ec2-instance``: an SSM Automation document that tags the instance, moves it into the quarantine
-  security group (no ingress, no egress) and snapshots its EBS volumes, run with a role that may do only that. With
+- ``<prefix>-contain-ec2-instance``: an SSM Automation document that tags the instance, puts it in Standby in its
+  Auto Scaling group (so the group neither health-checks nor terminates it; a replacement is launched), moves it
+  into the quarantine security group (no ingress, no egress) and snapshots its EBS volumes, run with a role that may
+  do only that. With
   `auto_contain`, critical GuardDuty EC2 findings start it automatically.
 """
 from __future__ import annotations
@@ -48,6 +50,28 @@ def snapshot_volumes(events, context):
                 {"Key": "SecurityStatus", "Value": "forensic"}, {"Key": "SourceInstance", "Value": instance_id}]}])
         snapshots.append(snap["SnapshotId"])
     return {"SnapshotIds": snapshots}
+'''
+
+
+#: First containment step: take the instance out of its Auto Scaling group's control. Otherwise the group's health
+#: check fails the quarantined instance (no traffic reaches it) and Auto Scaling terminates it, destroying the
+#: evidence. Standby keeps it in the group without health checks or replacement-by-termination; the load balancer
+#: deregisters it and the group launches a replacement (desired capacity kept). PLAT_AWS_018;
+#: https://docs.aws.amazon.com/autoscaling/ec2/userguide/as-enter-exit-standby.html
+LEAVE_ASG_SCRIPT = '''import boto3
+
+
+def leave_auto_scaling_group(events, context):
+    autoscaling = boto3.client("autoscaling")
+    instance_id = events["InstanceId"]
+    found = autoscaling.describe_auto_scaling_instances(InstanceIds=[instance_id])["AutoScalingInstances"]
+    if not found:
+        return {"AutoScalingGroup": ""}
+    group = found[0]["AutoScalingGroupName"]
+    if found[0]["LifecycleState"] == "InService":
+        autoscaling.enter_standby(InstanceIds=[instance_id], AutoScalingGroupName=group,
+                                  ShouldDecrementDesiredCapacity=False)
+    return {"AutoScalingGroup": group}
 '''
 
 
@@ -125,6 +149,11 @@ class IncidentResponse(Module):
         IamRolePolicy(self, "automation-policy", name="contain-ec2-instance", role=role.id, policy=policy_json(
             {"Sid": "Inspect", "Effect": "Allow",
              "Action": ["ec2:DescribeInstances", "ec2:DescribeVolumes", "ec2:DescribeSnapshots"], "Resource": "*"},
+            {"Sid": "FindAutoScalingGroup", "Effect": "Allow", "Action": "autoscaling:DescribeAutoScalingInstances",
+             "Resource": "*"},
+            {"Sid": "LeaveAutoScalingGroup", "Effect": "Allow", "Action": "autoscaling:EnterStandby",
+             "Resource": f"arn:{ctx.partition}:autoscaling:{ctx.region}:{ctx.account_id}:autoScalingGroup:*:"
+                         f"autoScalingGroupName/{prefix}-*"},
             {"Sid": "Isolate", "Effect": "Allow", "Action": "ec2:ModifyInstanceAttribute",
              "Resource": [f"{arn}:instance/*", f"{arn}:security-group/{sg.id}"]},
             {"Sid": "Snapshot", "Effect": "Allow", "Action": "ec2:CreateSnapshot",
@@ -168,8 +197,8 @@ class IncidentResponse(Module):
     def _automation(self, quarantine_sg_id: str, role_arn: str) -> dict[str, Any]:
         return {
             "schemaVersion": "0.3",
-            "description": f"Contain a compromised EC2 instance: tag it, move it into the quarantine security group, "
-                           f"snapshot its volumes. Playbook: {self.settings.playbook('ec2')}",
+            "description": f"Contain a compromised EC2 instance: tag it, put it in Standby in its Auto Scaling "
+                           f"group, move it into the quarantine security group, snapshot its volumes. Playbook: {self.settings.playbook('ec2')}",
             "assumeRole": "{{ AutomationAssumeRole }}",
             "parameters": {
                 "InstanceId": {"type": "String", "description": "The instance to contain"},
@@ -182,6 +211,11 @@ class IncidentResponse(Module):
                 {"name": "TagInstance", "action": "aws:createTags", "inputs": {
                     "ResourceType": "EC2", "ResourceIds": ["{{ InstanceId }}"],
                     "Tags": [{"Key": "SecurityStatus", "Value": "quarantined"}]}},
+                {"name": "LeaveAutoScalingGroup", "action": "aws:executeScript", "inputs": {
+                    "Runtime": "python3.11", "Handler": "leave_auto_scaling_group", "Script": LEAVE_ASG_SCRIPT,
+                    "InputPayload": {"InstanceId": "{{ InstanceId }}"}},
+                 "outputs": [{"Name": "AutoScalingGroup", "Selector": "$.Payload.AutoScalingGroup",
+                              "Type": "String"}]},
                 {"name": "IsolateInstance", "action": "aws:executeAwsApi", "inputs": {
                     "Service": "ec2", "Api": "ModifyInstanceAttribute", "InstanceId": "{{ InstanceId }}",
                     "Groups": ["{{ QuarantineSecurityGroupId }}"]}},

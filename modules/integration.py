@@ -32,6 +32,9 @@ class IntegrationInputs:
     """Default Cloud Map namespace (``<environment>.<project>.internal``)."""
     alb_arn: str | None = None
     alb_dns_name: str | None = None
+    alb_origin_hostname: str | None = None
+    """A name the ALB's certificate covers (``origin.<zone>``), which HTTPS integrations call instead of the ALB's
+    ``*.elb.amazonaws.com`` name (PLAT_AWS_015). Default: none (the ALB's DNS name)."""
     waf_acl_arn: str | None = None
     alarm_topic_arns: Mapping[str, str] | None = None
 
@@ -53,7 +56,7 @@ class Integration(Module):
         self.api: ApiGateway | None = None
         if s.enable_api_gateway and has_alb:
             self.api = ApiGateway(self, "api", ctx, ApiGatewaySettings(
-                backend_host=s.api_backend_hostname or i.alb_dns_name, log_kms_key_arn=i.logs_kms_key_arn,
+                backend_host=s.api_backend_hostname or i.alb_origin_hostname or i.alb_dns_name, log_kms_key_arn=i.logs_kms_key_arn,
                 stage_name=s.api_stage_name, authorization=s.api_authorization,
                 cognito_user_pool_arns=tuple(s.api_cognito_user_pool_arns),
                 rate_limit=s.api_rate_limit, burst_limit=s.api_burst_limit,
@@ -119,6 +122,7 @@ def integration_inputs(stack: Any, env: EnvironmentSettings) -> IntegrationInput
         log_retention_days=env.log_retention_days, namespace=f"{env.name}.{env.tags.project}.internal",
         alb_arn=app.alb_arn if app is not None else None,
         alb_dns_name=app.alb_dns_name if app is not None else None,
+        alb_origin_hostname=getattr(getattr(stack, "data", None), "origin_hostname", None) if app is not None else None,
         waf_acl_arn=getattr(waf, "regional_acl_arn", None) if waf is not None else None,
         alarm_topic_arns=dict(topics) if isinstance(topics, Mapping) else None)
 

@@ -154,11 +154,18 @@ class Integrations(Module):
         for integration in s.integrations:
             self._integration(integration)
 
-    def grant_read_secret(self, integration: str) -> dict:
-        """An IAM statement allowing to read the secret of ``integration`` (decrypting goes through the key's
-        ``kms:ViaService`` grant to Secrets Manager)."""
-        return {"Effect": "Allow", "Action": ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
-                "Resource": self.secret_arns[integration]}
+    def grant_read_secret(self, integration: str) -> list[dict]:
+        """IAM statements allowing to read the secret of ``integration``, decrypted through Secrets Manager only
+        (``kms:ViaService``)."""
+        sid = "".join(c for c in integration.title() if c.isalnum())
+        return [
+            {"Sid": f"Read{sid}IntegrationSecret", "Effect": "Allow",
+             "Action": ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
+             "Resource": self.secret_arns[integration]},
+            {"Sid": f"Decrypt{sid}IntegrationSecretThroughSecretsManager", "Effect": "Allow",
+             "Action": "kms:Decrypt", "Resource": self.settings.secrets_kms_key_arn,
+             "Condition": {"StringEquals": {"kms:ViaService": f"secretsmanager.{self.ctx.region}.amazonaws.com"}}},
+        ]
 
     def _endpoint(self, service: str) -> None:
         ctx, s = self.ctx, self.settings

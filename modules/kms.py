@@ -10,6 +10,10 @@ Key policy shape (nothing broader):
 - ``UseThroughServices`` / ``GrantsForServices``: principals of this account (as their IAM policies allow) may use
   the key only through the services in ``via_services`` (``kms:ViaService``), and create grants only for AWS
   resources (RDS, EBS, Backup attach grants).
+- ``CloudFrontOriginAccessControl``: added by :meth:`EncryptionKey.allow_cloudfront_read` for a key that encrypts
+  an S3 origin read through origin access control: ``cloudfront.amazonaws.com`` may decrypt, only on behalf of that
+  distribution (``AWS:SourceArn``). Without it every object request fails with 403 on AWS (PLAT_AWS_001;
+  https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/private-content-restricting-access-to-s3.html).
 """
 from __future__ import annotations
 
@@ -129,6 +133,19 @@ def key_policy_statements(ctx: Context, settings: EncryptionKeySettings) -> list
     return statements
 
 
+def cloudfront_read_statement(distribution_arn: str) -> dict[str, Any]:
+    """Key policy statement letting one CloudFront distribution's origin access control decrypt SSE-KMS objects
+    (https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/private-content-restricting-access-to-s3.html)."""
+    return {
+        "Sid": "CloudFrontOriginAccessControl",
+        "Effect": "Allow",
+        "Principal": {"Service": "cloudfront.amazonaws.com"},
+        "Action": ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey*"],
+        "Resource": "*",
+        "Condition": {"StringEquals": {"AWS:SourceArn": distribution_arn}},
+    }
+
+
 class EncryptionKey(Module):
     """A symmetric customer-managed key with yearly rotation and an alias.
 
@@ -153,3 +170,9 @@ class EncryptionKey(Module):
         self.alias = KmsAlias(self, "alias", name=f"alias/{name}", target_key_id=self.key.key_id, provider=provider)
         self.arn: str = self.key.arn
         self.alias_name: str = self.alias.name
+        self._extra: list[dict[str, Any]] = []
+
+    def allow_cloudfront_read(self, distribution_arn: str) -> None:
+        """Let one CloudFront distribution (origin access control) decrypt objects encrypted with this key."""
+        self._extra.append(cloudfront_read_statement(distribution_arn))
+        self.key.policy = policy_json(*key_policy_statements(self.ctx, self.settings), *self._extra)

@@ -35,6 +35,7 @@ from cdktf_cdktf_provider_aws.security_group_rule import SecurityGroupRule
 from cdktf_cdktf_provider_aws.vpc_security_group_ingress_rule import VpcSecurityGroupIngressRule
 from constructs import Construct
 
+from .artifacts import LOG_PREFIX as ARTIFACT_LOG_PREFIX
 from .base import Context, Module, policy_json, require, tags
 
 COLOURS = ("blue", "green")
@@ -232,8 +233,15 @@ class LoadBalancer(Module):
             {"Sid": "ElbLogDeliveryService", "Effect": "Allow",
              "Principal": {"Service": "logdelivery.elasticloadbalancing.amazonaws.com"},
              "Action": "s3:PutObject", "Resource": logs_arn},
+            # S3 server access logs of the artifact bucket (modules/artifacts.py), under its prefix only: an SSE-S3
+            # target is what server access logging supports.
+            # https://docs.aws.amazon.com/AmazonS3/latest/userguide/enable-server-access-logging.html
+            {"Sid": "S3ServerAccessLogs", "Effect": "Allow", "Principal": {"Service": "logging.s3.amazonaws.com"},
+             "Action": "s3:PutObject", "Resource": f"{bucket.arn}/{ARTIFACT_LOG_PREFIX}*",
+             "Condition": {"StringEquals": {"aws:SourceAccount": ctx.account_id}}},
             {"Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
              "Resource": [bucket.arn, f"{bucket.arn}/*"], "Condition": {"Bool": {"aws:SecureTransport": "false"}}},
         ))
+        self.log_bucket_policy = self._log_policy
         self.access_log_bucket_arn: str = bucket.arn
         return bucket.bucket

@@ -55,7 +55,8 @@ class SecurityBaselineSettings:
 
 
 def security_settings(env: EnvironmentSettings, *, logs_key_arn: str, data_bucket_arns: tuple[str, ...] = (),
-                      data_bucket_names: tuple[str, ...] = ()) -> SecurityBaselineSettings:
+                      data_bucket_names: tuple[str, ...] = (),
+                      data_bucket_key_arns: tuple[str, ...] = ()) -> SecurityBaselineSettings:
     """Map an environment's settings (``[security]`` and the environment-wide values) onto the module settings."""
     sec = env.security
     baseline = sec.manage_account_baseline
@@ -82,7 +83,7 @@ def security_settings(env: EnvironmentSettings, *, logs_key_arn: str, data_bucke
             enable_security_hub=sec.enable_security_hub,
             security_hub_standards=sec.security_hub_standards if sec.enable_security_hub else (),
             inspector_resource_types=sec.inspector_resource_types, enable_macie=sec.enable_macie,
-            macie_bucket_names=data_bucket_names),
+            macie_bucket_names=data_bucket_names, macie_kms_key_arns=data_bucket_key_arns),
         incident={"playbooks_url": sec.playbooks_url, "critical_severity": sec.critical_finding_severity,
                   "route_security_hub": sec.enable_security_hub, "auto_contain": sec.auto_contain_instances},
         log_retention_days=env.log_retention_days, enable_audit=sec.enable_audit,
@@ -241,7 +242,8 @@ def build_security(stack: Any, settings: EnvironmentSettings) -> Security:
     require(alerting is not None, "the security baseline routes findings to the alerting topics; build alerting first")
     sec = security_settings(settings, logs_key_arn=logs_key.arn,
                             data_bucket_arns=tuple(bucket_arns[k] for k in data_keys),
-                            data_bucket_names=tuple(bucket_names[k] for k in data_keys))
+                            data_bucket_names=tuple(bucket_names[k] for k in data_keys),
+                            data_bucket_key_arns=(stack.keys["data"].arn,) if data_keys else ())
     # A web ACL is created only with something to protect: the regional one needs the app tier's load balancer
     # (the API stage fronts it too), the CloudFront one the distribution.
     regional = app is not None

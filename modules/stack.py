@@ -149,8 +149,8 @@ class PlatformStack(TerraformStack):
         #    off in the settings: `app.enabled`, `data.enabled`, `security.enabled`, `integration.enabled`,
         #    `observability.enabled`). Alerting first (every module wires its alarms to it; it exists while
         #    observability or the security baseline, which routes findings to it, is on), then app tier, data tier,
-        #    security (the WAF attaches to the app tier's load balancer and the data tier's CDN), observability last
-        #    (dashboards over everything).
+        #    security (the WAF attaches to the app tier's load balancer and the data tier's CDN), the workload's
+        #    access, observability last (dashboards over everything).
         s = settings
         self.alerting: Alerting | None = None
         if s.observability.enabled or s.security.enabled:
@@ -162,7 +162,8 @@ class PlatformStack(TerraformStack):
                 settings.app, settings.sizes, protected=settings.protected, target=target,
                 vpc_id=self.network.vpc_id, public_subnet_ids=self.network.public_subnet_ids,
                 private_subnet_ids=self.network.private_subnet_ids, ebs_kms_key_arn=self.keys["data"].arn,
-                alarm_topic_arns=self.alerting.topic_arns if self.alerting is not None else None))
+                alarm_topic_arns=self.alerting.topic_arns if self.alerting is not None else None,
+                secrets_kms_key_arn=self.keys["secrets"].arn))
         self.data: DataTier | None = None
         if s.data.enabled:
             self.data = DataTier(
@@ -172,12 +173,19 @@ class PlatformStack(TerraformStack):
                 keys={data_class: key.arn for data_class, key in self.keys.items()}, dr_provider=self.providers.dr,
                 app_security_group_id=self.app.app_security_group_id if self.app is not None else None,
                 alb_dns_name=self.app.alb_dns_name if self.app is not None else None,
+                alb_zone_id=self.app.alb_zone_id if self.app is not None else None,
                 alarm_topic_arns=data_topic_arns(self.alerting))
+            # CloudFront reads the static bucket (SSE-KMS with the data key) through origin access control: the key
+            # policy admits cloudfront.amazonaws.com for this distribution only (PLAT_AWS_001).
+            if self.data.distribution_arn is not None:
+                self.keys["data"].allow_cloudfront_read(self.data.distribution_arn)
         self.security: Security | None = build_security(self, settings) if s.security.enabled else None
         self.integration: Integration | None = build_integration(self, settings) if s.integration.enabled else None
         if self.integration is not None:
             for name, value in self.integration.outputs().items():
                 TerraformOutput(self, name, value=value)
+        if self.app is not None:
+            self._workload_access(settings)
         self.observability: Observability | None = None
         if s.observability.enabled:
             self.observability = Observability(
@@ -211,6 +219,50 @@ class PlatformStack(TerraformStack):
         for name, value in optional:
             if value is not None:
                 TerraformOutput(self, name, value=value)
+
+    def _workload_access(self, settings: EnvironmentSettings) -> None:
+        """What the application instances connect to and may use (docs/app-tier.md, "Grants"): the configuration
+        parameter the boot script reads, the instance role's one inline policy, assembled from the tiers'
+        ``grant_*`` helpers (tests/test_workload_grants.py fails on a helper nobody calls), and the security group
+        egress to the database and the cache."""
+        app, data = self.app, self.data
+        assert app is not None
+        compute = app.compute
+        buckets = data.bucket_names if data is not None else {}
+        config: dict = {
+            "region": settings.region, "bucket": buckets.get("app"), "static_bucket": buckets.get("static"),
+            "secret_arn": app.secret_arn,
+            "xray": {"daemon": "127.0.0.1:2000", "service_name": settings.name_prefix,
+                     "sample_rate": settings.observability.tracing.default_sampling_rate}}
+        statements = [*app.artifacts.grant_read(), *app.grant_secret_read()]
+        for bucket in ("app", "static"):
+            if bucket in buckets:
+                statements += data.storage.grant_read_write(bucket)
+        db = data.database if data is not None else None
+        if db is not None:
+            user = settings.data.database.master_username  # the proxy's secret user: IAM at the proxy
+            config["database"] = {"host": db.proxy_endpoint or db.address, "port": db.port,
+                                  "name": settings.data.database.db_name, "user": user, "auth": "iam"}
+            # RDS Proxy presents an ACM certificate that the system trust store verifies; an instance's certificate
+            # is signed by the RDS CA, which is not in it (TLS is still required: rds.force_ssl).
+            # https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/rds-proxy.howitworks.html#rds-proxy-security.tls
+            config["database"].update({"sslmode": "verify-full", "sslrootcert": "system"} if db.proxy is not None
+                                      else {"sslmode": "require"})
+            statements += db.grant_connect(user)
+            compute.allow_to("database", db.proxy_security_group_id or db.security_group_id, db.port,
+                             "PostgreSQL to RDS Proxy" if db.proxy is not None else "PostgreSQL to the database")
+        cache = data.cache if data is not None else None
+        if cache is not None:
+            config["cache"] = {"host": cache.primary_endpoint, "port": cache.port, "user": cache.app_user_name,
+                               "cache_name": cache.replication_group_id, "auth": "iam", "tls": True}
+            statements += cache.grant_connect()
+            compute.allow_to("cache", cache.security_group_id, cache.port, "Redis (TLS) to the cache")
+        integrations = self.integration.integrations if self.integration is not None else None
+        for name in sorted(integrations.secret_arns if integrations is not None else ()):
+            statements += integrations.grant_read_secret(name)
+        app.publish_config(config)
+        statements += app.grant_config_read()
+        compute.grant("workload", statements)
 
     def _backend(self, settings: EnvironmentSettings, target: Target) -> None:
         common = dict(bucket=settings.state_bucket, key=settings.state_key, region=settings.region,

@@ -171,11 +171,19 @@ class Storage(Module):
             "Condition": {"StringEquals": {"AWS:SourceArn": distribution_arn}},
         })
 
-    def read_write_policy_statement(self, key: str) -> dict[str, Any]:
-        """An IAM statement granting object read/write on bucket ``key`` (pair it with KMS use of the bucket key)."""
+    def grant_read_write(self, key: str) -> list[dict[str, Any]]:
+        """IAM statements granting object read/write on bucket ``key`` and use of its key through S3 only
+        (``kms:ViaService``: https://docs.aws.amazon.com/kms/latest/developerguide/conditions-kms.html)."""
         b = self.buckets[key]
-        return {"Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:ListBucket"],
-                "Resource": [b.arn, f"{b.arn}/*"]}
+        sid = "".join(part.capitalize() for part in key.split("-"))
+        return [
+            {"Sid": f"ReadWrite{sid}Bucket", "Effect": "Allow", "Action": "s3:ListBucket", "Resource": b.arn},
+            {"Sid": f"ReadWrite{sid}Objects", "Effect": "Allow",
+             "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"], "Resource": f"{b.arn}/*"},
+            {"Sid": f"Use{sid}KeyThroughS3", "Effect": "Allow", "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+             "Resource": b.kms_key_arn,
+             "Condition": {"StringEquals": {"kms:ViaService": f"s3.{self.ctx.region}.amazonaws.com"}}},
+        ]
 
     def create_policies(self) -> None:
         """One bucket policy per bucket (TLS only, plus the grants added so far), then access logging."""

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from cdktf_cdktf_provider_aws.guardduty_detector import GuarddutyDetector
 from cdktf_cdktf_provider_aws.guardduty_detector_feature import GuarddutyDetectorFeature
 from cdktf_cdktf_provider_aws.inspector2_enabler import Inspector2Enabler
+from cdktf_cdktf_provider_aws.kms_grant import KmsGrant
 from cdktf_cdktf_provider_aws.macie2_account import Macie2Account
 from cdktf_cdktf_provider_aws.macie2_classification_job import Macie2ClassificationJob
 from cdktf_cdktf_provider_aws.securityhub_account import SecurityhubAccount
@@ -55,6 +56,11 @@ class ThreatDetectionSettings:
     """Macie. Default true."""
     macie_bucket_names: tuple[str, ...] = ()
     """Buckets of the weekly Macie classification job. Default: none (no job)."""
+    macie_kms_key_arns: tuple[str, ...] = ()
+    """Customer-managed keys encrypting those buckets: Macie's service-linked role gets a KMS grant for
+    ``kms:Decrypt`` on each, created once Macie (and so the role) exists; its managed policy covers AWS-managed keys
+    only (PLAT_AWS_006, https://docs.aws.amazon.com/macie/latest/user/discovery-supported-encryption-types.html).
+    Default: none."""
     extra_tags: dict[str, str] = field(default_factory=dict)
     """Tags on every resource of the module on top of the context tags. Default: none."""
 
@@ -131,6 +137,12 @@ class ThreatDetection(Module):
                     s3_job_definition={"bucket_definitions": blocks([{"account_id": ctx.account_id,
                                                                       "buckets": list(s.macie_bucket_names)}])},
                     depends_on=[macie], tags=tags(ctx, f"{prefix}-data-buckets", s.extra_tags))
+                role = (f"arn:{ctx.partition}:iam::{ctx.account_id}:role/aws-service-role/macie.amazonaws.com/"
+                        "AWSServiceRoleForAmazonMacie")
+                for i, key_arn in enumerate(s.macie_kms_key_arns):
+                    KmsGrant(self, f"macie-key-grant-{i}" if i else "macie-key-grant", name=f"{prefix}-macie-{i}",
+                             key_id=key_arn, grantee_principal=role, operations=["Decrypt", "DescribeKey"],
+                             depends_on=[macie])
 
 
 def _status(enabled: bool) -> str:

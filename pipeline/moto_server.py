@@ -14,6 +14,13 @@ into a false failure of the retry: a state lock taken by the first attempt and r
 (``ConditionalCheckFailedException``: the run is refused by its own lock, which then stays),
 ``InvalidPermission.Duplicate`` for a security group rule added once. Each replay is logged to the server's output.
 
+Bucket policies: moto evaluates a statement whose condition it cannot decide (it has no request context) as a
+denial, whatever the statement's effect, so a TLS-only bucket (``Deny s3:*`` when ``aws:SecureTransport`` is
+``false``, the platform's policy on every bucket) refused every object call. AWS applies a statement only when its
+condition holds, and the emulator stands in for AWS's HTTPS endpoints: on this server such a TLS-only statement does
+not apply to the request (:func:`tls_endpoint_bucket_policies`). Every other statement is evaluated by moto as
+before, so an unconditional Deny still refuses.
+
 With ``PLATFORM_MOTO_TRACE=FILE`` each request appends a line to FILE: seconds waited for the lock, seconds handled,
 the service (from the request signature), the operation (``X-Amz-Target`` or ``Action=``), the method and the path,
 then the names of the URL's query parameters (``-`` for none; ``+copy`` when an S3 copy source is given) and the
@@ -24,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import json
 import os
 import re
 import sys
@@ -105,12 +113,48 @@ class SerializedApp:
         return body
 
 
+def _denies_insecure_transport_only(statement: dict[str, Any]) -> bool:
+    """A statement that applies to plain-HTTP requests only (``Bool aws:SecureTransport false``)."""
+    condition = statement.get("Condition")
+    if not isinstance(condition, dict) or set(condition) != {"Bool"} or not isinstance(condition["Bool"], dict):
+        return False
+    values = condition["Bool"]
+    if set(values) != {"aws:SecureTransport"}:
+        return False
+    value = values["aws:SecureTransport"]
+    return [str(v).lower() for v in (value if isinstance(value, list) else [value])] == ["false"]
+
+
+def tls_endpoint_bucket_policies() -> None:
+    """Evaluate bucket policies as AWS does for a request over HTTPS: TLS-only statements do not apply."""
+    from moto.iam.access_control import IAMPolicy, PermissionResult
+    from moto.s3.models import FakeBucket
+
+    moto_get_permission = FakeBucket.get_permission
+
+    def get_permission(self: Any, action: str, resource: str) -> Any:
+        if self.policy is None:
+            return moto_get_permission(self, action, resource)
+        doc = json.loads(self.policy.decode() if isinstance(self.policy, bytes) else self.policy)
+        statements = doc.get("Statement", [])
+        statements = statements if isinstance(statements, list) else [statements]
+        kept = [st for st in statements if not _denies_insecure_transport_only(st)]
+        if len(kept) == len(statements):
+            return moto_get_permission(self, action, resource)
+        if not kept:
+            return PermissionResult.NEUTRAL
+        return IAMPolicy(json.dumps({**doc, "Statement": kept})).is_action_permitted(action, resource)
+
+    FakeBucket.get_permission = get_permission  # type: ignore[method-assign]
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("-H", "--host", default="127.0.0.1")
     parser.add_argument("-p", "--port", type=int, required=True)
     args = parser.parse_args(argv)
     os.environ.setdefault("MOTO_PORT", str(args.port))
+    tls_endpoint_bucket_policies()
     app = DomainDispatcherApplication(create_backend_app)
     app.debug = True  # type: ignore[attr-defined]  # as moto.server does
     run_simple(args.host, args.port, SerializedApp(app, os.environ.get("PLATFORM_MOTO_TRACE")), threaded=True,

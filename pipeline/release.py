@@ -13,6 +13,12 @@
    record, and the release exits 1. A later plain ``deploy`` plans the same weights (it reads the record), so it
    never undoes a release or a rollback.
 
+The application artifact: with ``app.workload = "reference"`` the release builds the reference workload as version
+V (``workload/package.py``), with ``"artifact"`` it takes ``--artifact FILE`` (your tarball); either is published
+to the artifact bucket (``workload/<V>/app.tar.gz`` and ``.sha256``) before the deploy, and the idle colour's
+record entry names its key and SHA-256, which the launch template passes to the instances. A published version is
+immutable: publishing V again with different bytes is refused (exit 2). ``"image"`` publishes nothing.
+
 Exit codes: 0 released, 1 rolled back (validation failed) or blocked by a gate, 2 bad input, 3 tool failure.
 """
 from __future__ import annotations
@@ -22,6 +28,7 @@ import json
 import os
 import subprocess
 import time
+from pathlib import Path
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable
@@ -78,6 +85,7 @@ class AppTierApi:
     def __init__(self, region: str, endpoint: str | None, name_prefix: str) -> None:
         from .aws import client
 
+        self.region, self.endpoint = region, endpoint
         self.ssm = client("ssm", region, endpoint)
         self.elbv2 = client("elbv2", region, endpoint)
         self.cloudwatch = client("cloudwatch", region, endpoint)
@@ -94,6 +102,32 @@ class AppTierApi:
     def write_record(self, record: Record) -> None:
         self.ssm.put_parameter(Name=parameter_name(self.prefix), Value=record.to_json(), Type="String",
                                Overwrite=True, Description="Blue-green release record (python main.py release)")
+
+    def artifact_bucket(self) -> str:
+        """The artifact bucket (``modules/artifacts.py``: ``<prefix>-artifacts-<account>-<region>``)."""
+        from .aws import client
+
+        account = client("sts", self.region, self.endpoint).get_caller_identity()["Account"]
+        return f"{self.prefix}-artifacts-{account}-{self.region}"
+
+    def publish_artifact(self, artifact: Any) -> str:
+        """Upload the tarball and its ``.sha256`` unless that version is there already with the same checksum;
+        refuses (``ReleaseError``, exit 2) a version published with other bytes. Returns the key."""
+        from .aws import client
+
+        s3, bucket = client("s3", self.region, self.endpoint), self.artifact_bucket()
+        try:
+            existing = s3.get_object(Bucket=bucket, Key=f"{artifact.key}.sha256")["Body"].read().decode().split()[0]
+        except s3.exceptions.NoSuchKey:
+            existing = None
+        if existing is not None and existing != artifact.sha256:
+            raise ReleaseError(f"version {artifact.version} is already published in s3://{bucket}/{artifact.key} "
+                               f"with another checksum ({existing}); release a new version", EXIT_BAD_INPUT)
+        if existing is None:
+            s3.put_object(Bucket=bucket, Key=artifact.key, Body=artifact.data, ContentType="application/gzip")
+            s3.put_object(Bucket=bucket, Key=f"{artifact.key}.sha256", Body=artifact.checksum_line.encode(),
+                          ContentType="text/plain")
+        return artifact.key
 
     def resolve_image(self, parameter: str) -> str:
         return self.ssm.get_parameter(Name=parameter)["Parameter"]["Value"]
@@ -140,6 +174,8 @@ class ReleasePlan:
     health_timeout_seconds: float
     validate_command: str | None = None
     image_id: str | None = None
+    artifact: Any = None
+    """``workload.package.Artifact`` to publish for this version; None when the image holds the application."""
 
 
 class Release:
@@ -164,6 +200,10 @@ class Release:
         # 1. Deploy the idle colour through the gated pipeline (weights unchanged).
         image = plan.image_id or api.resolve_image(self.image_parameter)
         record.colours[idle] = {"version": plan.version, "image_id": image}
+        if plan.artifact is not None:
+            key = api.publish_artifact(plan.artifact)
+            record.colours[idle].update(artifact_key=key, sha256=plan.artifact.sha256)
+            say(f"[{plan.env}] published {key} (sha256 {plan.artifact.sha256})")
         record.last = {"version": plan.version, "colour": idle, "status": "deploying", "at": _now()}
         api.write_record(record)
         code = self.deploy()
@@ -258,7 +298,29 @@ def cmd_release(args: argparse.Namespace) -> int:
     except ValueError:
         commands.fail(f"error: --steps {args.steps!r} must be increasing percentages ending at 100, e.g. 10,50,100")
         return EXIT_BAD_INPUT
-    plan = ReleasePlan(env=args.env, version=args.version, steps=steps,
+    from workload import package
+
+    artifact_file = getattr(args, "artifact", None)
+    try:
+        package.check_version(args.version)
+        if app.workload == "image":
+            if artifact_file:
+                raise ValueError("--artifact is only used with app.workload = 'artifact' or 'reference'; this "
+                                 "environment runs its image (app.workload = 'image'): release with --image-id")
+            artifact = None
+        elif artifact_file:
+            artifact = package.from_file(Path(artifact_file), args.version)
+        elif app.workload == "artifact":
+            raise ValueError("app.workload = 'artifact': give your tarball with --artifact FILE")
+        else:
+            artifact = package.build(args.version)
+    except OSError as exc:
+        commands.fail(f"error: --artifact {artifact_file}: {exc.strerror or exc}")
+        return EXIT_BAD_INPUT
+    except ValueError as exc:
+        commands.fail(f"error: {exc}")
+        return EXIT_BAD_INPUT
+    plan = ReleasePlan(env=args.env, version=args.version, steps=steps, artifact=artifact,
                        bake_seconds=app.release_bake_seconds if args.bake_seconds is None else args.bake_seconds,
                        health_timeout_seconds=app.release_health_timeout_seconds,
                        validate_command=args.validate_command, image_id=args.image_id)

@@ -129,8 +129,13 @@ def test_security_groups_chain_internet_to_alb_to_app_only(synth_aws: dict, sett
     assert world == [80, 443]
     assert all(ref(r["security_group_id"], "aws_security_group", "app_lb_sg") for r in ingress.values())
     rules = app(doc, "aws_security_group_rule")
-    alb_out = next(r for r in rules.values() if r["type"] == "egress")
+    alb_out = next(r for k, r in rules.items() if r["type"] == "egress" and k.startswith("app_lb_"))
     app_in = next(r for r in rules.values() if r["type"] == "ingress")
+    # the instances reach nothing else in the VPC but the database (through its proxy) and the cache, on their ports
+    app_out = {(r["from_port"], r["source_security_group_id"].split(".")[1].rsplit("_", 1)[0])
+               for k, r in rules.items() if r["type"] == "egress" and k.startswith("app_compute_")}
+    assert app_out == {(5432, "data_database_proxy-sg"), (6379, "data_cache_sg")}
+    assert sum(r["type"] == "ingress" for r in rules.values()) == 1
     assert ref(alb_out["security_group_id"], "aws_security_group", "app_lb_sg")
     assert ref(alb_out["source_security_group_id"], "aws_security_group", "app_compute_sg")
     assert ref(app_in["security_group_id"], "aws_security_group", "app_compute_sg")
@@ -169,14 +174,16 @@ def test_launch_templates_secure_defaults(synth_aws: dict, settings: dict, env: 
         assert all("AppVersion" in t["tags"] and "aws_default_tags" in t["tags"] for t in lt["tag_specifications"])
 
 
-def test_instance_role_is_least_privilege(synth_aws: dict) -> None:
+def test_instance_role_is_least_privilege(synth_aws: dict, settings: dict) -> None:
     doc = synth_aws["prod"]
     role = one(doc, "aws_iam_role", "app_compute_role")
     trust = json.loads(role["assume_role_policy"])["Statement"]
     assert trust == [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]
     attached = sorted(a["policy_arn"].rsplit("/", 1)[1] for a in app(doc, "aws_iam_role_policy_attachment").values())
     assert attached == sorted(MANAGED_POLICIES)
-    assert not app(doc, "aws_iam_role_policy")  # no inline policies
+    # one inline policy: the workload's grants (tests/test_workload_platform.py checks each one)
+    names = [p["name"] for p in app(doc, "aws_iam_role_policy").values()]
+    assert names == [f"{settings['prod'].name_prefix}-app-workload"]
 
 
 @pytest.mark.parametrize("env", ENVS)

@@ -275,7 +275,9 @@ def test_cloudfront_https_oac_logging_price_class(synth_aws: dict, settings: dic
     alb_origins = [o for o in dist["origin"] if "custom_origin_config" in o]
     has_app = bool(resources(doc, "aws_lb"))
     assert bool(alb_origins) is has_app
+    (zone,) = resources(doc, "aws_route53_zone").values()
     for origin in alb_origins:
+        assert origin["domain_name"] == f"origin.{zone['name']}"  # a name the ALB's certificate covers
         assert origin["custom_origin_config"]["origin_protocol_policy"] == "https-only"
         assert origin["custom_origin_config"]["origin_ssl_protocols"] == ["TLSv1.2"]
     # the static bucket admits exactly this distribution

@@ -43,7 +43,9 @@ def test_rest_api_proxies_to_the_alb_over_verified_https(synth_aws: dict, env: s
     api = only(doc, "aws_api_gateway_rest_api", "integration_api")
     assert api["endpoint_configuration"] == {"types": ["REGIONAL"]}
     integrations = named(doc, "aws_api_gateway_integration", "integration_api")
-    alb_dns = ref(doc, "aws_lb", "app_lb_alb", "dns_name")
+    # not the ALB's *.elb.amazonaws.com name (no certificate covers it) but origin.<zone>, its Route 53 alias
+    (zone,) = resources(doc, "aws_route53_zone").values()
+    alb_dns = f"origin.{zone['name']}"
     assert {i["uri"] for i in integrations.values()} == {f"https://{alb_dns}/", f"https://{alb_dns}/{{proxy}}",
                                                           f"https://{alb_dns}/orders"}
     for integration in integrations.values():

@@ -6,6 +6,7 @@ and rolls back. The release reads only the app tier; the full platform's app tie
 deployment (tests/test_app_tier_e2e.py)."""
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -103,6 +104,12 @@ def test_release_then_deploy_then_failed_release_rolls_back(release_env: Release
     instance_tags = {t["Key"]: t["Value"] for spec in tags["LaunchTemplateData"]["TagSpecifications"]
                      if spec["ResourceType"] == "instance" for t in spec["Tags"]}
     assert instance_tags["AppVersion"] == "v2"
+    # the release published the workload as v2 and the launch template points at exactly that artifact
+    assert instance_tags["AppArtifact"] == "workload/v2/app.tar.gz"
+    assert rec["colours"]["green"]["artifact_key"] == "workload/v2/app.tar.gz"
+    published = deployed_dev.client("s3").get_object(Bucket=instance_tags["AppArtifactBucket"],
+                                                     Key="workload/v2/app.tar.gz")["Body"].read()
+    assert hashlib.sha256(published).hexdigest() == instance_tags["AppSha256"] == rec["colours"]["green"]["sha256"]
 
     # a plain deploy keeps the released weights (nothing to change on the listener)
     again = release_env.cli("deploy", "--env", "dev")

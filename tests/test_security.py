@@ -80,6 +80,11 @@ def test_every_kms_key_policy_names_its_services(synth_aws: dict, settings: dict
         data_class = key["description"].rsplit(" for ", 1)[1]
         seen.add(data_class)
         sts = statements(key["policy"])
+        # the CloudFront statement a key gets for the distribution reading its bucket (PLAT_AWS_001) is scoped to
+        # that distribution, not a data-class service
+        oac = [st for st in sts if st.get("Sid") == "CloudFrontOriginAccessControl"]
+        assert all(set(st["Condition"]["StringEquals"]) == {"AWS:SourceArn"} for st in oac), name
+        sts = [st for st in sts if st not in oac]
         principals = {p for st in sts for p in as_list(st.get("Principal", {}).get("Service", []))
                       if isinstance(st.get("Principal"), dict)}
         via = {v for st in sts for v in as_list(st.get("Condition", {}).get("StringEquals", {})
@@ -458,6 +463,12 @@ def test_containment_automation_document_and_quarantine_group(synth_aws: dict, e
     steps = {s["name"]: s for s in content["mainSteps"]}
     assert steps["IsolateInstance"]["inputs"]["Api"] == "ModifyInstanceAttribute"
     assert steps["IsolateInstance"]["inputs"]["Groups"] == ["{{ QuarantineSecurityGroupId }}"]
+    # Standby in the Auto Scaling group before the security group swap, or the group terminates the evidence
+    names = [s["name"] for s in content["mainSteps"]]
+    assert names.index("LeaveAutoScalingGroup") < names.index("IsolateInstance")
+    leave = steps["LeaveAutoScalingGroup"]["inputs"]["Script"]
+    assert "enter_standby" in leave and "ShouldDecrementDesiredCapacity=False" in leave
+    compile(leave, "leave.py", "exec")
     assert "create_snapshot" in steps["SnapshotVolumes"]["inputs"]["Script"]
     compile(steps["SnapshotVolumes"]["inputs"]["Script"], "snapshot.py", "exec")
     assert content["parameters"]["QuarantineSecurityGroupId"]["default"].startswith("${aws_security_group.security_")
@@ -466,7 +477,8 @@ def test_containment_automation_document_and_quarantine_group(synth_aws: dict, e
     policy = next(p for p in ours(doc, "aws_iam_role_policy").values() if p["name"] == "contain-ec2-instance")
     actions = {a for st in statements(policy["policy"]) for a in as_list(st["Action"])}
     assert actions == {"ec2:DescribeInstances", "ec2:DescribeVolumes", "ec2:DescribeSnapshots",
-                       "ec2:ModifyInstanceAttribute", "ec2:CreateSnapshot", "ec2:CreateTags"}
+                       "ec2:ModifyInstanceAttribute", "ec2:CreateSnapshot", "ec2:CreateTags",
+                       "autoscaling:DescribeAutoScalingInstances", "autoscaling:EnterStandby"}
 
 
 def test_auto_containment_rule_starts_the_automation() -> None:

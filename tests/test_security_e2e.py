@@ -161,7 +161,8 @@ def test_incident_response_routing_containment_and_dashboard(aws: Any) -> None:
     doc = ssm.describe_document(Name=f"{PREFIX}-contain-ec2-instance")["Document"]
     assert doc["DocumentType"] == "Automation"
     content = json.loads(ssm.get_document(Name=f"{PREFIX}-contain-ec2-instance")["Content"])
-    assert [s["name"] for s in content["mainSteps"]] == ["TagInstance", "IsolateInstance", "SnapshotVolumes"]
+    assert [s["name"] for s in content["mainSteps"]] == ["TagInstance", "LeaveAutoScalingGroup", "IsolateInstance",
+                                                            "SnapshotVolumes"]
     ec2 = aws("ec2")
     (sg,) = ec2.describe_security_groups(Filters=[{"Name": "group-name", "Values": [f"{PREFIX}-quarantine"]}])[
         "SecurityGroups"]
