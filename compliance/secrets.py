@@ -26,10 +26,14 @@ from __future__ import annotations
 import base64
 import binascii
 import functools
+import gzip
+import io
 import json
 import math
 import re
+import tarfile
 import urllib.parse
+import zlib
 from collections import Counter
 from typing import Any, Iterable, Iterator
 
@@ -205,6 +209,61 @@ def _decoded_base64(value: str) -> str | None:
     return text
 
 
+#: Bounds of the archive reader: a decompressed payload, one member, and the number of members judged.
+_ARCHIVE_MAX_BYTES = 32 * 1024 * 1024
+_MEMBER_MAX_BYTES = 1024 * 1024
+_MEMBERS_MAX = 2000
+#: A base64 blob at least this long that decodes to bytes which are not text is a binary payload (an artifact, an
+#: image): its base64 text is not a token, so it is not judged by entropy (its decodable content is, below).
+_BINARY_BLOB_MIN = 256
+
+
+def _binary_base64(value: str) -> bytes | None:
+    """The bytes of a long base64 blob that does not decode to text (a binary payload), else None."""
+    s = "".join(value.split())
+    if len(s) < _BINARY_BLOB_MIN or len(s) % 4 or not re.fullmatch(r"[A-Za-z0-9+/]+={0,2}", s):
+        return None
+    try:
+        return base64.b64decode(s, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+
+
+def _archive_texts(raw: bytes) -> list[str] | None:
+    """The text files of a gzip payload (a gzipped tarball or one gzipped text), decompressed within bounds; None
+    when ``raw`` is no gzip payload or exceeds the bounds (then it is judged as an opaque binary, see below)."""
+    if raw[:2] != b"\x1f\x8b":
+        return None
+    try:
+        with gzip.GzipFile(fileobj=io.BytesIO(raw)) as gz:
+            data = gz.read(_ARCHIVE_MAX_BYTES + 1)
+    except (OSError, EOFError, zlib.error):
+        return None
+    if len(data) > _ARCHIVE_MAX_BYTES:
+        return None
+    texts: list[str] = []
+    try:
+        with tarfile.open(fileobj=io.BytesIO(data), mode="r:") as tar:
+            for n, member in enumerate(tar):
+                if n >= _MEMBERS_MAX:
+                    return None
+                if not member.isfile() or member.size > _MEMBER_MAX_BYTES:
+                    continue
+                f = tar.extractfile(member)
+                if f is None:
+                    continue
+                try:
+                    texts.append(f.read().decode("utf-8"))
+                except UnicodeDecodeError:
+                    continue
+        return texts
+    except tarfile.TarError:
+        try:
+            return [data.decode("utf-8")]
+        except UnicodeDecodeError:
+            return []
+
+
 def _json_document(value: str) -> Any:
     """The parsed JSON object or array a string holds, else None."""
     v = value.strip()
@@ -215,6 +274,30 @@ def _json_document(value: str) -> Any:
     except ValueError:
         return None
     return inner if isinstance(inner, (dict, list)) else None
+
+
+#: ``password=self.password()``, ``token: get_token(...)``, ``secret = os.environ[...]``: code that computes a
+#: credential, not a literal one.
+_CODE_VALUE = re.compile(r"[=:]\s*([A-Za-z_][\w.]*\(|[A-Za-z_][\w]*\.[A-Za-z_][\w.]*[,)\]]?$|os\.environ)")
+
+#: A credential written as a quoted literal in code or config: ``PASSWORD = "…"``, ``api_key: '…'``.
+_QUOTED_LITERAL = re.compile(
+    r"""(?i)\b[\w-]*(?:password|passwd|secret|token|api_?key|private_?key)[\w-]*["']?\s*[=:]\s*"""
+    r"""(?P<q>["'])(?P<value>[^"'\s$%{}<>]{6,})(?P=q)""")
+
+
+def _format_secrets(text: str) -> list[str]:
+    """Known credential formats only (the project's patterns and bc-detect-secrets' format detectors), line by line."""
+    found = [m.group(0) for m in _ANY_SECRET_VALUE.finditer(text) if not _CODE_VALUE.search(m.group(0))]
+    found += [m.group("value") for m in _QUOTED_LITERAL.finditer(text)]
+    if _DS_HINT.search(text):
+        for line in text.splitlines():
+            if _DS_HINT.search(line):
+                for plugin in _ds_plugins():
+                    for ps in plugin.analyze_line(filename="plan", line=line, line_number=0):
+                        if ps.secret_value:
+                            found.append(ps.secret_value)
+    return found
 
 
 @functools.lru_cache(maxsize=16384)
@@ -244,6 +327,17 @@ def _secrets_in_text(text: str, entropy: bool = True, depth: int = 0) -> tuple[s
             inner = (decoded.strip(),)  # base64("user:password"): HTTP Basic credentials
         if inner:
             return tuple(dict.fromkeys((*inner, text)))
+        return tuple(found)
+    raw = _binary_base64(body)
+    if raw is not None:
+        # A binary payload (e.g. the reference workload's tarball in ``content_base64``): judged by what it holds. A
+        # gzip payload is decompressed (tar members read as text, within bounds) and every text judged like any
+        # other; another binary is not a credential by its entropy (a random key is tens of bytes, not hundreds).
+        # Archive members are mostly source code, where ``password=self.password()`` is code, not a credential:
+        # they are judged by the known credential formats (keys, tokens, private keys), as code scanners do.
+        for member in _archive_texts(raw) or ():
+            if _format_secrets(member):
+                return tuple(dict.fromkeys((*found, text)))  # the payload itself is what an output must not show
         return tuple(found)
     for m in _ANY_SECRET_VALUE.finditer(body):
         found.append(m.group(0))
