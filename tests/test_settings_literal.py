@@ -36,6 +36,7 @@ FORBIDDING = {
     "name", "account_id", "region", "dr_region", "tags.project", "tags.owner", "tags.cost_center",
     "network.vpc_cidr", "sizes.instance_type", "sizes.db_instance_class", "sizes.cache_node_type",
     "app.certificate_arn", "app.ssl_policy", "app.image_ssm_parameter", "data.cdn.aliases.0",
+    "app.image_id", "app.artifact_key", "app.artifact_sha256",
     "data.cdn.dynamic_paths.0", "app.health_check_matcher",
     "app.spot_instance_types.0", "data.database.engine_version", "data.database.db_name",
     "data.database.master_username", "data.database.backup_window", "data.database.maintenance_window",

@@ -192,9 +192,10 @@ def test_app_only_environment(synthesized: dict[str, Any]) -> None:
                                              "aws_cloudtrail", "aws_guardduty", "aws_vpclattice"))
               and x != "aws_db_subnet_group"]
     assert not absent, absent
-    # the only bucket is the load balancer's access-log bucket
-    assert [b["bucket"] for b in of(doc, "aws_s3_bucket").values()] == \
-        ["webplatform-apponly-alb-logs-${data.aws_caller_identity.caller.account_id}"]
+    # the load balancer's access-log bucket and the app tier's artifact bucket (the workload it runs)
+    assert sorted(b["bucket"] for b in of(doc, "aws_s3_bucket").values()) == \
+        ["webplatform-apponly-alb-logs-${data.aws_caller_identity.caller.account_id}",
+         "webplatform-apponly-artifacts-${data.aws_caller_identity.caller.account_id}-eu-west-1"]
     assert set(doc["output"]) == NETWORK_OUTPUTS | {"alb_dns_name", "alb_arn", "https_listener_arn",
                                                      "app_target_group_arns", "app_asg_names"}
     # no alerting topics: the app tier's alarms notify nobody (their only actions are scaling policies)
@@ -235,7 +236,8 @@ def test_security_and_data_components_switch_off(synthesized: dict[str, Any]) ->
     # there) and the API stay
     assert t["aws_sns_topic"] >= 2 and t["aws_api_gateway_rest_api"] == 1 and "aws_iam_policy" in t
     buckets = sorted(b["bucket"].split("-$")[0] for b in of(doc, "aws_s3_bucket").values())
-    assert buckets == ["webplatform-partsoff-alb-logs", "webplatform-partsoff-app", "webplatform-partsoff-logs"], \
+    assert buckets == ["webplatform-partsoff-alb-logs", "webplatform-partsoff-app", "webplatform-partsoff-artifacts",
+                       "webplatform-partsoff-logs"], \
         buckets
     # no DR-region key without anything in the DR region
     assert not [k for k, v in of(doc, "aws_kms_key").items() if v.get("provider") == "aws.dr"]

@@ -132,6 +132,7 @@ def test_artifact_bucket_is_encrypted_versioned_private_tls_only_and_logged(synt
     assert admits and admits[0]["Resource"].endswith("/s3/artifacts/*")
 
 
+@pytest.mark.e2e
 def test_the_rendered_fetch_step_downloads_verifies_and_unpacks(synth_aws: dict, emulator: Any,
                                                                 tmp_path: Path) -> None:
     """``fetch_artifact`` as rendered in the launch template, run by bash with the AWS CLI against the emulator:
@@ -350,6 +351,7 @@ def test_bad_workload_settings_are_refused_with_the_field_and_the_fix(settings: 
 
 # -- release: publishing the artifact ------------------------------------------------------------------------------
 
+@pytest.mark.e2e
 def test_release_publishes_a_version_once_and_refuses_other_bytes_under_it(emulator: Any) -> None:
     from pipeline.aws import client
     from pipeline.release import EXIT_BAD_INPUT, AppTierApi, ReleaseError
@@ -406,6 +408,7 @@ def test_release_refuses_bad_input_before_touching_anything(args: list[str], mes
     assert message in proc.stderr and "Traceback" not in proc.stderr
 
 
+@pytest.mark.e2e
 def test_the_emulator_serves_objects_of_tls_only_buckets_and_still_applies_other_denials(emulator: Any) -> None:
     """The emulator stands in for AWS's HTTPS endpoints (pipeline/moto_server.py): a TLS-only statement does not
     apply to its requests, as on AWS over HTTPS; an unconditional Deny still refuses."""

@@ -30,6 +30,9 @@ from workload import auth, package, service
 
 from .conftest import REGION, Emulator, Postgres, Redis, free_port
 
+# a real PostgreSQL, a real redis-server and the emulator (S3, Secrets Manager)
+pytestmark = pytest.mark.e2e
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
