@@ -10,6 +10,8 @@ Stdlib only: no import of cdktf, modules, envs or the pipeline.
 """
 from __future__ import annotations
 
+import json
+
 import math
 import tomllib
 from dataclasses import dataclass
@@ -232,7 +234,17 @@ class _Pricer:
         return self._monthly("route53_health_check"), "health check"
 
     def aws_wafv2_web_acl(self, v: dict, u: dict, addr: str) -> tuple[float, str]:
-        rules = len(v.get("rule") or [])
+        rules_json = v.get("rule_json")
+        if isinstance(rules_json, str) and rules_json:
+            try:
+                rules = len(json.loads(rules_json))
+            except ValueError:
+                rules = 0
+        elif (u or {}).get("rule_json"):  # rules written as JSON that references resources of the same plan
+            return (self._monthly("wafv2_web_acl"),
+                    "web ACL; its rules (rule_json) are known after apply (rules and requests not included)")
+        else:
+            rules = len(v.get("rule") or [])
         return (self._monthly("wafv2_web_acl") + rules * self._monthly("wafv2_rule"),
                 f"web ACL + {rules} rule(s) (requests not included)")
 

@@ -6,6 +6,13 @@ common, known bad inputs, SQL injection, Linux). Blocked requests get a JSON 403
 metrics and sampled requests; full logs go to a KMS-encrypted ``aws-waf-logs-*`` log group with the
 ``authorization`` and ``cookie`` headers redacted. Shield Advanced is opt-in.
 
+Rules are written as one JSON document (``rule_json``, the WAFv2 API's ``Rule`` list) rather than nested ``rule``
+blocks: the same rules, but the provider no longer expands some thousand nested schema attributes on every plan
+(measured in benchmarks/bench_plan_cpu.py). What that changes (docs/security.md, "WAF rules as JSON"): the provider
+keeps ``rule_json`` as written and compares it as JSON, so AWS's normalisation of the rules cannot cause a diff; in
+exchange a rule edited outside Terraform is not reported by ``drift`` (the provider does not read rules back). Checkov's
+WAF checks read ``rule`` blocks only; the project check PLAT_WAF_001 reads ``rule_json``.
+
 Attachment: the regional ACL is associated with ``alb_arn`` when given; the CloudFront ACL is attached by setting the
 distribution's ``web_acl_id`` (:meth:`Waf.attach_to_distribution`), because a CloudFront distribution takes its web
 ACL as an argument rather than through an association resource.
@@ -102,6 +109,53 @@ class WafSettings:
         require(self.enable_regional_acl or self.enable_cloudfront_acl,
                 "at least one of `enable_regional_acl` or `enable_cloudfront_acl` must be true (a WAF without an ACL "
                 "protects nothing; leave the module out instead)")
+
+
+#: Terraform block names -> WAFv2 API field names (the ``Rule`` shape of CreateWebACL), for every key the module
+#: writes. The provider decodes ``rule_json`` into the SDK's types, silently ignoring unknown fields, so the mapping is
+#: explicit (a typo would drop a statement) and tests/test_security.py checks every key of every rule against it.
+#: https://docs.aws.amazon.com/waf/latest/APIReference/API_Rule.html
+API_FIELDS = {
+    "name": "Name", "priority": "Priority", "statement": "Statement", "action": "Action",
+    "override_action": "OverrideAction", "visibility_config": "VisibilityConfig",
+    "cloudwatch_metrics_enabled": "CloudWatchMetricsEnabled", "metric_name": "MetricName",
+    "sampled_requests_enabled": "SampledRequestsEnabled",
+    "allow": "Allow", "block": "Block", "none": "None", "custom_response": "CustomResponse",
+    "response_code": "ResponseCode", "custom_response_body_key": "CustomResponseBodyKey",
+    "ip_set_reference_statement": "IPSetReferenceStatement", "arn": "ARN",
+    "or_statement": "OrStatement", "geo_match_statement": "GeoMatchStatement", "country_codes": "CountryCodes",
+    "rate_based_statement": "RateBasedStatement", "limit": "Limit", "aggregate_key_type": "AggregateKeyType",
+    "evaluation_window_sec": "EvaluationWindowSec",
+    "managed_rule_group_statement": "ManagedRuleGroupStatement", "vendor_name": "VendorName",
+}
+#: Where the API's name differs in more than spelling: an ``or_statement`` holds ``statement`` blocks, the API's
+#: OrStatement a ``Statements`` list.
+_LIST_FIELDS = {("or_statement", "statement"): "Statements"}
+
+
+def rules_to_api(rules: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rules written as Terraform ``rule`` blocks (snake_case) -> the WAFv2 API's Rule list (``rule_json``)."""
+    def conv(value: Any, parent: str = "") -> Any:
+        if isinstance(value, dict):
+            return {_LIST_FIELDS.get((parent, k)) or API_FIELDS[k]: conv(v, k) for k, v in value.items()}
+        if isinstance(value, list):
+            return [conv(v, parent) for v in value]
+        return value
+    return conv(rules)
+
+
+def rules_from_api(rules: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The inverse of :func:`rules_to_api` (tests and the plan-cost benchmark read rules in block form)."""
+    back = {v: k for k, v in API_FIELDS.items()}
+    lists = {v: k[1] for k, v in _LIST_FIELDS.items()}
+
+    def conv(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {lists.get(k) or back[k]: conv(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [conv(v) for v in value]
+        return value
+    return conv(rules)
 
 
 def _visibility(metric: str) -> dict[str, Any]:
@@ -218,7 +272,7 @@ class Waf(Module):
                 "key": BLOCKED_BODY_KEY, "content_type": "APPLICATION_JSON",
                 "content": json.dumps({"error": "request blocked", "status": 403}),
             }]),
-            rule=blocks(rules, raw=("statement",)),
+            rule_json=json.dumps(rules_to_api(rules)),
             visibility_config=_visibility(metric),
             provider=provider,
             tags=tags(ctx, f"{prefix}-{kind}", s.extra_tags),

@@ -93,7 +93,8 @@ def test_overall_time_limit_names_the_running_test(tmp_path: Path) -> None:
     run = subprocess.run(["timeout", "--signal=USR1", "--kill-after=20", "6", sys.executable, "-m", "pytest", "-q",
                           "-p", "tests.conftest", "-p", "no:cacheprovider", "test_hang.py"],
                          cwd=tmp_path, capture_output=True, text=True, timeout=60,
-                         env={**os.environ, "PYTHONPATH": str(ROOT)})
+                         env={**{k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")},
+                              "PYTHONPATH": str(ROOT)})  # not an xdist worker's variables: a run of its own
     assert run.returncode == 124, (run.returncode, run.stdout[-2000:], run.stderr[-2000:])
     assert "overall time limit (signal 10) [controller]: running test_hang.py::test_waits_forever" in run.stderr, \
         run.stderr[-3000:]

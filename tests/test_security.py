@@ -119,6 +119,25 @@ def test_cloudtrail_and_logs_grants_are_scoped_to_the_account(synth_aws: dict) -
 
 # -- WAF ------------------------------------------------------------------------------------------------------------
 
+def waf_rules(acl: dict) -> list[dict]:
+    """An ACL's rules in Terraform block form, read from its ``rule_json`` (the WAFv2 API's Rule list), after checking
+    that the JSON uses only API field names (the provider would silently drop an unknown one)."""
+    from modules.waf import API_FIELDS, rules_from_api
+
+    assert "rule" not in acl
+    api = json.loads(acl["rule_json"])
+    allowed = set(API_FIELDS.values()) | {"Statements"}
+
+    def keys(value: object) -> set[str]:
+        if isinstance(value, dict):
+            return set(value) | {k for v in value.values() for k in keys(v)}
+        if isinstance(value, list):
+            return {k for v in value for k in keys(v)}
+        return set()
+    assert keys(api) <= allowed, keys(api) - allowed
+    return rules_from_api(api)
+
+
 @pytest.mark.parametrize("env", ENVS)
 def test_waf_acls_rules_and_attachments(synth_aws: dict, settings: dict, env: str) -> None:
     doc, sec = synth_aws[env], settings[env].security
@@ -126,7 +145,8 @@ def test_waf_acls_rules_and_attachments(synth_aws: dict, settings: dict, env: st
     assert sorted(a["scope"] for a in acls.values()) == ["CLOUDFRONT", "REGIONAL"]
     for name, acl in acls.items():
         assert acl.get("provider") == ("aws.us_east_1" if acl["scope"] == "CLOUDFRONT" else None), name
-        rules = {r["name"]: r for r in acl["rule"]}
+        acl_rules = waf_rules(acl)
+        rules = {r["name"]: r for r in acl_rules}
         assert MANAGED_GROUPS <= set(rules)
         for group in MANAGED_GROUPS:
             assert rules[group]["statement"]["managed_rule_group_statement"] == {"name": group, "vendor_name": "AWS"}
@@ -137,14 +157,14 @@ def test_waf_acls_rules_and_attachments(synth_aws: dict, settings: dict, env: st
         assert ("geo-block" in rules) == bool(sec.waf_blocked_countries)
         assert rules["ip-allow"]["action"] == {"allow": {}}
         assert "ip_set_reference_statement" in rules["ip-deny"]["statement"]
-        for r in acl["rule"]:
+        for r in acl_rules:
             assert r["visibility_config"]["cloudwatch_metrics_enabled"] is True, r["name"]
             assert r["visibility_config"]["sampled_requests_enabled"] is True, r["name"]
             if "block" in r.get("action", {}):
                 assert r["action"]["block"]["custom_response"]["custom_response_body_key"] == "blocked"
         assert [b["key"] for b in acl["custom_response_body"]] == ["blocked"]
         assert json.loads(acl["custom_response_body"][0]["content"])["status"] == 403
-        assert sorted(r["priority"] for r in acl["rule"]) == list(range(len(acl["rule"])))
+        assert sorted(r["priority"] for r in acl_rules) == list(range(len(acl_rules)))
     # logging: one configuration per ACL, to an aws-waf-logs-* group with a KMS key, headers redacted
     groups = ours(doc, "aws_cloudwatch_log_group")
     for conf in ours(doc, "aws_wafv2_web_acl_logging_configuration").values():
@@ -174,9 +194,17 @@ def test_waf_geo_ip_sets_and_shield_from_settings() -> None:
         us_east_1=us_east_1, alb_arn="arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/x/1")
     doc = json.loads(Testing.synth(stack))
     acl = next(a for a in resources(doc, "aws_wafv2_web_acl").values() if a["scope"] == "REGIONAL")
-    rules = {r["name"]: r for r in acl["rule"]}
+    rules = {r["name"]: r for r in waf_rules(acl)}
     assert rules["geo-block"]["statement"] == {"geo_match_statement": {"country_codes": ["KP", "IR"]}}
     assert len(rules["ip-allow"]["statement"]["or_statement"]["statement"]) == 2  # IPv4 and IPv6 sets
+    api = {r["Name"]: r for r in json.loads(acl["rule_json"])}  # the API's spelling where it is not the blocks'
+    assert len(api["ip-allow"]["Statement"]["OrStatement"]["Statements"]) == 2
+    assert api["ip-allow"]["Statement"]["OrStatement"]["Statements"][0]["IPSetReferenceStatement"]["ARN"]
+    assert api["rate-per-ip"]["Statement"] == {"RateBasedStatement": {
+        "Limit": 500, "AggregateKeyType": "IP", "EvaluationWindowSec": 300}}
+    assert api["AWSManagedRulesSQLiRuleSet"]["OverrideAction"] == {"None": {}}
+    assert api["ip-deny"]["Action"] == {"Block": {"CustomResponse": {"ResponseCode": 403,
+                                                                    "CustomResponseBodyKey": "blocked"}}}
     sets = {s["name"]: s for s in resources(doc, "aws_wafv2_ip_set").values()}
     assert sets["p-t-regional-allow-v6"]["addresses"] == ["2001:db8::/32"]
     assert sets["p-t-regional-deny-v4"]["addresses"] == ["198.51.100.0/24"]
@@ -607,3 +635,34 @@ def mini_stack() -> tuple[Any, Any, Any]:
     us_east_1 = AwsProvider(stack, "aws-us-east-1", region="us-east-1", alias="us_east_1")
     ctx = Context(name_prefix="p-t", region="us-east-1", account_id="123456789012", partition="aws", target=AWS)
     return stack, ctx, us_east_1
+
+
+def test_waf_rules_check_reads_blocks_as_planned_and_json() -> None:
+    """PLAT_WAF_001 on the two spellings of the same rules: ``rule`` blocks as a plan lists them (every block of the
+    schema, empty lists when unset) and ``rule_json``; a Known Bad Inputs group overridden to count fails in both."""
+    from compliance.checks.waf_rules import check
+    from compliance.checklib import FAILED, PASSED
+
+    def planned(override: str) -> dict:
+        return {"rule": [{"name": "kbi", "priority": 0, "action": [],
+                          "override_action": [{"count": [{}] if override == "count" else [],
+                                               "none": [{}] if override == "none" else []}],
+                          "statement": [{"managed_rule_group_statement": [{
+                              "name": "AWSManagedRulesKnownBadInputsRuleSet", "vendor_name": "AWS",
+                              "rule_action_override": [], "scope_down_statement": []}],
+                              "rate_based_statement": [], "ip_set_reference_statement": []}],
+                          "visibility_config": [{"metric_name": "kbi"}]}], "rule_json": None}
+
+    def as_json(override: str) -> dict:
+        return {"rule_json": json.dumps([{"Name": "kbi", "Priority": 0, "OverrideAction": {override.title(): {}},
+                                          "Statement": {"ManagedRuleGroupStatement": {
+                                              "Name": "AWSManagedRulesKnownBadInputsRuleSet", "VendorName": "AWS"}},
+                                          "VisibilityConfig": {"MetricName": "kbi"}}])}
+
+    assert check.evaluate(planned("none"), None) == PASSED
+    assert check.evaluate(planned("count"), None) == FAILED
+    assert check.evaluate(as_json("none"), None) == PASSED
+    assert check.evaluate(as_json("count"), None) == FAILED
+    both = planned("none")
+    both["rule"][0]["action"] = [{"block": [{}], "allow": []}]  # an action and an override action: not valid
+    assert check.evaluate(both, None) == FAILED
