@@ -61,7 +61,7 @@ def pytest_configure(config: pytest.Config) -> None:
 # those markers would make it slow (or fail on a machine without Terraform), so collection refuses it.
 
 #: fixtures that start a moto server, plan with Terraform or deploy (directly or through the fixtures they use)
-HEAVY_FIXTURES = frozenset({"emulator", "deployed_dev", "delivery", "release_env", "tf_env", "plans"})
+HEAVY_FIXTURES = frozenset({"emulator", "deployed_dev", "delivery", "release_env", "aws_plans"})
 HEAVY_MARKERS = frozenset({"e2e", "validate"})
 
 
