@@ -98,6 +98,8 @@ _USER_PASS = re.compile(r"^[A-Za-z0-9._@+-]{1,64}:[^\s:]{6,}$")
 _VALUE_REF = re.compile(r"^(\$|%\{|\{\{|<|\*+$|x+$|null$|none$|true$|false$|changeme$|arn:|/dev/|/etc/|https?://[^@]*$)",
                         re.IGNORECASE)
 _REF = re.compile(r"^\$\{.*\}$", re.DOTALL)
+#: An ARN inside free text or a policy document (``arn:aws:secretsmanager:…:secret:name``): a name, not a value.
+_ARN = re.compile(r"\barn:aws[a-z-]*:[a-z0-9-]+:[a-z0-9-]*:(?:\d{12})?:[^\s\"',\]}]+")
 _INTERPOLATION = re.compile(r"\$\{[^{}]*\}")
 _UNKNOWN = "true_after_unknown"
 
@@ -308,7 +310,11 @@ def _secrets_in_text(text: str, entropy: bool = True, depth: int = 0) -> tuple[s
     if len(text) < 20 and not (len(text) >= 12 and len(text) % 4 == 0) and not _SHORT_HINT.search(text):
         return ()  # too short for a format, an entropy token or base64 credentials, and no assignment
     found: list[str] = []
+    if text.startswith("arn:"):
+        return ()  # an ARN names a resource (``...:secret:name-AbCdEf`` is a Secrets Manager secret's name)
     body = _PUBLIC_PEM.sub(" ", text) if "-----BEGIN" in text else text
+    if "arn:" in body:
+        body = _ARN.sub(" ", body)
     if "${" in body:
         body = _INTERPOLATION.sub(" ", body)  # references are not literals
         if len(body.strip()) < 6:

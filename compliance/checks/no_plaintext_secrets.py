@@ -23,6 +23,26 @@ def safe_path(path: str) -> str:
     return _SEGMENT.sub(lambda m: "(key)" if secret_parts("", m.group(1)) else m.group(1), path)
 
 
+def code_values(attrs: dict, expressions: dict | None) -> dict:
+    """The attributes of a plan resource that the code under review sets, when the plan's configuration says which:
+    an attribute the configuration does not set is the provider's (an API key AWS generated, an ARN read back) and
+    lives in state, not in the code; one set only by references (``value = aws_x.y.arn``) holds what other resources
+    computed. Constant parts of a template are still judged here (``constant_value``) and in Terraform JSON at the
+    static stage. Without configuration expressions (a plan without its ``configuration`` section) every attribute
+    is judged."""
+    if not expressions:
+        return attrs
+    out = {}
+    for key, value in attrs.items():
+        expr = expressions.get(key)
+        if expr is None:
+            continue
+        if isinstance(expr, dict) and "constant_value" not in expr and expr.get("references"):
+            continue
+        out[key] = value
+    return out
+
+
 class NoPlaintextSecrets(PlatformCheck):
     ID = "PLAT_SEC_001"
     NAME = "No plaintext secrets in resource attributes"
@@ -31,6 +51,8 @@ class NoPlaintextSecrets(PlatformCheck):
     GUIDELINE = "https://docs.aws.amazon.com/AmazonECS/latest/userguide/taskdef-envfiles.html"
 
     def evaluate(self, attrs, ctx):
+        if getattr(ctx, "stage", "static") == "plan" and isinstance(attrs, dict):
+            attrs = code_values(attrs, getattr(ctx, "expressions", None))
         for path in find_literal_secrets(attrs):
             if path.split(".")[-1].split("[")[0].endswith("_wo"):
                 continue
