@@ -49,17 +49,19 @@ def scanner_missing(exc: ImportError) -> int:
 def check_command(paths_tf_json: Sequence[Path | str] | None, plan_files: Sequence[Path | str] | None,
                   environment: str | None, fmt: str = "text", output: Path | str | None = None,
                   waivers_file: Path | str | None = None, approvals: Iterable[str] = (),
-                  *, checkov_timeout: float = 600, file_environments: Mapping[str, str] | None = None) -> int:
+                  *, checkov_timeout: float = 600, file_environments: Mapping[str, str] | None = None,
+                  verbose: bool = False) -> int:
     try:
         return _check(paths_tf_json, plan_files, environment, fmt, output, waivers_file, approvals,
-                      checkov_timeout=checkov_timeout, file_environments=file_environments)
+                      checkov_timeout=checkov_timeout, file_environments=file_environments, verbose=verbose)
     except ImportError as exc:  # Checkov (the project checks are Checkov checks) or one of its parts
         return scanner_missing(exc)
 
 
 def _check(paths_tf_json: Sequence[Path | str] | None, plan_files: Sequence[Path | str] | None,
            environment: str | None, fmt: str, output: Path | str | None, waivers_file: Path | str | None,
-           approvals: Iterable[str], *, checkov_timeout: float, file_environments: Mapping[str, str] | None) -> int:
+           approvals: Iterable[str], *, checkov_timeout: float, file_environments: Mapping[str, str] | None,
+           verbose: bool = False) -> int:
     from compliance.engine import InputError
     from compliance.gate import Gate
     from compliance.policy import PolicyError
@@ -92,7 +94,7 @@ def _check(paths_tf_json: Sequence[Path | str] | None, plan_files: Sequence[Path
         print(f"error: {exc}", file=sys.stderr)
         return 2
     try:
-        _emit(render(results, fmt), output)
+        _emit(render(results, fmt, verbose=verbose), output)
     except OSError as exc:
         print(f"error: cannot write the report to {output} ({exc.strerror or exc}); choose another --output",
               file=sys.stderr)
@@ -188,6 +190,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     c.add_argument("--output")
     c.add_argument("--waivers")
     c.add_argument("--approve", action="append", default=[])
+    c.add_argument("-v", "--verbose", action="store_true")
     r = sub.add_parser("review")
     r.add_argument("plan")
     r.add_argument("--format", default="markdown")
@@ -200,7 +203,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: --output {a.output} is a folder; give the path of a file to write to", file=sys.stderr)
         return 2
     if a.cmd == "check":
-        return check_command(a.tf_json, a.plan, a.env, a.format, a.output, a.waivers, a.approve)
+        return check_command(a.tf_json, a.plan, a.env, a.format, a.output, a.waivers, a.approve, verbose=a.verbose)
     return review_command(a.plan, a.format, a.output, environment=a.env, run_gate=a.gate, title=a.title)
 
 

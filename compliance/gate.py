@@ -58,6 +58,7 @@ class Finding:
     action: str = "block"         # policy verdict before waivers: "block" | "warn" | "info"
     detail: str | None = None     # e.g. the attribute path of a plaintext secret (never its value)
     result: str = "FAILED"        # "FAILED" | "UNKNOWN" (the check could not decide: value known only after apply)
+    environment: str | None = None  # the environment whose policy judged it (None: the gate's own)
 
     @property
     def level(self) -> str:
@@ -232,9 +233,9 @@ class Gate:
         for w in self.waivers:
             if w.matches(check_id, address, environment):
                 return Finding(check_id, title, severity, address, file, stage, "waived", False, source, w, guideline,
-                               action, detail, result)
+                               action, detail, result, environment)
         return Finding(check_id, title, severity, address, file, stage, "failed", action == "block", source, None,
-                       guideline, action, detail, result)
+                       guideline, action, detail, result, environment)
 
     def _guard_finding(self, address: str, kind: str, file: str) -> Finding:
         severity = self.severities.of(GUARD_ID)

@@ -16,9 +16,12 @@ SCHEMA = "platform-compliance/v1"
 TOOL = "platform-compliance"
 
 
-def render(results: Sequence[GateResult], fmt: str) -> str:
+def render(results: Sequence[GateResult], fmt: str, *, verbose: bool = False) -> str:
+    """The report in ``fmt``; ``verbose``: the text report lists every finding too (the others always do)."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    if fmt == "text":
+        return scrub_text(_text(results, verbose))
     out = {"text": _text, "json": _json, "markdown": _markdown, "sarif": _sarif, "junit": _junit,
            "html": _html}[fmt](results)
     return scrub_text(out)
@@ -45,6 +48,17 @@ def _rel(path: str) -> str:
 
 def _env(r: GateResult) -> str:
     return r.environment or f"(none: {r.policy} policy)"
+
+
+def policy_in_force(r: GateResult) -> str:
+    """The policy that judged ``r``, said plainly: ``environment dev (policy dev)``, ``environments dev, prod,
+    staging (each under its own policy)`` or ``no environment given: policy prod``."""
+    if r.environment:
+        return f"environment {r.environment} (policy {r.policy})"
+    policies = [p for p in r.policy.split(", ") if p]
+    if len(policies) > 1:
+        return f"environments {', '.join(policies)} (each under its own policy)"
+    return f"no environment given: policy {r.policy}"
 
 
 def _counts(r: GateResult) -> dict[str, int]:
@@ -85,23 +99,67 @@ def _json(results: Sequence[GateResult]) -> str:
 
 
 # --------------------------------------------------------------------------------------------- text
-def _text(results: Sequence[GateResult]) -> str:
+def check_summary(r: GateResult) -> list[dict[str, Any]]:
+    """One entry per check with findings: id, title, worst severity, counts per level, environments, resources;
+    blocking checks first, then by count."""
+    from compliance.policy import RANK
+
+    by_check: dict[str, dict[str, Any]] = {}
+    for f in r.findings:
+        e = by_check.setdefault(f.check_id, {"check_id": f.check_id, "title": f.title, "severity": f.severity,
+                                             "counts": {"block": 0, "warn": 0, "info": 0, "waived": 0,
+                                                        "approved": 0},
+                                             "environments": set(), "resources": 0, "titles": set()})
+        e["titles"].add(f.title)
+        e["counts"][f.level] = e["counts"].get(f.level, 0) + 1
+        e["resources"] += 1
+        e["unknown"] = e.get("unknown", 0) + (f.result == "UNKNOWN")
+        if RANK.get(f.severity, 0) > RANK.get(e["severity"], 0):
+            e["severity"] = f.severity
+        env = f.environment or r.environment
+        if env:
+            e["environments"].add(env)
+    rows = sorted(by_check.values(), key=lambda e: (-e["counts"]["block"], -e["counts"]["warn"],
+                                                     -RANK.get(e["severity"], 0), e["check_id"]))
+    for e in rows:
+        e["environments"] = sorted(e["environments"])
+        others = len(e.pop("titles")) - 1
+        if others:
+            e["title"] += f" (+{others} similar)"
+    return rows
+
+
+def _text(results: Sequence[GateResult], verbose: bool = False) -> str:
+    """Verdict first, then one line per check (counts, environments); every finding only with ``verbose``."""
     lines: list[str] = []
     for r in results:
         c = _counts(r)
-        lines.append(f"{r.stage.value} gate, environment {_env(r)}: {r.verdict} "
-                     f"({c['block']} blocking, {c['warn']} warnings, {c['info']} info, {c['waived']} waived, "
+        lines.append(f"{r.verdict}: {r.stage.value} gate, {policy_in_force(r)}")
+        lines.append(f"  {c['block']} blocking, {c['warn']} warnings, {c['info']} info, {c['waived']} waived, "
                      f"{c['approved']} approved; {r.passed_count} checks passed on {r.resources_scanned} resources"
-                     + (f"; {r.unknown_count} unknown until apply" if r.unknown_count else "") + ")")
+                     + (f"; {r.unknown_count} unknown until apply" if r.unknown_count else ""))
         for e in r.errors:
             lines.append(f"  ERROR {e}")
         for n in r.notices:
             lines.append(f"  {n}")
+        for e in check_summary(r):
+            k = e["counts"]
+            counts = ", ".join(f"{k[level]} {name}" for level, name in
+                               (("block", "blocking"), ("warn", "warnings"), ("info", "info"), ("waived", "waived"),
+                                ("approved", "approved")) if k[level])
+            if e["unknown"]:
+                counts += f" ({e['unknown']} UNKNOWN until apply)"
+            envs = f" [{', '.join(e['environments'])}]" if e["environments"] and not r.environment else ""
+            lines.append(f"  {e['check_id']:22} {e['severity']:8} {counts}{envs}  {e['title']}")
+        if not verbose:
+            continue
         for f in r.findings:
             extra = f" [{f.detail}]" if f.detail else ""
             w = f" (waiver {f.waiver.source}, owner {f.waiver.owner}, expires {f.waiver.expires})" if f.waiver else ""
             lines.append(f"  {f.level.upper():8} {f.severity:8} {f.check_id:22} {f.resource}{extra}  "
                          f"{f.title}  ({_rel(f.file)}){w}")
+    if not verbose and any(r.findings for r in results):
+        lines.append("per-resource findings: --verbose, or the json/sarif/html report")
     lines.append(f"exit code {overall_exit_code(results)}")
     return "\n".join(lines) + "\n"
 

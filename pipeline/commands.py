@@ -10,7 +10,7 @@ from typing import Callable
 from envs import SettingsError
 from envs.target import AWS, Target
 
-from . import synth as synth_mod
+from . import machine, synth as synth_mod
 from .bootstrap import bootstrap_state
 from .local import EmulatorError
 from .run import (EXIT_BAD_INPUT, EXIT_BLOCKED, EXIT_OK, EXIT_TOOL, Pipeline, PipelineError, backend_spec,
@@ -129,7 +129,8 @@ def _orchestrate(args: argparse.Namespace, **options: object):
                       approvals=tuple(getattr(args, "approve", None) or ()),
                       lock_timeout=getattr(args, "lock_timeout", "0s"), waivers=getattr(args, "waivers", None),
                       **options)  # type: ignore[arg-type]
-    return DeploymentOrchestrator(opts, say=say).run()
+    orchestrator = machine.facts["orchestrator"] = DeploymentOrchestrator(opts, say=say)  # for --format json
+    return orchestrator.run()
 
 
 @_guarded
@@ -149,9 +150,10 @@ def cmd_deploy(args: argparse.Namespace) -> int:
 @_guarded
 def cmd_drift(args: argparse.Namespace) -> int:
     pipe, stack_json = _prepare(args)
+    machine.facts["pipe"] = pipe
     pipe.init()
-    drift = pipe.drift()
-    say(drift_report(drift, args.format))
+    drift = machine.facts["drift"] = pipe.drift()
+    say(drift_report(drift, "text" if args.format == "json" else args.format))
     if not drift or not getattr(args, "correct", False):
         return EXIT_BLOCKED if drift else EXIT_OK
     addresses = [rc["address"] for rc in drift]
@@ -326,7 +328,8 @@ def cmd_check(args: argparse.Namespace) -> int:
         tf_json += list(result.stacks.values())
     return check_command(tf_json, [Path(p) for p in args.plan], args.env, args.format, args.output,
                          Path(args.waivers) if args.waivers else None, args.approve,
-                         file_environments=file_environments if not args.env else None)
+                         file_environments=file_environments if not args.env else None,
+                         verbose=getattr(args, "verbose", False))
 
 
 def cmd_review(args: argparse.Namespace) -> int:
@@ -387,6 +390,8 @@ def dispatch(args: argparse.Namespace) -> int:
         fail(f"error: {problem}")
         return EXIT_BAD_INPUT
     try:
+        if machine.wants_json(args):
+            return machine.run_as_json(args, COMMANDS[args.command])
         return COMMANDS[args.command](args)
     except ImportError as exc:
         # A broken installation (Checkov or another dependency missing or failing to import): a tool failure, said
