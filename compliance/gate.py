@@ -29,7 +29,7 @@ from typing import Iterable, Mapping, Sequence
 from compliance import engine
 from compliance.checkov_runner import CheckovRun, checkov_resource_types, index_for, run_checkov
 from compliance.guards import GUARD_ID, stateful_changes
-from compliance.policy import EnvPolicy, Severities, load_policy, load_severities
+from compliance.policy import EnvPolicy, Severities, load_organisation, load_policy, load_severities
 from compliance.waivers import Waiver, load_waivers
 
 __all__ = ["Stage", "Finding", "GateResult", "Gate", "Waiver"]
@@ -131,6 +131,9 @@ class Gate:
         self.file_environments = {_key(f): env for f, env in (file_environments or {}).items()}
         self._policies = {env: load_policy(env, policy_dir) for env in set(self.file_environments.values())}
         self.severities: Severities = load_severities(severities_file)
+        from compliance.checks import required_tags
+
+        required_tags.configure(load_organisation(policy_dir).required_tags)  # the organisation's tags
         self.waivers, self.waiver_problems = load_waivers(waivers_file)
         self.waivers_file = waivers_file
         self.approvals = tuple(approvals)
