@@ -191,6 +191,16 @@ def review_command(plan_path: Path | str, fmt: str = "markdown", output: Path | 
     return 0
 
 
+def _is_plan_json(path: Path) -> bool:
+    """Whether a file named on the command line is a plan JSON (it has ``format_version``) rather than Terraform
+    JSON; an unreadable one counts as Terraform JSON, whose reader then names the problem (exit 2)."""
+    try:
+        doc = json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        return False
+    return isinstance(doc, dict) and "format_version" in doc
+
+
 def _version() -> str:
     from importlib import metadata
 
@@ -214,6 +224,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("-V", "--version", action="version", version=f"platform-gate {_version()}")
     sub = ap.add_subparsers(dest="cmd", required=True)
     c = sub.add_parser("check")
+    c.add_argument("files", nargs="*", metavar="FILE",
+                   help="Terraform JSON (*.tf.json) or plan JSON files (what pre-commit passes); a file holding "
+                        "format_version is read as a plan")
     c.add_argument("--env", default=None)
     c.add_argument("--tf-json", action="append", default=[])
     c.add_argument("--plan", action="append", default=[])
@@ -236,6 +249,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: --output {a.output} is a folder; give the path of a file to write to", file=sys.stderr)
         return 2
     if a.cmd == "check":
+        for name in a.files:
+            (a.plan if _is_plan_json(Path(name)) else a.tf_json).append(name)
         return check_command(a.tf_json, a.plan, a.env, a.format, a.output, a.waivers, a.approve, verbose=a.verbose,
                              policy_dir=a.policy_dir)
     return review_command(a.plan, a.format, a.output, environment=a.env, run_gate=a.gate, title=a.title,
