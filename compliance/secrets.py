@@ -146,6 +146,13 @@ def _ds_plugins() -> tuple[Any, ...]:
                                    ArtifactoryDetector, MailchimpDetector, SquareOAuthDetector))
 
 
+# what some detector of bc-detect-secrets needs to see before it can match (skips 15 regex passes on most strings)
+_DS_HINT = re.compile(r"AKIA|ASIA|ABIA|ACCA|aws|AWS|PRIVATE|://|eyJ|gh[pousr]_|github|xox|slack|_live_|_test_|"
+                      r"\b(?:AC|SK)[a-z0-9]{32}|SG\.|_authToken|AccountKey|AKC|\bAP[\dABCDEF]|-us\d|sq0|"
+                      r"\b[MNO][a-zA-Z\d_-]{23,25}\.")
+_SHORT_HINT = re.compile(r"[=:%@\s]")
+
+
 def shannon_entropy(data: str, charset: str = _B64_CHARSET) -> float:
     if not data:
         return 0.0
@@ -215,10 +222,14 @@ def _secrets_in_text(text: str, entropy: bool = True, depth: int = 0) -> tuple[s
     """The secret substrings of free text (formats, credential assignments, high-entropy tokens), after decoding."""
     if len(text) < 6 or text == _UNKNOWN or depth > 3:
         return ()
+    if len(text) < 20 and not (len(text) >= 12 and len(text) % 4 == 0) and not _SHORT_HINT.search(text):
+        return ()  # too short for a format, an entropy token or base64 credentials, and no assignment
     found: list[str] = []
     body = _PUBLIC_PEM.sub(" ", text) if "-----BEGIN" in text else text
     if "${" in body:
         body = _INTERPOLATION.sub(" ", body)  # references are not literals
+        if len(body.strip()) < 6:
+            return ()
     doc = _json_document(body)
     if doc is not None:
         return tuple(s for _, s in _walk_secrets(doc, "", entropy, depth + 1))
@@ -236,7 +247,7 @@ def _secrets_in_text(text: str, entropy: bool = True, depth: int = 0) -> tuple[s
         return tuple(found)
     for m in _ANY_SECRET_VALUE.finditer(body):
         found.append(m.group(0))
-    if len(body) >= 20 or "://" in body:
+    if _DS_HINT.search(body):
         for plugin in _ds_plugins():
             for ps in plugin.analyze_line(filename="plan", line=body, line_number=0):
                 if ps.secret_value:
@@ -271,8 +282,13 @@ def secret_parts(name: str, value: str, *, entropy: bool = True) -> tuple[str, .
         doc = _json_document(stripped)
         if doc is None:
             return (value,)
-    judge_entropy = entropy and not (name and _NO_ENTROPY_NAME_RE.search(name))
+    judge_entropy = entropy and not (name and _no_entropy_name(name))
     return _secrets_in_text(value, judge_entropy)
+
+
+@functools.lru_cache(maxsize=4096)
+def _no_entropy_name(name: str) -> bool:
+    return _NO_ENTROPY_NAME_RE.search(name) is not None
 
 
 def looks_like_secret_value(value: str) -> bool:

@@ -256,7 +256,8 @@ def schema_from_terraform() -> dict:
         work = Path(tmp)
         (work / "main.tf.json").write_text(json.dumps({"terraform": {"required_providers": {
             "aws": {"source": "hashicorp/aws", "version": VERSION}}}}))
-        env = terraform_env(work / "build")
+        # the project's build folder: its plugin cache is shared with the pipeline's runs
+        env = terraform_env(Path(os.environ.get("PLATFORM_BUILD_DIR", ROOT / ".build")).resolve())
         tf = find_terraform(env.get("PATH"))
         for argv in ([tf, "init", "-input=false", "-backend=false"], [tf, "providers", "schema", "-json"]):
             r = subprocess.run(argv, cwd=work, env=env, capture_output=True, text=True, check=False)
