@@ -199,12 +199,40 @@ def _markdown(results: Sequence[GateResult]) -> str:
 
 # --------------------------------------------------------------------------------------------- SARIF
 _SARIF_LEVEL = {"block": "error", "warn": "warning", "info": "note", "waived": "note", "approved": "note"}
+#: GitHub code scanning ranks results by the rule's ``security-severity`` (0.0-10.0: over 9.0 critical, 7.0-8.9 high,
+#: 4.0-6.9 medium, 0.1-3.9 low); the project's severities map onto those bands.
+_SECURITY_SEVERITY = {"CRITICAL": "9.5", "HIGH": "8.0", "MEDIUM": "5.5", "LOW": "3.0", "INFO": "0.0"}
+#: Next to a synthesized stack's cdk.tf.json, where each resource was created in Python (pipeline/sources.py).
+SOURCES_FILE = "cdk.tf.sources.json"
+
+
+def _source_locations(scanned: str, cache: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The resource -> {file, line} map next to ``scanned`` (a stack's cdk.tf.json or its plan JSON), or {}."""
+    folder = os.path.dirname(os.path.abspath(scanned))
+    if folder not in cache:
+        try:
+            with open(os.path.join(folder, SOURCES_FILE), encoding="utf-8") as fh:
+                found = json.load(fh)
+            cache[folder] = found if isinstance(found, dict) else {}
+        except (OSError, ValueError):
+            cache[folder] = {}
+    return cache[folder]
+
+
+def _physical_location(f: Finding, cache: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The Python line that created the resource (our stacks), else the scanned file."""
+    where = _source_locations(f.file, cache).get(f.resource)
+    if isinstance(where, dict) and isinstance(where.get("file"), str) and isinstance(where.get("line"), int):
+        return {"artifactLocation": {"uri": where["file"], "uriBaseId": "%SRCROOT%"},
+                "region": {"startLine": max(1, where["line"])}}
+    return {"artifactLocation": {"uri": _rel(f.file).replace(os.sep, "/")}, "region": {"startLine": 1}}
 
 
 def _sarif(results: Sequence[GateResult]) -> str:
     rules: dict[str, dict[str, Any]] = {}
     sresults: list[dict[str, Any]] = []
     notifications: list[dict[str, Any]] = []
+    sources: dict[str, dict[str, Any]] = {}
     for r in results:
         for e in r.errors:
             notifications.append({"level": "error", "message": {"text": e}})
@@ -214,7 +242,9 @@ def _sarif(results: Sequence[GateResult]) -> str:
             if f.check_id not in rules:
                 rule: dict[str, Any] = {"id": f.check_id, "name": f.check_id,
                                         "shortDescription": {"text": f.title[:200] or f.check_id},
-                                        "properties": {"severity": f.severity, "source": f.source}}
+                                        "properties": {"severity": f.severity, "source": f.source,
+                                                       "security-severity": _SECURITY_SEVERITY.get(f.severity,
+                                                                                                   "5.5")}}
                 if f.guideline:
                     rule["helpUri"] = f.guideline
                 rules[f.check_id] = rule
@@ -224,11 +254,13 @@ def _sarif(results: Sequence[GateResult]) -> str:
                 "message": {"text": f"{f.title} — {f.resource} ({f.stage.value} gate, "
                                     f"{r.environment or r.policy}, severity {f.severity})"},
                 "locations": [{
-                    "physicalLocation": {"artifactLocation": {"uri": _rel(f.file).replace(os.sep, "/")},
-                                         "region": {"startLine": 1}},
+                    "physicalLocation": _physical_location(f, sources),
                     "logicalLocations": [{"fullyQualifiedName": f.resource, "kind": "resource"}],
                 }],
-                "partialFingerprints": {"platformFinding/v1": f"{f.check_id}:{f.resource}:{r.environment or '-'}"},
+                # the stage is part of the identity: a static and a plan finding on one resource are two alerts
+                "partialFingerprints": {"platformFinding/v2": f"{f.check_id}:{f.resource}:"
+                                                             f"{f.environment or r.environment or '-'}:"
+                                                             f"{f.stage.value}"},
                 "properties": {"severity": f.severity, "environment": r.environment, "stage": f.stage.value,
                                "blocking": f.blocking},
             }
