@@ -49,8 +49,27 @@ def _bad_settings(exc: SettingsError) -> int:
 
 
 def app_mode(args: argparse.Namespace) -> int:
-    """``python main.py`` with no subcommand: the cdktf app; every environment for the real (aws) target."""
-    return _synth(None, "aws", None, args.envs_dir)
+    """``python main.py`` with no subcommand: the cdktf app; every environment for the real (aws) target, then the
+    static gate over what it synthesized (each environment under its own policy), so that ``cdktf synth`` and
+    ``cdktf deploy`` fail where the static gate blocks. The plan gate, guards and approvals need ``deploy``."""
+    code = _synth(None, "aws", None, args.envs_dir)
+    if code != EXIT_OK:
+        return code
+    from compliance.cli import check_command
+
+    stacks = {str(path): name for name, path in _synthesized(args.envs_dir).items()}
+    code = check_command(list(stacks), None, None, "text", None, None, (), file_environments=stacks)
+    if code != EXIT_OK:
+        fail(f"error: the static compliance gate refused the synthesized stacks (exit {code}); nothing may be "
+             "deployed from them. (`cdktf deploy` runs this app; the plan gate, guards and approvals need "
+             "`python main.py deploy`.)")
+    return code
+
+
+def _synthesized(envs_dir: str | None) -> dict[str, Path]:
+    """The stacks ``app_mode`` just wrote, by environment."""
+    folder = synth_mod.outdir_for(AWS)
+    return {name: folder / "stacks" / name / "cdk.tf.json" for name in synth_mod.load_settings(None, envs_dir)}
 
 
 def cmd_synth(args: argparse.Namespace) -> int:
