@@ -133,7 +133,7 @@ def _guarded(step: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Na
             return EXIT_TOOL
         except ImportError as exc:  # a broken installation (e.g. Checkov missing): a tool failure, not a verdict
             fail(f"error: a required tool cannot be loaded ({type(exc).__name__}: {exc}); nothing was applied. "
-                 "Install the project's dependencies (`pip install -e .`) and run again")
+                 "Install the project's dependencies (`pip install -e '.[generator]'`) and run again")
             return EXIT_TOOL
 
     run.__doc__ = step.__doc__
@@ -416,5 +416,5 @@ def dispatch(args: argparse.Namespace) -> int:
         # A broken installation (Checkov or another dependency missing or failing to import): a tool failure, said
         # in one line, never a verdict (exit 3).
         fail(f"error: a required tool cannot be loaded ({type(exc).__name__}: {exc}); nothing was scanned, "
-             "synthesized or applied. Install the project's dependencies (`pip install -e .`) and run again")
+             "synthesized or applied. Install the project's dependencies (`pip install -e '.[generator]'`) and run again")
         return EXIT_TOOL
