@@ -66,3 +66,21 @@ def test_static_and_plan_findings_have_distinct_fingerprints_and_severity_bands(
     # foreign Terraform without a sources file keeps the scanned file as the location
     loc = doc["runs"][0]["results"][0]["locations"][0]["physicalLocation"]
     assert loc["artifactLocation"]["uri"].endswith(".json")
+
+
+def test_sarif_validates_against_the_sarif_2_1_0_schema(dev_stack: Path) -> None:
+    import jsonschema
+
+    schema = json.loads((ROOT / "tests" / "fixtures" / "sarif" / "sarif-schema-2.1.0.json").read_text())
+    results = [Gate("dev", run_checkov=False).scan_tf_json([dev_stack]),
+               Gate(None, run_checkov=False).scan_tf_json([FX / "PLAT_SEC_001" / "cdk.tf.json"]),
+               Gate("dev", run_checkov=False).scan_plan([FX / "PLAT_GUARD_STATEFUL" / "tfplan.json"])]
+    doc = json.loads(render(results, "sarif"))
+    validator = jsonschema.Draft4Validator(schema)
+    problems = sorted(validator.iter_errors(doc), key=lambda e: list(e.path))
+    assert not problems, [f"{list(e.path)}: {e.message}" for e in problems[:5]]
+    broken = json.loads(json.dumps(doc))
+    broken["runs"][0]["results"][0]["level"] = "fatal"  # not a SARIF level: the schema must say so
+    assert not validator.is_valid(broken)
+    assert doc["runs"][0]["results"] and any(
+        r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"].endswith(".py") for r in doc["runs"][0]["results"])
