@@ -101,6 +101,11 @@ def test_the_gate_installs_alone_without_cdktf(gate_venv: Path, tmp_path: Path) 
     found = json.loads(probe.stdout)
     assert str(gate_venv) in found["file"]                    # the installed package, not the checkout
     assert found["missing"] == list(GENERATOR_ONLY)           # no cdktf, provider bindings, jsii, moto, ...
+    site = Path(found["file"]).parents[1]
+    for data in ("compliance/resource_classes.json", "compliance/policy/organisation.toml", "compliance/prices.toml",
+                 "compliance/waivers.toml", "pipeline/masking_rules.toml", "envs/dev.toml",
+                 "modules/canary/nodejs/node_modules/healthcheck.js"):
+        assert (site / data).is_file(), f"package data missing from the wheel: {data}"
     version = _run(gate_venv, "platform-gate", "--version", cwd=tmp_path)
     assert version.returncode == 0 and version.stdout.startswith("platform-gate 0.")
 
