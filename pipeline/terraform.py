@@ -229,7 +229,7 @@ def _json_diagnostics(stdout: str) -> str:
             diagnostic = message.get("diagnostic") or {}
             if diagnostic.get("severity") == "error":
                 errors.append(diagnostic)
-    return _format_diagnostics(errors)
+    return _format_diagnostics(errors, capitalized=True)
 
 
 def _trim(result: subprocess.CompletedProcess[str]) -> str:
@@ -252,8 +252,9 @@ def _trim(result: subprocess.CompletedProcess[str]) -> str:
     return text or "(no output)"
 
 
-def _format_diagnostics(diagnostics: list[dict[str, Any]]) -> str:
-    """One block per ``validate -json`` diagnostic: severity, summary, where, detail."""
+def _format_diagnostics(diagnostics: list[dict[str, Any]], capitalized: bool = False) -> str:
+    """One block per ``validate -json`` diagnostic: severity, summary, where, detail (``capitalized``: ``Error:``
+    as Terraform's own text output starts it)."""
     blocks = []
     for diagnostic in diagnostics:
         where = [diagnostic["address"]] if diagnostic.get("address") else []
@@ -261,7 +262,8 @@ def _format_diagnostics(diagnostics: list[dict[str, Any]]) -> str:
         if span:
             start = span.get("start", {})
             where.append(f"{span.get('filename', '?')}:{start.get('line', '?')}:{start.get('column', '?')}")
-        head = f"{diagnostic.get('severity', 'error')}: {diagnostic.get('summary', '')}"
+        severity = str(diagnostic.get("severity", "error"))
+        head = f"{severity.capitalize() if capitalized else severity}: {diagnostic.get('summary', '')}"
         if where:
             head += f" ({', '.join(where)})"
         detail = diagnostic.get("detail", "").strip()

@@ -112,5 +112,5 @@ def test_runner_streams_init_json_to_the_renderer_and_reads_errors_from_it(tmp_p
     (tmp_path / "main.tf.json").write_text(json.dumps({"terraform": {"backend": {"no_such_backend": {}}}}))
     with pytest.raises(TerraformError) as caught:
         TerraformRunner(tmp_path, terraform_env, progress=progress).init()
-    assert "error: Unsupported backend type" in caught.value.diagnostics  # from the JSON diagnostic, formatted
+    assert "Error: Unsupported backend type" in caught.value.diagnostics  # from the JSON diagnostic, formatted
     assert any("Unsupported backend type" in line for line in lines)  # and shown as it happened
