@@ -9,6 +9,7 @@ from typing import Any, Sequence
 from xml.sax.saxutils import escape, quoteattr
 
 from compliance.gate import Finding, GateResult
+from compliance.policy import STRICTEST_ENV as STRICTEST_POLICY  # the policy when no environment is given
 from compliance.secrets import scrub_text
 
 FORMATS = ("text", "json", "markdown", "sarif", "junit", "html")
@@ -58,7 +59,10 @@ def policy_in_force(r: GateResult) -> str:
     policies = [p for p in r.policy.split(", ") if p]
     if len(policies) > 1:
         return f"environments {', '.join(policies)} (each under its own policy)"
-    return f"no environment given: policy {r.policy}"
+    judged = {f.environment for f in r.findings if f.environment}
+    if judged == {r.policy} or r.policy != STRICTEST_POLICY:  # one environment's stacks (the cdktf app, check)
+        return f"environment {r.policy} (policy {r.policy})"
+    return f"no environment given: policy {r.policy} (the strictest)"
 
 
 def _counts(r: GateResult) -> dict[str, int]:

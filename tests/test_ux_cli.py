@@ -30,7 +30,7 @@ def results():
 def test_text_report_says_the_verdict_first_then_one_line_per_check(results) -> None:
     text = render(results, "text")
     lines = text.splitlines()
-    assert lines[0] == "BLOCKED: static gate, no environment given: policy prod"
+    assert lines[0] == "BLOCKED: static gate, no environment given: policy prod (the strictest)"
     plan_head = next(i for i, line in enumerate(lines) if line.startswith("BLOCKED: plan gate"))
     assert lines[plan_head] == "BLOCKED: plan gate, environment dev (policy dev)"
     # one line per check, with its counts: PLAT_SEC_001 has three blocking findings in each result
@@ -58,6 +58,9 @@ def test_policy_in_force_is_named_plainly_for_several_environments() -> None:
     lines = {line.split()[0]: line for line in text.splitlines()[3:-2]}
     assert "3 blocking [dev]" in lines["PLAT_SEC_001"]
     assert "2 blocking, 1 warnings [dev, staging]" in lines["PLAT_ENC_004"]
+    # one environment's stacks judged under its policy (what the cdktf app and `check` without --env scan)
+    one = Gate(None, run_checkov=False, file_environments={str(FX / "PLAT_SEC_001" / "cdk.tf.json"): "dev"})
+    assert policy_in_force(one.scan_tf_json([FX / "PLAT_SEC_001" / "cdk.tf.json"])) == "environment dev (policy dev)"
 
 
 def _run(*args: str, argv0: str = "main.py") -> subprocess.CompletedProcess[str]:
