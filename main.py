@@ -34,8 +34,28 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\nRun '{self.prog} --help' for the options.\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="python main.py", description=__doc__.split("\n\n")[0])
+def program_name(argv0: str | None = None) -> str:
+    """How the user ran us: ``python main.py`` from a checkout, else the console script (``platform-iac``)."""
+    name = os.path.basename(argv0 if argv0 is not None else (sys.argv[0] if sys.argv else ""))
+    return "python main.py" if name == "main.py" else "platform-iac"
+
+
+def version() -> str:
+    """The installed distribution's version (``pyproject.toml`` when run from a checkout that is not installed)."""
+    from importlib import metadata
+
+    try:
+        return metadata.version("platform-iac")
+    except metadata.PackageNotFoundError:
+        import tomllib
+        from pathlib import Path
+
+        return tomllib.loads((Path(__file__).parent / "pyproject.toml").read_text())["project"]["version"]
+
+
+def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
+    parser = _Parser(prog=prog or program_name(), description=__doc__.split("\n\n")[0])
+    parser.add_argument("-V", "--version", action="version", version=f"platform-iac {version()}")
     parser.add_argument("--envs-dir", help="folder of the environment settings files (default: envs/)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
@@ -58,8 +78,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=FORMATS, default="text")
     p.add_argument("--output", metavar="FILE", help="write the report here instead of standard output")
     p.add_argument("--waivers", metavar="FILE", help="waivers file (default: compliance/waivers.toml)")
+    p.add_argument("-v", "--verbose", action="store_true", help="text report: list every finding, not one line per check")
     p.add_argument("--approve", action="append", default=[], metavar="ADDRESS",
                    help="approve the delete/replace of this stateful resource address (repeatable)")
+
+    def format_arg(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--format", choices=("text", "json"), default="text",
+                       help="json: the result (verdict, exit code, gate counts, paths) as one JSON document on "
+                            "stdout; progress goes to stderr")
 
     def approve_arg(p: argparse.ArgumentParser) -> None:
         p.add_argument("--approve", action="append", default=[], metavar="ADDRESS",
@@ -71,6 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("plan", help="init + plan + show -json, the plan gate and the review")
     env_arg(p, True)
     target_arg(p)
+    format_arg(p)
     p.add_argument("--approve", action="append", default=[], metavar="ADDRESS",
                    help="approve the delete/replace of this stateful resource address (repeatable)")
     waivers_arg(p)
@@ -83,6 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("deploy", help="synth, gate, plan, gate, apply the saved plan, verify an empty re-plan")
     env_arg(p, True)
     target_arg(p)
+    format_arg(p)
     p.add_argument("--approve", action="append", default=[], metavar="ADDRESS",
                    help="approve the delete/replace of this stateful resource address (repeatable)")
     p.add_argument("--lock-timeout", default="0s", help="how long to wait for the state lock (default: 0s)")
@@ -94,7 +122,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("drift", help="refresh-only plan; report what changed outside Terraform")
     env_arg(p, True)
     target_arg(p)
-    p.add_argument("--format", choices=("text", "markdown"), default="text")
+    p.add_argument("--format", choices=("text", "markdown", "json"), default="text",
+                   help="json: the result as one JSON document on stdout (progress on stderr)")
     p.add_argument("--correct", action="store_true",
                    help="re-apply the configuration through every gate of the orchestrator when drift is found")
     approve_arg(p)
@@ -190,6 +219,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--validate-command", help="extra validation run after each step (shell; non-zero = roll back); "
                                               "gets RELEASE_COLOUR, RELEASE_WEIGHT, RELEASE_TARGET_GROUP_ARN, ...")
     p.add_argument("--lock-timeout", default="0s", help="how long the deploy waits for the state lock (default: 0s)")
+    format_arg(p)
 
     p = sub.add_parser("runbook", help="write the DR runbook generated from an environment's settings")
     env_arg(p, True)

@@ -49,17 +49,20 @@ def scanner_missing(exc: ImportError) -> int:
 def check_command(paths_tf_json: Sequence[Path | str] | None, plan_files: Sequence[Path | str] | None,
                   environment: str | None, fmt: str = "text", output: Path | str | None = None,
                   waivers_file: Path | str | None = None, approvals: Iterable[str] = (),
-                  *, checkov_timeout: float = 600, file_environments: Mapping[str, str] | None = None) -> int:
+                  *, checkov_timeout: float = 600, file_environments: Mapping[str, str] | None = None,
+                  verbose: bool = False, policy_dir: Path | str | None = None) -> int:
     try:
         return _check(paths_tf_json, plan_files, environment, fmt, output, waivers_file, approvals,
-                      checkov_timeout=checkov_timeout, file_environments=file_environments)
+                      checkov_timeout=checkov_timeout, file_environments=file_environments, verbose=verbose,
+                      policy_dir=policy_dir)
     except ImportError as exc:  # Checkov (the project checks are Checkov checks) or one of its parts
         return scanner_missing(exc)
 
 
 def _check(paths_tf_json: Sequence[Path | str] | None, plan_files: Sequence[Path | str] | None,
            environment: str | None, fmt: str, output: Path | str | None, waivers_file: Path | str | None,
-           approvals: Iterable[str], *, checkov_timeout: float, file_environments: Mapping[str, str] | None) -> int:
+           approvals: Iterable[str], *, checkov_timeout: float, file_environments: Mapping[str, str] | None,
+           verbose: bool = False, policy_dir: Path | str | None = None) -> int:
     from compliance.engine import InputError
     from compliance.gate import Gate
     from compliance.policy import PolicyError
@@ -75,6 +78,8 @@ def _check(paths_tf_json: Sequence[Path | str] | None, plan_files: Sequence[Path
               file=sys.stderr)
         return 2
     problem = output_problem(output)
+    if policy_dir and not Path(policy_dir).is_dir():
+        problem = f"--policy-dir {policy_dir} is not a folder; give the folder holding <env>.toml policy files"
     if waivers_file and not Path(waivers_file).is_file():
         problem = f"--waivers {waivers_file} is not an existing file; pass one or leave --waivers out"
     if problem:
@@ -82,7 +87,8 @@ def _check(paths_tf_json: Sequence[Path | str] | None, plan_files: Sequence[Path
         return 2
     try:
         gate = Gate(environment, waivers_file=Path(waivers_file) if waivers_file else None, approvals=approvals,
-                    checkov_timeout=checkov_timeout, file_environments=file_environments)
+                    checkov_timeout=checkov_timeout, file_environments=file_environments,
+                    **policy_options(policy_dir))
         results = []
         if tf:
             results.append(gate.scan_tf_json(tf))
@@ -92,7 +98,7 @@ def _check(paths_tf_json: Sequence[Path | str] | None, plan_files: Sequence[Path
         print(f"error: {exc}", file=sys.stderr)
         return 2
     try:
-        _emit(render(results, fmt), output)
+        _emit(render(results, fmt, verbose=verbose), output)
     except OSError as exc:
         print(f"error: cannot write the report to {output} ({exc.strerror or exc}); choose another --output",
               file=sys.stderr)
@@ -104,6 +110,16 @@ def _check(paths_tf_json: Sequence[Path | str] | None, plan_files: Sequence[Path
             print(f"{r.stage.value} gate ({r.environment or r.policy}): {r.verdict}, {len(r.blocking)} blocking"
                   + (f"; errors: {'; '.join(r.errors)}" if r.errors else ""), file=sys.stderr)
     return code
+
+
+def policy_options(policy_dir: Path | str | None) -> dict:
+    """Gate options for a policy folder of another organisation: its ``<env>.toml``, ``organisation.toml`` and,
+    when it has one, ``severities.toml`` (else the project's)."""
+    if not policy_dir:
+        return {}
+    folder = Path(policy_dir)
+    severities = folder / "severities.toml"
+    return {"policy_dir": folder, "severities_file": severities if severities.is_file() else None}
 
 
 def load_plan_file(plan_path: Path | str) -> dict:
@@ -137,7 +153,8 @@ def load_plan_file(plan_path: Path | str) -> dict:
 
 def review_command(plan_path: Path | str, fmt: str = "markdown", output: Path | str | None = None, *,
                    environment: str | None = None, run_gate: bool = False, waivers_file: Path | str | None = None,
-                   approvals: Iterable[str] = (), title: str | None = None, max_chars: int = 65_000) -> int:
+                   approvals: Iterable[str] = (), title: str | None = None, max_chars: int = 65_000,
+                   policy_dir: Path | str | None = None) -> int:
     """Render the review of a plan JSON.  With ``run_gate`` the plan gate runs too and its findings and verdict
     are included (the exit code stays 0: a review is a report; ``check`` is the gate)."""
     if fmt not in REVIEW_FORMATS:
@@ -159,7 +176,7 @@ def review_command(plan_path: Path | str, fmt: str = "markdown", output: Path | 
         if run_gate:
             from compliance.gate import Gate
             gate_result = Gate(environment, waivers_file=Path(waivers_file) if waivers_file else None,
-                               approvals=approvals).scan_plan([Path(plan_path)])
+                               approvals=approvals, **policy_options(policy_dir)).scan_plan([Path(plan_path)])
     except (InputError, PolicyError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -174,13 +191,42 @@ def review_command(plan_path: Path | str, fmt: str = "markdown", output: Path | 
     return 0
 
 
+def _is_plan_json(path: Path) -> bool:
+    """Whether a file named on the command line is a plan JSON (it has ``format_version``) rather than Terraform
+    JSON; an unreadable one counts as Terraform JSON, whose reader then names the problem (exit 2)."""
+    try:
+        doc = json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        return False
+    return isinstance(doc, dict) and "format_version" in doc
+
+
+def _version() -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version("platform-iac")
+    except metadata.PackageNotFoundError:
+        return "(not installed)"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Stand-alone entry (``python -m compliance.cli check|review ...``) for CI systems without main.py."""
     import argparse
 
-    ap = argparse.ArgumentParser(prog="python -m compliance.cli")
+    import os
+
+    name = os.path.basename(sys.argv[0]) if sys.argv else ""
+    ap = argparse.ArgumentParser(prog="platform-gate" if name == "platform-gate" else "python -m compliance.cli",
+                                 description="The compliance gate: check Terraform JSON or a plan JSON against the "
+                                             "policy, review a plan. Exit 0 pass, 1 blocked, 2 bad input, 3 tool "
+                                             "failure.")
+    ap.add_argument("-V", "--version", action="version", version=f"platform-gate {_version()}")
     sub = ap.add_subparsers(dest="cmd", required=True)
     c = sub.add_parser("check")
+    c.add_argument("files", nargs="*", metavar="FILE",
+                   help="Terraform JSON (*.tf.json) or plan JSON files (what pre-commit passes); a file holding "
+                        "format_version is read as a plan")
     c.add_argument("--env", default=None)
     c.add_argument("--tf-json", action="append", default=[])
     c.add_argument("--plan", action="append", default=[])
@@ -188,6 +234,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     c.add_argument("--output")
     c.add_argument("--waivers")
     c.add_argument("--approve", action="append", default=[])
+    c.add_argument("-v", "--verbose", action="store_true")
+    c.add_argument("--policy-dir", help="folder of <env>.toml policies and organisation.toml (default: the project's)")
     r = sub.add_parser("review")
     r.add_argument("plan")
     r.add_argument("--format", default="markdown")
@@ -195,13 +243,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     r.add_argument("--env", default=None)
     r.add_argument("--gate", action="store_true")
     r.add_argument("--title")
+    r.add_argument("--policy-dir")
     a = ap.parse_args(argv)
     if getattr(a, "output", None) and Path(a.output).is_dir():
         print(f"error: --output {a.output} is a folder; give the path of a file to write to", file=sys.stderr)
         return 2
     if a.cmd == "check":
-        return check_command(a.tf_json, a.plan, a.env, a.format, a.output, a.waivers, a.approve)
-    return review_command(a.plan, a.format, a.output, environment=a.env, run_gate=a.gate, title=a.title)
+        for name in a.files:
+            (a.plan if _is_plan_json(Path(name)) else a.tf_json).append(name)
+        return check_command(a.tf_json, a.plan, a.env, a.format, a.output, a.waivers, a.approve, verbose=a.verbose,
+                             policy_dir=a.policy_dir)
+    return review_command(a.plan, a.format, a.output, environment=a.env, run_gate=a.gate, title=a.title,
+                          policy_dir=a.policy_dir)
 
 
 if __name__ == "__main__":

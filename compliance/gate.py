@@ -29,7 +29,7 @@ from typing import Iterable, Mapping, Sequence
 from compliance import engine
 from compliance.checkov_runner import CheckovRun, checkov_resource_types, index_for, run_checkov
 from compliance.guards import GUARD_ID, stateful_changes
-from compliance.policy import EnvPolicy, Severities, load_policy, load_severities
+from compliance.policy import EnvPolicy, Severities, load_organisation, load_policy, load_severities
 from compliance.waivers import Waiver, load_waivers
 
 __all__ = ["Stage", "Finding", "GateResult", "Gate", "Waiver"]
@@ -58,6 +58,7 @@ class Finding:
     action: str = "block"         # policy verdict before waivers: "block" | "warn" | "info"
     detail: str | None = None     # e.g. the attribute path of a plaintext secret (never its value)
     result: str = "FAILED"        # "FAILED" | "UNKNOWN" (the check could not decide: value known only after apply)
+    environment: str | None = None  # the environment whose policy judged it (None: the gate's own)
 
     @property
     def level(self) -> str:
@@ -129,6 +130,9 @@ class Gate:
         self.file_environments = {_key(f): env for f, env in (file_environments or {}).items()}
         self._policies = {env: load_policy(env, policy_dir) for env in set(self.file_environments.values())}
         self.severities: Severities = load_severities(severities_file)
+        from compliance.checks import required_tags
+
+        required_tags.configure(load_organisation(policy_dir).required_tags)  # the organisation's tags
         self.waivers, self.waiver_problems = load_waivers(waivers_file, severities=self.severities)
         self.waivers_file = waivers_file
         self.approvals = tuple(approvals)
@@ -231,9 +235,9 @@ class Gate:
         for w in self.waivers:
             if w.matches(check_id, address, environment):
                 return Finding(check_id, title, severity, address, file, stage, "waived", False, source, w, guideline,
-                               action, detail, result)
+                               action, detail, result, environment)
         return Finding(check_id, title, severity, address, file, stage, "failed", action == "block", source, None,
-                       guideline, action, detail, result)
+                       guideline, action, detail, result, environment)
 
     def _guard_finding(self, address: str, kind: str, file: str) -> Finding:
         severity = self.severities.of(GUARD_ID)

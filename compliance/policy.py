@@ -1,6 +1,7 @@
 """Severities the project owns and the per-environment policy that turns a severity into block / warn / info."""
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -107,3 +108,33 @@ def load_policy(environment: str | None, policy_dir: Path | None = None) -> EnvP
         raise PolicyError(f"{path}: protected must be true or false, got {protected!r}")
     return EnvPolicy(env, _level(doc.get("block_at"), f"{path} block_at"),
                      _level(doc.get("warn_at", "INFO"), f"{path} warn_at"), str(path), protected)
+
+
+ORGANISATION_FILE = "organisation.toml"
+# AWS tag keys: 1-128 characters, letters, digits, spaces and _ . : / = + - @, no "aws:" prefix
+# (https://docs.aws.amazon.com/personalize/latest/dg/personalize-managing-tags.html, "Guidelines and requirements").
+_TAG_KEY = re.compile(r"^(?![aA][wW][sS]:)[\w .:/=+@-]{1,128}$")
+
+
+@dataclass(frozen=True)
+class Organisation:
+    """The organisation's conventions from ``<policy dir>/organisation.toml`` (``[tags] required``)."""
+
+    required_tags: tuple[str, ...]
+    source: str
+
+
+def load_organisation(policy_dir: Path | None = None) -> Organisation:
+    """The conventions of ``policy_dir`` (default: the project's); a folder without the file gets the project's."""
+    path = Path(policy_dir or POLICY_DIR) / ORGANISATION_FILE
+    if not path.is_file():
+        path = POLICY_DIR / ORGANISATION_FILE
+    try:
+        doc = tomllib.loads(path.read_text())
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise PolicyError(f"{path}: cannot load the organisation's conventions ({exc})") from None
+    tags = (doc.get("tags") or {}).get("required", [])
+    if not isinstance(tags, list) or not all(isinstance(t, str) and _TAG_KEY.match(t) for t in tags):
+        raise PolicyError(f"{path}: [tags] required must be a list of tag keys (1-128 letters, digits, spaces and "
+                          f"_ . : / = + - @), got {tags!r}")
+    return Organisation(tuple(tags), str(path))

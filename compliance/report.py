@@ -9,6 +9,7 @@ from typing import Any, Sequence
 from xml.sax.saxutils import escape, quoteattr
 
 from compliance.gate import Finding, GateResult
+from compliance.policy import STRICTEST_ENV as STRICTEST_POLICY  # the policy when no environment is given
 from compliance.secrets import scrub_text
 
 FORMATS = ("text", "json", "markdown", "sarif", "junit", "html")
@@ -16,9 +17,12 @@ SCHEMA = "platform-compliance/v1"
 TOOL = "platform-compliance"
 
 
-def render(results: Sequence[GateResult], fmt: str) -> str:
+def render(results: Sequence[GateResult], fmt: str, *, verbose: bool = False) -> str:
+    """The report in ``fmt``; ``verbose``: the text report lists every finding too (the others always do)."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    if fmt == "text":
+        return scrub_text(_text(results, verbose))
     out = {"text": _text, "json": _json, "markdown": _markdown, "sarif": _sarif, "junit": _junit,
            "html": _html}[fmt](results)
     return scrub_text(out)
@@ -45,6 +49,20 @@ def _rel(path: str) -> str:
 
 def _env(r: GateResult) -> str:
     return r.environment or f"(none: {r.policy} policy)"
+
+
+def policy_in_force(r: GateResult) -> str:
+    """The policy that judged ``r``, said plainly: ``environment dev (policy dev)``, ``environments dev, prod,
+    staging (each under its own policy)`` or ``no environment given: policy prod``."""
+    if r.environment:
+        return f"environment {r.environment} (policy {r.policy})"
+    policies = [p for p in r.policy.split(", ") if p]
+    if len(policies) > 1:
+        return f"environments {', '.join(policies)} (each under its own policy)"
+    judged = {f.environment for f in r.findings if f.environment}
+    if judged == {r.policy} or r.policy != STRICTEST_POLICY:  # one environment's stacks (the cdktf app, check)
+        return f"environment {r.policy} (policy {r.policy})"
+    return f"no environment given: policy {r.policy} (the strictest)"
 
 
 def _counts(r: GateResult) -> dict[str, int]:
@@ -85,23 +103,67 @@ def _json(results: Sequence[GateResult]) -> str:
 
 
 # --------------------------------------------------------------------------------------------- text
-def _text(results: Sequence[GateResult]) -> str:
+def check_summary(r: GateResult) -> list[dict[str, Any]]:
+    """One entry per check with findings: id, title, worst severity, counts per level, environments, resources;
+    blocking checks first, then by count."""
+    from compliance.policy import RANK
+
+    by_check: dict[str, dict[str, Any]] = {}
+    for f in r.findings:
+        e = by_check.setdefault(f.check_id, {"check_id": f.check_id, "title": f.title, "severity": f.severity,
+                                             "counts": {"block": 0, "warn": 0, "info": 0, "waived": 0,
+                                                        "approved": 0},
+                                             "environments": set(), "resources": 0, "titles": set()})
+        e["titles"].add(f.title)
+        e["counts"][f.level] = e["counts"].get(f.level, 0) + 1
+        e["resources"] += 1
+        e["unknown"] = e.get("unknown", 0) + (f.result == "UNKNOWN")
+        if RANK.get(f.severity, 0) > RANK.get(e["severity"], 0):
+            e["severity"] = f.severity
+        env = f.environment or r.environment
+        if env:
+            e["environments"].add(env)
+    rows = sorted(by_check.values(), key=lambda e: (-e["counts"]["block"], -e["counts"]["warn"],
+                                                     -RANK.get(e["severity"], 0), e["check_id"]))
+    for e in rows:
+        e["environments"] = sorted(e["environments"])
+        others = len(e.pop("titles")) - 1
+        if others:
+            e["title"] += f" (+{others} similar)"
+    return rows
+
+
+def _text(results: Sequence[GateResult], verbose: bool = False) -> str:
+    """Verdict first, then one line per check (counts, environments); every finding only with ``verbose``."""
     lines: list[str] = []
     for r in results:
         c = _counts(r)
-        lines.append(f"{r.stage.value} gate, environment {_env(r)}: {r.verdict} "
-                     f"({c['block']} blocking, {c['warn']} warnings, {c['info']} info, {c['waived']} waived, "
+        lines.append(f"{r.verdict}: {r.stage.value} gate, {policy_in_force(r)}")
+        lines.append(f"  {c['block']} blocking, {c['warn']} warnings, {c['info']} info, {c['waived']} waived, "
                      f"{c['approved']} approved; {r.passed_count} checks passed on {r.resources_scanned} resources"
-                     + (f"; {r.unknown_count} unknown until apply" if r.unknown_count else "") + ")")
+                     + (f"; {r.unknown_count} unknown until apply" if r.unknown_count else ""))
         for e in r.errors:
             lines.append(f"  ERROR {e}")
         for n in r.notices:
             lines.append(f"  {n}")
+        for e in check_summary(r):
+            k = e["counts"]
+            counts = ", ".join(f"{k[level]} {name}" for level, name in
+                               (("block", "blocking"), ("warn", "warnings"), ("info", "info"), ("waived", "waived"),
+                                ("approved", "approved")) if k[level])
+            if e["unknown"]:
+                counts += f" ({e['unknown']} UNKNOWN until apply)"
+            envs = f" [{', '.join(e['environments'])}]" if e["environments"] and not r.environment else ""
+            lines.append(f"  {e['check_id']:22} {e['severity']:8} {counts}{envs}  {e['title']}")
+        if not verbose:
+            continue
         for f in r.findings:
             extra = f" [{f.detail}]" if f.detail else ""
             w = f" (waiver {f.waiver.source}, owner {f.waiver.owner}, expires {f.waiver.expires})" if f.waiver else ""
             lines.append(f"  {f.level.upper():8} {f.severity:8} {f.check_id:22} {f.resource}{extra}  "
                          f"{f.title}  ({_rel(f.file)}){w}")
+    if not verbose and any(r.findings for r in results):
+        lines.append("per-resource findings: --verbose, or the json/sarif/html report")
     lines.append(f"exit code {overall_exit_code(results)}")
     return "\n".join(lines) + "\n"
 
@@ -141,12 +203,56 @@ def _markdown(results: Sequence[GateResult]) -> str:
 
 # --------------------------------------------------------------------------------------------- SARIF
 _SARIF_LEVEL = {"block": "error", "warn": "warning", "info": "note", "waived": "note", "approved": "note"}
+#: GitHub code scanning ranks results by the rule's ``security-severity`` (0.0-10.0: over 9.0 critical, 7.0-8.9 high,
+#: 4.0-6.9 medium, 0.1-3.9 low); the project's severities map onto those bands.
+_SECURITY_SEVERITY = {"CRITICAL": "9.5", "HIGH": "8.0", "MEDIUM": "5.5", "LOW": "3.0", "INFO": "0.0"}
+#: Next to a synthesized stack's cdk.tf.json, where each resource was created in Python (pipeline/sources.py).
+SOURCES_FILE = "cdk.tf.sources.json"
+
+
+def _source_locations(scanned: str, cache: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The resource -> {file, line} map next to ``scanned`` (a stack's cdk.tf.json or its plan JSON), or {}."""
+    folder = os.path.dirname(os.path.abspath(scanned))
+    if folder not in cache:
+        try:
+            with open(os.path.join(folder, SOURCES_FILE), encoding="utf-8") as fh:
+                found = json.load(fh)
+            cache[folder] = found if isinstance(found, dict) else {}
+        except (OSError, ValueError):
+            cache[folder] = {}
+    return cache[folder]
+
+
+def _information_uri() -> str | None:
+    """The project's home page from the installed package's metadata (``[project.urls]``), or None: SARIF's
+    ``informationUri`` is optional, and a placeholder would send readers nowhere."""
+    from importlib import metadata
+
+    try:
+        meta = metadata.metadata("platform-iac")
+    except metadata.PackageNotFoundError:
+        return None
+    for entry in meta.get_all("Project-URL") or []:
+        label, _, url = entry.partition(",")
+        if url.strip().startswith("https://") and label.strip().lower() in ("homepage", "documentation", "source"):
+            return url.strip()
+    return None
+
+
+def _physical_location(f: Finding, cache: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The Python line that created the resource (our stacks), else the scanned file."""
+    where = _source_locations(f.file, cache).get(f.resource)
+    if isinstance(where, dict) and isinstance(where.get("file"), str) and isinstance(where.get("line"), int):
+        return {"artifactLocation": {"uri": where["file"], "uriBaseId": "%SRCROOT%"},
+                "region": {"startLine": max(1, where["line"])}}
+    return {"artifactLocation": {"uri": _rel(f.file).replace(os.sep, "/")}, "region": {"startLine": 1}}
 
 
 def _sarif(results: Sequence[GateResult]) -> str:
     rules: dict[str, dict[str, Any]] = {}
     sresults: list[dict[str, Any]] = []
     notifications: list[dict[str, Any]] = []
+    sources: dict[str, dict[str, Any]] = {}
     for r in results:
         for e in r.errors:
             notifications.append({"level": "error", "message": {"text": e}})
@@ -156,7 +262,9 @@ def _sarif(results: Sequence[GateResult]) -> str:
             if f.check_id not in rules:
                 rule: dict[str, Any] = {"id": f.check_id, "name": f.check_id,
                                         "shortDescription": {"text": f.title[:200] or f.check_id},
-                                        "properties": {"severity": f.severity, "source": f.source}}
+                                        "properties": {"severity": f.severity, "source": f.source,
+                                                       "security-severity": _SECURITY_SEVERITY.get(f.severity,
+                                                                                                   "5.5")}}
                 if f.guideline:
                     rule["helpUri"] = f.guideline
                 rules[f.check_id] = rule
@@ -166,11 +274,13 @@ def _sarif(results: Sequence[GateResult]) -> str:
                 "message": {"text": f"{f.title} — {f.resource} ({f.stage.value} gate, "
                                     f"{r.environment or r.policy}, severity {f.severity})"},
                 "locations": [{
-                    "physicalLocation": {"artifactLocation": {"uri": _rel(f.file).replace(os.sep, "/")},
-                                         "region": {"startLine": 1}},
+                    "physicalLocation": _physical_location(f, sources),
                     "logicalLocations": [{"fullyQualifiedName": f.resource, "kind": "resource"}],
                 }],
-                "partialFingerprints": {"platformFinding/v1": f"{f.check_id}:{f.resource}:{r.environment or '-'}"},
+                # the stage is part of the identity: a static and a plan finding on one resource are two alerts
+                "partialFingerprints": {"platformFinding/v2": f"{f.check_id}:{f.resource}:"
+                                                             f"{f.environment or r.environment or '-'}:"
+                                                             f"{f.stage.value}"},
                 "properties": {"severity": f.severity, "environment": r.environment, "stage": f.stage.value,
                                "blocking": f.blocking},
             }
@@ -180,8 +290,8 @@ def _sarif(results: Sequence[GateResult]) -> str:
                 res["suppressions"] = [{"kind": "external", "justification": just}]
             sresults.append(res)
     run: dict[str, Any] = {
-        "tool": {"driver": {"name": TOOL, "informationUri": "https://github.com/", "version": "1.0.0",
-                            "rules": list(rules.values())}},
+        "tool": {"driver": {"name": TOOL, "version": "1.0.0", "rules": list(rules.values()),
+                            **({"informationUri": _information_uri()} if _information_uri() else {})}},
         "results": sresults,
         "invocations": [{"executionSuccessful": not any(r.errors or r.missing_scanners for r in results),
                          "toolExecutionNotifications": notifications}],

@@ -10,7 +10,7 @@ from typing import Callable
 from envs import SettingsError
 from envs.target import AWS, Target
 
-from . import synth as synth_mod
+from . import machine, synth as synth_mod
 from .bootstrap import bootstrap_state
 from .local import EmulatorError
 from .run import (EXIT_BAD_INPUT, EXIT_BLOCKED, EXIT_OK, EXIT_TOOL, Pipeline, PipelineError, backend_spec,
@@ -59,8 +59,27 @@ def refuse_switched_off(env: str, envs_dir: str | None, field: str, missing: str
 
 
 def app_mode(args: argparse.Namespace) -> int:
-    """``python main.py`` with no subcommand: the cdktf app; every environment for the real (aws) target."""
-    return _synth(None, "aws", None, args.envs_dir)
+    """``python main.py`` with no subcommand: the cdktf app; every environment for the real (aws) target, then the
+    static gate over what it synthesized (each environment under its own policy), so that ``cdktf synth`` and
+    ``cdktf deploy`` fail where the static gate blocks. The plan gate, guards and approvals need ``deploy``."""
+    code = _synth(None, "aws", None, args.envs_dir)
+    if code != EXIT_OK:
+        return code
+    from compliance.cli import check_command
+
+    stacks = {str(path): name for name, path in _synthesized(args.envs_dir).items()}
+    code = check_command(list(stacks), None, None, "text", None, None, (), file_environments=stacks)
+    if code != EXIT_OK:
+        fail(f"error: the static compliance gate refused the synthesized stacks (exit {code}); nothing may be "
+             "deployed from them. (`cdktf deploy` runs this app; the plan gate, guards and approvals need "
+             "`python main.py deploy`.)")
+    return code
+
+
+def _synthesized(envs_dir: str | None) -> dict[str, Path]:
+    """The stacks ``app_mode`` just wrote, by environment."""
+    folder = synth_mod.outdir_for(AWS)
+    return {name: folder / "stacks" / name / "cdk.tf.json" for name in synth_mod.load_settings(None, envs_dir)}
 
 
 def cmd_synth(args: argparse.Namespace) -> int:
@@ -124,7 +143,7 @@ def _guarded(step: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Na
             return EXIT_TOOL
         except ImportError as exc:  # a broken installation (e.g. Checkov missing): a tool failure, not a verdict
             fail(f"error: a required tool cannot be loaded ({type(exc).__name__}: {exc}); nothing was applied. "
-                 "Install the project's dependencies (`pip install -e .`) and run again")
+                 "Install the project's dependencies (`pip install -e '.[generator]'`) and run again")
             return EXIT_TOOL
 
     run.__doc__ = step.__doc__
@@ -139,7 +158,8 @@ def _orchestrate(args: argparse.Namespace, **options: object):
                       approvals=tuple(getattr(args, "approve", None) or ()),
                       lock_timeout=getattr(args, "lock_timeout", "0s"), waivers=getattr(args, "waivers", None),
                       **options)  # type: ignore[arg-type]
-    return DeploymentOrchestrator(opts, say=say).run()
+    orchestrator = machine.facts["orchestrator"] = DeploymentOrchestrator(opts, say=say)  # for --format json
+    return orchestrator.run()
 
 
 @_guarded
@@ -159,9 +179,10 @@ def cmd_deploy(args: argparse.Namespace) -> int:
 @_guarded
 def cmd_drift(args: argparse.Namespace) -> int:
     pipe, stack_json = _prepare(args)
+    machine.facts["pipe"] = pipe
     pipe.init()
-    drift = pipe.drift()
-    say(drift_report(drift, args.format))
+    drift = machine.facts["drift"] = pipe.drift()
+    say(drift_report(drift, "text" if args.format == "json" else args.format))
     if not drift or not getattr(args, "correct", False):
         return EXIT_BLOCKED if drift else EXIT_OK
     addresses = [rc["address"] for rc in drift]
@@ -336,7 +357,8 @@ def cmd_check(args: argparse.Namespace) -> int:
         tf_json += list(result.stacks.values())
     return check_command(tf_json, [Path(p) for p in args.plan], args.env, args.format, args.output,
                          Path(args.waivers) if args.waivers else None, args.approve,
-                         file_environments=file_environments if not args.env else None)
+                         file_environments=file_environments if not args.env else None,
+                         verbose=getattr(args, "verbose", False))
 
 
 def cmd_review(args: argparse.Namespace) -> int:
@@ -399,10 +421,12 @@ def dispatch(args: argparse.Namespace) -> int:
         fail(f"error: {problem}")
         return EXIT_BAD_INPUT
     try:
+        if machine.wants_json(args):
+            return machine.run_as_json(args, COMMANDS[args.command])
         return COMMANDS[args.command](args)
     except ImportError as exc:
         # A broken installation (Checkov or another dependency missing or failing to import): a tool failure, said
         # in one line, never a verdict (exit 3).
         fail(f"error: a required tool cannot be loaded ({type(exc).__name__}: {exc}); nothing was scanned, "
-             "synthesized or applied. Install the project's dependencies (`pip install -e .`) and run again")
+             "synthesized or applied. Install the project's dependencies (`pip install -e '.[generator]'`) and run again")
         return EXIT_TOOL

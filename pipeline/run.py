@@ -16,6 +16,7 @@ from envs.target import EMULATOR_REPLAN_DIFFS, Target
 
 from .aws import EMULATOR_CREDENTIALS
 from .bootstrap import StateBackendSpec, bootstrap_state
+from .progress import ProgressRenderer
 from .terraform import TerraformError, TerraformRunner
 from .tfconfig import terraform_env
 
@@ -104,7 +105,7 @@ class Pipeline:
         if target.is_local:
             for leaked in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):  # never mix real credentials into a local run
                 env.pop(leaked, None)
-        self.tf = TerraformRunner(self.stack_dir, env)
+        self.tf = TerraformRunner(self.stack_dir, env, progress=self._progress)
 
     # -- steps ---------------------------------------------------------------------------------------------------
 
@@ -146,7 +147,7 @@ class Pipeline:
             raise PipelineError(f"refused to apply {outcome.planfile}: {exc}", EXIT_BLOCKED) from None
         self.say(f"[{self.settings.name}] terraform apply {outcome.planfile.name} (the gated, saved plan)")
         try:
-            self.tf.apply(outcome.planfile, lock_timeout=lock_timeout)
+            self.tf.apply(outcome.planfile, lock_timeout=lock_timeout, total=len(changed_resources(outcome.plan)))
         except TerraformError as exc:
             raise PipelineError(f"apply failed: {exc}", EXIT_BLOCKED) from None
 
@@ -189,6 +190,10 @@ class Pipeline:
         return outcome
 
     # -- helpers -------------------------------------------------------------------------------------------------
+
+    def _progress(self, operation: str, total: int | None) -> ProgressRenderer:
+        """Live progress of one Terraform command, through ``say`` (a live line too when stderr is a terminal)."""
+        return ProgressRenderer(say=self.say, operation=operation, total=total)
 
     def _terraform(self, call: Callable[[], Any]) -> Any:
         try:

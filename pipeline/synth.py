@@ -61,13 +61,16 @@ def synthesize(settings: dict[str, EnvironmentSettings], target: Target, outdir:
     from modules.base import ModuleSettingsError
     from modules.stack import build_app  # imported here: loading cdktf costs seconds, settings errors should not
 
+    from . import sources
+
     commit = commit or current_commit()
     created = not outdir.exists()
     outdir.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix=".synth-", dir=outdir.parent))
     try:
         try:
-            app = build_app(settings, target, commit, str(scratch))
+            with sources.recording() as created_at:  # the Python line of each resource, for SARIF
+                app = build_app(settings, target, commit, str(scratch))
         except ModuleSettingsError as exc:
             # A combination the schema let through but a construct refuses: still bad input, still nothing written.
             if created:
@@ -75,6 +78,7 @@ def synthesize(settings: dict[str, EnvironmentSettings], target: Target, outdir:
             raise SettingsError([Problem(f"settings of {', '.join(settings)}", "(module)",
                                          f"{exc}; fix the settings named there")]) from None
         app.synth()
+        sources.write(created_at, {name: scratch / "stacks" / name for name in settings})
         (outdir / "stacks").mkdir(exist_ok=True)
         stacks: dict[str, Path] = {}
         for name in settings:

@@ -9,8 +9,10 @@ because ``cmd`` always uses ``os.environ`` and cannot take the environment from 
 from __future__ import annotations
 
 import json
+import queue
 import subprocess
-from collections.abc import Mapping
+import threading
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -36,12 +38,22 @@ class TerraformError(RuntimeError):
         super().__init__(f"`{command}` failed with exit code {returncode}:\n{self.diagnostics}")
 
 
-class TerraformRunner:
-    """Runs Terraform commands in one working directory with a fixed environment."""
+#: Makes the renderer of one streamed command: ``progress(operation, total)`` (see :mod:`pipeline.progress`).
+ProgressFactory = Callable[[str, "int | None"], Any]
 
-    def __init__(self, workdir: Path, env: Mapping[str, str]) -> None:
+
+class TerraformRunner:
+    """Runs Terraform commands in one working directory with a fixed environment.
+
+    ``init``, ``plan``, ``apply`` and ``destroy`` run with ``-json`` (Terraform's machine-readable UI) and their
+    messages are streamed, as they arrive, to a renderer made by ``progress`` (live progress, see
+    :mod:`pipeline.progress`); without one they are only collected. A failed command's error diagnostics are read
+    from those messages."""
+
+    def __init__(self, workdir: Path, env: Mapping[str, str], progress: ProgressFactory | None = None) -> None:
         self.workdir = Path(workdir)
         self.env = dict(env)
+        self.progress = progress
         self._tf = Terraform(
             working_dir=str(self.workdir), terraform_bin_path=find_terraform(self.env.get("PATH"))
         )
@@ -56,6 +68,8 @@ class TerraformRunner:
             backend_config=dict(backend_config) if backend_config else None,
             reconfigure=IsFlagged if reconfigure and backend else None,
             backend=None if backend else False,
+            json=IsFlagged,
+            stream="init",
         )
 
     def validate(self) -> None:
@@ -96,6 +110,8 @@ class TerraformRunner:
             lock=None if lock else False,
             lock_timeout=lock_timeout,
             ok_codes=(0, 2),
+            json=IsFlagged,
+            stream="plan",
         )
         if refresh_only and result.returncode == 2:
             return _has_drift(self.show_json(out))
@@ -105,13 +121,15 @@ class TerraformRunner:
         """The JSON representation of a saved plan (``show -json``)."""
         return _json_object(self._run("show", str(planfile), json=IsFlagged))
 
-    def apply(self, planfile: Path, lock_timeout: str = "0s") -> None:
-        """Apply a saved plan (and nothing else)."""
-        self._run("apply", str(planfile), input=False, lock_timeout=lock_timeout)
+    def apply(self, planfile: Path, lock_timeout: str = "0s", total: int | None = None) -> None:
+        """Apply a saved plan (and nothing else); ``total``: its number of resource changes, for the progress."""
+        self._run("apply", str(planfile), input=False, lock_timeout=lock_timeout, json=IsFlagged,
+                  stream="apply", total=total)
 
     def destroy(self, lock_timeout: str = "0s") -> None:
         """Destroy everything in the state (``apply -destroy -auto-approve``)."""
-        self._run("apply", input=False, destroy=IsFlagged, auto_approve=IsFlagged, lock_timeout=lock_timeout)
+        self._run("apply", input=False, destroy=IsFlagged, auto_approve=IsFlagged, lock_timeout=lock_timeout,
+                  json=IsFlagged, stream="destroy")
 
     def state_pull(self) -> dict[str, Any]:
         """The current remote state (``state pull``); ``{}`` when there is none yet."""
@@ -137,14 +155,58 @@ class TerraformRunner:
         return result.stdout.split()
 
     def _run(
-        self, command: str, *args: str, ok_codes: tuple[int, ...] = (0,), **options: Any
+        self, command: str, *args: str, ok_codes: tuple[int, ...] = (0,), stream: str | None = None,
+        total: int | None = None, **options: Any
     ) -> subprocess.CompletedProcess[str]:
-        """Run ``terraform <command> -no-color [options] [args]``; raise TerraformError outside ``ok_codes``."""
+        """Run ``terraform <command> -no-color [options] [args]``; raise TerraformError outside ``ok_codes``.
+        ``stream``: the operation name under which stdout (``-json`` messages) goes line by line to the renderer."""
         argv = self._tf.generate_cmd_string(command, *args, no_color=IsFlagged, **options)
-        result = subprocess.run(argv, cwd=self.workdir, env=self.env, capture_output=True, text=True, check=False)
+        if stream is None:
+            result = subprocess.run(argv, cwd=self.workdir, env=self.env, capture_output=True, text=True,
+                                    check=False)
+        else:
+            result = self._streamed(argv, self.progress(stream, total) if self.progress else None)
         if result.returncode not in ok_codes:
             raise self._error(result)
         return result
+
+    def _streamed(self, argv: list[str], renderer: Any) -> subprocess.CompletedProcess[str]:
+        """Run ``argv``, handing each stdout line to ``renderer.feed`` as it arrives (``renderer.tick`` every
+        second of silence); stdout and stderr are collected whole all the same."""
+        lines: queue.Queue[str | None] = queue.Queue()
+        out: list[str] = []
+        err: list[str] = []
+        with subprocess.Popen(argv, cwd=self.workdir, env=self.env, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) as process:
+            def pump_out() -> None:
+                for line in process.stdout:  # type: ignore[union-attr]
+                    lines.put(line)
+                lines.put(None)
+
+            readers = [threading.Thread(target=pump_out, daemon=True),
+                       threading.Thread(target=lambda: err.extend(process.stderr), daemon=True)]  # type: ignore
+            for reader in readers:
+                reader.start()
+            try:
+                while True:
+                    try:
+                        line = lines.get(timeout=1.0)
+                    except queue.Empty:
+                        if renderer is not None:
+                            renderer.tick()
+                        continue
+                    if line is None:
+                        break
+                    out.append(line)
+                    if renderer is not None:
+                        renderer.feed(line)
+            finally:
+                if renderer is not None:
+                    renderer.close()
+            for reader in readers:
+                reader.join()
+            returncode = process.wait()
+        return subprocess.CompletedProcess(argv, returncode, "".join(out), "".join(err))
 
     @staticmethod
     def _error(result: subprocess.CompletedProcess[str]) -> TerraformError:
@@ -157,9 +219,30 @@ def _command(result: subprocess.CompletedProcess[str]) -> str:
     return " ".join(["terraform", *map(str, result.args[1:])])
 
 
+def _json_diagnostics(stdout: str) -> str:
+    """The error diagnostics of a ``-json`` message stream, formatted; ``""`` when it holds none."""
+    errors = []
+    for line in stdout.splitlines():
+        try:
+            message = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(message, dict) and message.get("type") == "diagnostic":
+            diagnostic = message.get("diagnostic") or {}
+            if diagnostic.get("severity") == "error":
+                errors.append(diagnostic)
+    return _format_diagnostics(errors, capitalized=True)
+
+
 def _trim(result: subprocess.CompletedProcess[str]) -> str:
-    """The useful part of a failed command's output: from the first ``Error:`` on, capped in size."""
-    text = result.stderr.strip() or result.stdout.strip()
+    """The useful part of a failed command's output: its error diagnostics (``-json``), else from the first
+    ``Error:`` on; capped in size."""
+    diagnostics = _json_diagnostics(result.stdout or "")
+    stderr = result.stderr.strip()
+    if diagnostics:
+        text = diagnostics + (f"\n{stderr}" if "Error" in stderr else "")
+    else:
+        text = stderr or result.stdout.strip()
     start = text.find("Error:")
     if start > 0:
         text = text[start:]
@@ -171,8 +254,9 @@ def _trim(result: subprocess.CompletedProcess[str]) -> str:
     return text or "(no output)"
 
 
-def _format_diagnostics(diagnostics: list[dict[str, Any]]) -> str:
-    """One block per ``validate -json`` diagnostic: severity, summary, where, detail."""
+def _format_diagnostics(diagnostics: list[dict[str, Any]], capitalized: bool = False) -> str:
+    """One block per ``validate -json`` diagnostic: severity, summary, where, detail (``capitalized``: ``Error:``
+    as Terraform's own text output starts it)."""
     blocks = []
     for diagnostic in diagnostics:
         where = [diagnostic["address"]] if diagnostic.get("address") else []
@@ -180,7 +264,8 @@ def _format_diagnostics(diagnostics: list[dict[str, Any]]) -> str:
         if span:
             start = span.get("start", {})
             where.append(f"{span.get('filename', '?')}:{start.get('line', '?')}:{start.get('column', '?')}")
-        head = f"{diagnostic.get('severity', 'error')}: {diagnostic.get('summary', '')}"
+        severity = str(diagnostic.get("severity", "error"))
+        head = f"{severity.capitalize() if capitalized else severity}: {diagnostic.get('summary', '')}"
         if where:
             head += f" ({', '.join(where)})"
         detail = diagnostic.get("detail", "").strip()
