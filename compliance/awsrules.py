@@ -19,7 +19,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator
 
-from compliance.checklib import UNKNOWN, CheckContext, address_type
+from compliance.checklib import PASSED, UNKNOWN, UNKNOWN_RESULT, CheckContext, address_type
+from compliance.engine import _bodies, _items
 
 _INTERP = re.compile(r"\$\{([^}]*)\}")
 _TOKEN = re.compile(r"((?:module\.[A-Za-z0-9_-]+\.)*)((?:data\.)?[a-z][a-z0-9]*_[a-z0-9_]+)\.([A-Za-z_][A-Za-z0-9_-]*)"
@@ -91,22 +92,6 @@ def _index(world: Any) -> dict[str, FileIndex]:
                     fi.referrers.setdefault(t, []).append(r.address)
     world.cache["awsrules"] = out
     return out
-
-
-def _items(obj: Any) -> Iterator[tuple[str, Any]]:
-    if isinstance(obj, dict):
-        yield from obj.items()
-    elif isinstance(obj, list):
-        for o in obj:
-            if isinstance(o, dict):
-                yield from o.items()
-
-
-def _bodies(obj: Any) -> Iterator[dict]:
-    if isinstance(obj, dict):
-        yield obj
-    elif isinstance(obj, list):
-        yield from (o for o in obj if isinstance(o, dict))
 
 
 def _static_providers(doc: dict, fi: FileIndex) -> None:
@@ -477,3 +462,17 @@ def bucket_sse(bucket: Node) -> tuple[str, Node | None]:
 
 def service_linked_role(service: str, name: str) -> str:
     return f":role/aws-service-role/{service}/{name}"
+
+
+def customer_key(ctx: CheckContext, attr: str) -> tuple[Any, Any, Any]:
+    """``(verdict, node, key)`` for a resource encrypted through ``attr``: verdict PASSED without a key, UNKNOWN when
+    the resource or its key cannot be read, else None with the resource's node and its customer-managed key."""
+    n = node(ctx)
+    if n is None:
+        return UNKNOWN_RESULT, None, None
+    kind, key = key_of(n, attr)
+    if kind == "none":
+        return PASSED, n, None
+    if kind != "cmk":
+        return UNKNOWN_RESULT, n, None
+    return None, n, key

@@ -1,7 +1,7 @@
 """PLAT_AWS_002: a trail encrypted with a customer-managed key: the key policy lets ``cloudtrail.amazonaws.com``
 generate data keys (``kms:GenerateDataKey*``) and describe the key; otherwise CloudTrail refuses the trail
 (InsufficientEncryptionPolicyException) or stops delivering logs."""
-from compliance.awsrules import allows, key_of, key_statements, node
+from compliance.awsrules import allows, customer_key, key_statements
 from compliance.checklib import FAILED, PASSED, UNKNOWN_RESULT, CheckCategories, PlatformCheck
 
 
@@ -13,14 +13,9 @@ class CloudTrailKmsKey(PlatformCheck):
     GUIDELINE = "https://docs.aws.amazon.com/awscloudtrail/latest/userguide/create-kms-key-policy-for-cloudtrail.html"
 
     def evaluate(self, attrs, ctx):
-        n = node(ctx)
-        if n is None:
-            return UNKNOWN_RESULT
-        kind, key = key_of(n, "kms_key_id")
-        if kind == "none":
-            return PASSED
-        if kind != "cmk":
-            return UNKNOWN_RESULT
+        verdict, n, key = customer_key(ctx, "kms_key_id")
+        if verdict is not None:
+            return verdict
         st = key_statements(key)
         if st is None:
             return UNKNOWN_RESULT

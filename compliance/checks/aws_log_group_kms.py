@@ -2,7 +2,7 @@
 group's region and its policy admits ``logs.<region>.amazonaws.com`` (Encrypt, Decrypt, GenerateDataKey); otherwise
 CreateLogGroup/AssociateKmsKey fails with AccessDeniedException ("The specified KMS key does not exist or is not
 allowed to be used")."""
-from compliance.awsrules import allows, key_of, key_statements, node
+from compliance.awsrules import allows, customer_key, key_statements
 from compliance.checklib import FAILED, PASSED, UNKNOWN_RESULT, CheckCategories, PlatformCheck
 
 
@@ -14,14 +14,9 @@ class LogGroupKmsKey(PlatformCheck):
     GUIDELINE = "https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/encrypt-log-data-kms.html"
 
     def evaluate(self, attrs, ctx):
-        n = node(ctx)
-        if n is None:
-            return UNKNOWN_RESULT
-        kind, key = key_of(n, "kms_key_id")
-        if kind == "none":
-            return PASSED
-        if kind != "cmk":
-            return UNKNOWN_RESULT
+        verdict, n, key = customer_key(ctx, "kms_key_id")
+        if verdict is not None:
+            return verdict
         region, key_region = n.region(), key.region()
         if region is None or key_region is None:
             return UNKNOWN_RESULT
