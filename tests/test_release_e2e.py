@@ -107,7 +107,7 @@ def test_release_then_deploy_then_failed_release_rolls_back(release_env: Release
     # the release published the workload as v2 and the launch template points at exactly that artifact
     assert instance_tags["AppArtifact"] == "workload/v2/app.tar.gz"
     assert rec["colours"]["green"]["artifact_key"] == "workload/v2/app.tar.gz"
-    published = deployed_dev.client("s3").get_object(Bucket=instance_tags["AppArtifactBucket"],
+    published = release_env.client("s3").get_object(Bucket=instance_tags["AppArtifactBucket"],
                                                      Key="workload/v2/app.tar.gz")["Body"].read()
     assert hashlib.sha256(published).hexdigest() == instance_tags["AppSha256"] == rec["colours"]["green"]["sha256"]
 

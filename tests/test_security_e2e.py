@@ -67,8 +67,10 @@ def test_permissions_boundary_ci_and_audit_roles(aws: Any) -> None:
     deploy = json.loads(deploy) if isinstance(deploy, str) else deploy
     (st,) = deploy["Statement"]
     assert st["Principal"]["Federated"].endswith(":oidc-provider/token.actions.githubusercontent.com")
-    assert st["Condition"]["StringLike"]["token.actions.githubusercontent.com:sub"] == [
-        f"repo:{SEC.ci_github_repository}:ref:refs/heads/main"]
+    # exact subjects (StringEquals): the deploy job declares the GitHub environment (pipeline/ci_identity.py)
+    assert st["Condition"] == {"StringEquals": {
+        "token.actions.githubusercontent.com:aud": "sts.amazonaws.com",
+        "token.actions.githubusercontent.com:sub": [f"repo:{SEC.ci_github_repository}:environment:dev"]}}
     providers = [p["Arn"] for p in iam.list_open_id_connect_providers()["OpenIDConnectProviderList"]]
     assert any(a.endswith("/token.actions.githubusercontent.com") for a in providers)
     audit = iam.get_role(RoleName=f"{PREFIX}-security-audit")["Role"]["AssumeRolePolicyDocument"]

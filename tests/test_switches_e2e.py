@@ -3,12 +3,14 @@ the emulator: apply, verify with boto3, an empty re-plan, destroy that leaves no
 pipeline-logic tests run on, so its apply and destroy times are printed (-s) for the README."""
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from pipeline.run import PipelineError
 from tests.conftest import own_emulator
 from tests.test_switches import shape
 
@@ -55,8 +57,14 @@ def test_small_environment_applies_replans_empty_and_destroys(workspace: Path) -
 
         pipe.verify_no_changes()
 
+        # the destroy goes through the stateful guard: refused until each stateful address is approved
+        with pytest.raises(PipelineError, match="refused: the destroy would delete") as refused:
+            pipe.destroy()
+        approvals = re.findall(r"--approve (\S+)", str(refused.value))
+        assert approvals and any(a.startswith("aws_s3_bucket.") for a in approvals), refused.value
+        assert pipe.tf.state_list(), "a refused destroy destroys nothing"
         started = time.monotonic()
-        pipe.destroy()
+        pipe.destroy(approvals=approvals)
         destroyed = time.monotonic() - started
         assert pipe.tf.state_list() == []
         assert not client("ec2").describe_vpcs(Filters=[{"Name": "cidr", "Values": [settings.network.vpc_cidr]}])[
