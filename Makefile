@@ -15,13 +15,15 @@ demo: setup
 	@$(RUN) python main.py deploy --env dev
 	@$(RUN) cat cdktf.local.out/stacks/dev/review.md
 	@echo; echo "dev is deployed to the local emulator: 'python main.py local status'; tear down with"
-	@echo "'python main.py destroy --env dev --yes' and 'python main.py local down'."
+	@echo "'python main.py destroy --env dev --yes' (it names the stateful resources to confirm with --approve ADDRESS)"
+	@echo "and 'python main.py local down'."
 
 ## Set up, then the whole test suite (unit, validate, plan + gate, end-to-end on an emulator of its own).
 test: setup
+	@bash .ci/install-system.sh
 	@$(RUN) python -m pytest -q -n 3 --dist loadgroup --no-loadscope-reorder --durations=25
 
-## Every test that needs neither Terraform nor the emulator (markers `e2e` and `validate` deselected), under 2 minutes.
+## Every test that needs neither Terraform nor the emulator (markers `e2e` and `validate` deselected).
 test-fast: setup
 	@$(RUN) python -m pytest -q -m "not e2e and not validate" --durations=10 tests
 
