@@ -22,12 +22,9 @@ from __future__ import annotations
 import argparse
 import datetime as _dt
 import json
-import os
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -48,46 +45,28 @@ def blocks_variant(doc: dict) -> dict:
     return out
 
 
-def _plan(stack: Path, env: dict[str, str]) -> dict[str, float]:
-    started = time.monotonic()
-    proc = subprocess.Popen(["terraform", "plan", "-refresh=false", "-lock=false", "-no-color", "-input=false"],
-                            cwd=stack, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode != 0:
-        sys.exit(f"terraform plan failed ({proc.returncode}): {proc.stderr.read().decode()[-2000:]}")
-    return {"wall_s": time.monotonic() - started, "cpu_s": usage.ru_utime + usage.ru_stime}
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repetitions", type=int, default=2)
     parser.add_argument("--target", type=float, default=0.9, help="max CPU ratio after/before")
     args = parser.parse_args()
 
-    import envs
-    from envs.target import Target
+    from bench_terraform_gc import plan_usage, prepare_dev  # the same dev, prepared and planned the same way
     from pipeline import local
-    from pipeline.run import Pipeline
-    from pipeline.synth import synthesize
 
     with tempfile.TemporaryDirectory(prefix="bench-plan-") as tmp:
         work = Path(tmp)
         running = local.start(work / ".build" / "local")
         try:
-            settings, target = envs.load_all()["dev"], Target(kind="local", endpoint=running.endpoint)
-            stack = synthesize({"dev": settings}, target, work / "out", commit="0123456789ab").stacks["dev"]
-            pipe = Pipeline(settings, target, stack.parent, work / ".build", say=lambda _: None)
-            pipe.bootstrap()
-            pipe.init()
+            folder, env, count = prepare_dev(work, running.endpoint)
+            stack = folder / "cdk.tf.json"
             after = json.loads(stack.read_text())
             variants = {"before (rule blocks)": blocks_variant(after), "after (rule_json)": after}
-            count = sum(len(v) for v in after.get("resource", {}).values())
             runs: dict[str, list[dict[str, float]]] = {k: [] for k in variants}
             for _ in range(args.repetitions):
                 for name, doc in variants.items():
                     stack.write_text(json.dumps(doc, indent=2))
-                    runs[name].append(_plan(stack.parent, pipe.tf.env))
+                    runs[name].append(plan_usage(folder, env))
         finally:
             local.stop(work / ".build" / "local")
 

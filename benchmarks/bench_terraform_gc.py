@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 RESULTS = ROOT / "benchmarks" / "results"
 
 
-def _prepare(work: Path, endpoint: str) -> tuple[Path, dict[str, str], int]:
+def prepare_dev(work: Path, endpoint: str) -> tuple[Path, dict[str, str], int]:
     """dev synthesized for the emulator at ``endpoint``, its state backend bootstrapped there and initialized, as a
     deploy does; returns the stack folder, the runner's Terraform environment and the resource count."""
     import envs
@@ -49,7 +49,7 @@ def _prepare(work: Path, endpoint: str) -> tuple[Path, dict[str, str], int]:
     return stack.parent, pipe.tf.env, sum(len(v) for v in doc.get("resource", {}).values())
 
 
-def _plan(stack: Path, env: dict[str, str]) -> dict[str, float]:
+def plan_usage(stack: Path, env: dict[str, str]) -> dict[str, float]:
     started = time.monotonic()
     proc = subprocess.Popen(["terraform", "plan", "-refresh=false", "-lock=false", "-no-color", "-input=false"],
                             cwd=stack, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -74,12 +74,12 @@ def main() -> int:
         work = Path(tmp)
         running = local.start(work / ".build" / "local")
         try:
-            stack, env, count = _prepare(work, running.endpoint)
+            stack, env, count = prepare_dev(work, running.endpoint)
             settings = {"default": "100", "runner": env["GOGC"]}
             runs: dict[str, list[dict[str, float]]] = {k: [] for k in settings}
             for _ in range(args.repetitions):
                 for name, gogc in settings.items():
-                    runs[name].append(_plan(stack, {**env, "GOGC": gogc}))
+                    runs[name].append(plan_usage(stack, {**env, "GOGC": gogc}))
         finally:
             local.stop(work / ".build" / "local")
 
