@@ -1,18 +1,36 @@
-"""What ``main.py check`` and ``main.py review`` dispatch to: everything including messages and exit codes.
+"""The command line: the one parser definition of every subcommand, the one dispatch, and the gate's commands.
 
-Exit codes: 0 pass, 1 blocking findings, 2 bad input (unreadable/invalid file, unknown environment, bad format),
-3 tool failure (Checkov crashed, timed out, or scanned nothing of a non-empty input).
+Every subcommand is a :class:`Command`: its name, its help, a function declaring its arguments and its handler. A
+command module declares its commands next to their handlers; a parser collects a list of them (:func:`build_parser`)
+and :func:`dispatch` runs the chosen one. Two programs are built this way:
+
+- ``platform-gate`` (:func:`main`, ``python -m compliance.cli``), the gate alone (the base install, no cdktf):
+  :data:`GATE_COMMANDS`, ``check`` and ``review``;
+- ``platform-iac`` / ``python main.py`` (``pipeline/cli.py``): every command, ``check`` and ``review`` among them with
+  these same argument declarations (its ``check`` synthesizes this project's environments first).
+
+This module imports nothing outside the standard library at import time (the gate, and with it Checkov, is imported
+where it is used), so that a missing or broken Checkov is exit 3 with the reason instead of a traceback.
+
+Exit codes: 0 pass, 1 blocking findings, 2 bad input (unreadable/invalid file, unknown environment, bad format or
+argument), 3 tool failure (Checkov crashed, timed out, or scanned nothing of a non-empty input).
 """
 from __future__ import annotations
 
+import argparse
 import json
+import os
+import re
 import sys
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Mapping, Sequence
+from typing import Callable, Iterable, Mapping, Sequence
 
 # The gate (and with it Checkov, whose check classes the project checks extend) is imported where it is used, so
 # that a missing or broken Checkov is exit 3 with the reason instead of a traceback at import.
 
+#: The report formats of ``check`` (equal to ``compliance.report.FORMATS``, which imports the gate; a test compares).
+CHECK_FORMATS = ("text", "json", "markdown", "sarif", "junit", "html")
 REVIEW_FORMATS = ("markdown", "json")
 
 
@@ -191,6 +209,182 @@ def review_command(plan_path: Path | str, fmt: str = "markdown", output: Path | 
     return 0
 
 
+
+
+# --------------------------------------------------------------------------------------------- the command framework
+Handler = Callable[[argparse.Namespace], int]
+
+
+@dataclass(frozen=True)
+class Command:
+    """One subcommand: ``arguments(parser)`` declares its options on its subparser; ``handler(args)`` runs it and
+    returns the exit code. ``json_result``: its ``--format json`` prints the result document of
+    ``pipeline/machine.py`` (everything the command says goes to stderr)."""
+
+    name: str
+    help: str
+    arguments: Callable[[argparse.ArgumentParser], None]
+    handler: Handler
+    json_result: bool = False
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, with the way to get help said after an error (argparse exits 2 already)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        self.exit(2, f"{self.prog}: error: {message}\nRun '{self.prog} --help' for the options.\n")
+
+
+def build_parser(prog: str, description: str, version: str, commands: Sequence[Command], *,
+                 global_arguments: Callable[[argparse.ArgumentParser], None] | None = None,
+                 command_required: bool = True) -> Parser:
+    """The parser of a program made of ``commands``; the chosen one's handler is ``args.handler``."""
+    names = [c.name for c in commands]
+    duplicated = sorted({n for n in names if names.count(n) > 1})
+    if duplicated:
+        raise ValueError(f"subcommand declared twice: {', '.join(duplicated)}")
+    parser = Parser(prog=prog, description=description)
+    parser.add_argument("-V", "--version", action="version", version=version)
+    if global_arguments is not None:
+        global_arguments(parser)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser, required=command_required)
+    for command in commands:
+        p = sub.add_parser(command.name, help=command.help, description=command.help)
+        command.arguments(p)
+        p.set_defaults(handler=command.handler, json_result=command.json_result)
+    return parser
+
+
+def dispatch(args: argparse.Namespace, run: Callable[[argparse.Namespace, Handler], int] | None = None) -> int:
+    """Run the parsed command: the argument checks every command shares (exit 2 before any work), then its handler
+    (through ``run(args, handler)`` when the program wraps every command, as ``platform-iac`` does)."""
+    problem = argument_problem(args)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr, flush=True)
+        return 2
+    return run(args, args.handler) if run is not None else args.handler(args)
+
+
+def program_version(distribution: str = "platform-iac") -> str:
+    """The installed distribution's version (``pyproject.toml`` when run from a checkout that is not installed)."""
+    from importlib import metadata
+
+    try:
+        return metadata.version(distribution)
+    except metadata.PackageNotFoundError:
+        import tomllib
+
+        pyproject = Path(__file__).resolve().parents[1] / "pyproject.toml"
+        try:
+            return tomllib.loads(pyproject.read_text())["project"]["version"]
+        except (OSError, KeyError, ValueError):
+            return "(not installed)"
+
+
+# --------------------------------------------------------------------------------------------- shared arguments
+#: A Terraform resource instance address (``module.m["k"].aws_db_instance.main[0]``): what ``--approve`` names.
+#: https://developer.hashicorp.com/terraform/cli/state/resource-addressing
+_INDEX = r'(\[(\d+|"[^"\\]*")\])?'
+ADDRESS = re.compile(rf'^(module\.[A-Za-z_][A-Za-z0-9_-]*{_INDEX}\.)*(data\.)?[a-z][a-z0-9_]*\.[A-Za-z_][A-Za-z0-9_-]*'
+                     rf'{_INDEX}$')
+
+
+def existing_file_option(p: argparse.ArgumentParser, flag: str, help: str) -> None:
+    """An option naming a file that must exist (refused with exit 2 before any work when it does not)."""
+    action = p.add_argument(flag, metavar="FILE", help=help)
+    p.set_defaults(existing_files=(*(p.get_default("existing_files") or ()), action.dest))
+
+
+def approve_argument(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--approve", action="append", default=[], metavar="ADDRESS",
+                   help="approve the delete/replace of this stateful resource address (repeatable)")
+
+
+def waivers_argument(p: argparse.ArgumentParser) -> None:
+    existing_file_option(p, "--waivers", "waivers file (default: compliance/waivers.toml)")
+
+
+def policy_dir_argument(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--policy-dir", metavar="DIR",
+                   help="folder of <env>.toml policies and organisation.toml (default: the project's)")
+
+
+def argument_problem(args: argparse.Namespace) -> str | None:
+    """A path or address argument that cannot work, refused before any work (no synthesis, no scan, nothing
+    written)."""
+    output = getattr(args, "output", None)
+    if output and Path(output).is_dir():  # every command's report or runbook file
+        return f"--output {output} is a folder; give the path of a file to write to"
+    bad = [a for a in getattr(args, "approve", None) or () if not ADDRESS.match(a)]
+    if bad:  # an approval matches addresses exactly: a malformed one would silently approve nothing
+        return (f"--approve {bad[0]!r} is not a Terraform resource address; name the resource as the plan does, "
+                "e.g. --approve aws_db_instance.main or --approve 'module.data.aws_s3_bucket.logs[0]'")
+    for dest in getattr(args, "existing_files", None) or ():
+        given = getattr(args, dest, None)
+        if given and not Path(given).is_file():
+            what = "does not exist" if not Path(given).exists() else "is not a file"
+            flag = "--" + dest.replace("_", "-")
+            return f"{flag} {given} {what}; pass an existing file or leave {flag} out for the default"
+    return None
+
+
+# --------------------------------------------------------------------------------------------- the gate's commands
+def check_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("files", nargs="*", metavar="FILE",
+                   help="Terraform JSON (*.tf.json) or plan JSON files (what pre-commit passes); a file holding "
+                        "format_version is read as a plan")
+    p.add_argument("--env", help="environment whose policy applies (platform-iac also synthesizes envs/<env>.toml "
+                                 "and gates it; default: every environment, or the strictest policy for other input)")
+    p.add_argument("--plan", action="append", default=[], metavar="FILE", help="plan JSON (terraform show -json)")
+    p.add_argument("--tf-json", action="append", default=[], metavar="PATH", help="Terraform JSON file or folder")
+    p.add_argument("--format", choices=CHECK_FORMATS, default="text")
+    p.add_argument("--output", metavar="FILE", help="write the report here instead of standard output")
+    waivers_argument(p)
+    p.add_argument("-v", "--verbose", action="store_true",
+                   help="text report: list every finding, not one line per check")
+    approve_argument(p)
+    policy_dir_argument(p)
+
+
+def split_inputs(args: argparse.Namespace) -> tuple[list[Path], list[Path]]:
+    """``(Terraform JSON, plan JSON)`` of ``check``: ``--tf-json``, ``--plan`` and the files named positionally, each
+    read as a plan when it holds ``format_version``."""
+    tf_json, plans = [Path(p) for p in args.tf_json], [Path(p) for p in args.plan]
+    for name in args.files:
+        (plans if _is_plan_json(Path(name)) else tf_json).append(Path(name))
+    return tf_json, plans
+
+
+def gate_check(args: argparse.Namespace) -> int:
+    """``check``: the gate on the Terraform JSON and plan JSON given, under ``--env``'s policy (or the strictest)."""
+    tf_json, plans = split_inputs(args)
+    return check_command(tf_json, plans, args.env, args.format, args.output, args.waivers, args.approve,
+                         verbose=args.verbose, policy_dir=args.policy_dir)
+
+
+def review_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("plan_json", metavar="PLAN_JSON", help="plan JSON (terraform show -json)")
+    p.add_argument("--format", choices=REVIEW_FORMATS, default="markdown")
+    p.add_argument("--output", metavar="FILE", help="write the review here instead of standard output")
+    p.add_argument("--env", help="environment whose policy the plan gate applies (with --gate)")
+    p.add_argument("--gate", action="store_true",
+                   help="run the plan gate too and include its findings and verdict (the exit code stays 0)")
+    p.add_argument("--title", help="the review's heading")
+    policy_dir_argument(p)
+
+
+def gate_review(args: argparse.Namespace) -> int:
+    """``review``: render a plan JSON for a pull request."""
+    return review_command(args.plan_json, args.format, args.output, environment=args.env, run_gate=args.gate,
+                          title=args.title, policy_dir=args.policy_dir)
+
+
+CHECK = Command("check", "compliance gate on Terraform JSON or a plan JSON", check_arguments, gate_check)
+REVIEW = Command("review", "render a Terraform plan JSON for a pull request", review_arguments, gate_review)
+GATE_COMMANDS = (CHECK, REVIEW)
+
+
 def _is_plan_json(path: Path) -> bool:
     """Whether a file named on the command line is a plan JSON (it has ``format_version``) rather than Terraform
     JSON; an unreadable one counts as Terraform JSON, whose reader then names the problem (exit 2)."""
@@ -201,60 +395,19 @@ def _is_plan_json(path: Path) -> bool:
     return isinstance(doc, dict) and "format_version" in doc
 
 
-def _version() -> str:
-    from importlib import metadata
-
-    try:
-        return metadata.version("platform-iac")
-    except metadata.PackageNotFoundError:
-        return "(not installed)"
+def build_gate_parser(prog: str | None = None) -> Parser:
+    if prog is None:
+        name = os.path.basename(sys.argv[0]) if sys.argv else ""
+        prog = "platform-gate" if name == "platform-gate" else "python -m compliance.cli"
+    return build_parser(prog, "The compliance gate: check Terraform JSON or a plan JSON against the policy, review "
+                              "a plan. Exit 0 pass, 1 blocked, 2 bad input, 3 tool failure.",
+                        f"platform-gate {program_version()}", GATE_COMMANDS)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Stand-alone entry (``python -m compliance.cli check|review ...``) for CI systems without main.py."""
-    import argparse
-
-    import os
-
-    name = os.path.basename(sys.argv[0]) if sys.argv else ""
-    ap = argparse.ArgumentParser(prog="platform-gate" if name == "platform-gate" else "python -m compliance.cli",
-                                 description="The compliance gate: check Terraform JSON or a plan JSON against the "
-                                             "policy, review a plan. Exit 0 pass, 1 blocked, 2 bad input, 3 tool "
-                                             "failure.")
-    ap.add_argument("-V", "--version", action="version", version=f"platform-gate {_version()}")
-    sub = ap.add_subparsers(dest="cmd", required=True)
-    c = sub.add_parser("check")
-    c.add_argument("files", nargs="*", metavar="FILE",
-                   help="Terraform JSON (*.tf.json) or plan JSON files (what pre-commit passes); a file holding "
-                        "format_version is read as a plan")
-    c.add_argument("--env", default=None)
-    c.add_argument("--tf-json", action="append", default=[])
-    c.add_argument("--plan", action="append", default=[])
-    c.add_argument("--format", default="text")
-    c.add_argument("--output")
-    c.add_argument("--waivers")
-    c.add_argument("--approve", action="append", default=[])
-    c.add_argument("-v", "--verbose", action="store_true")
-    c.add_argument("--policy-dir", help="folder of <env>.toml policies and organisation.toml (default: the project's)")
-    r = sub.add_parser("review")
-    r.add_argument("plan")
-    r.add_argument("--format", default="markdown")
-    r.add_argument("--output")
-    r.add_argument("--env", default=None)
-    r.add_argument("--gate", action="store_true")
-    r.add_argument("--title")
-    r.add_argument("--policy-dir")
-    a = ap.parse_args(argv)
-    if getattr(a, "output", None) and Path(a.output).is_dir():
-        print(f"error: --output {a.output} is a folder; give the path of a file to write to", file=sys.stderr)
-        return 2
-    if a.cmd == "check":
-        for name in a.files:
-            (a.plan if _is_plan_json(Path(name)) else a.tf_json).append(name)
-        return check_command(a.tf_json, a.plan, a.env, a.format, a.output, a.waivers, a.approve, verbose=a.verbose,
-                             policy_dir=a.policy_dir)
-    return review_command(a.plan, a.format, a.output, environment=a.env, run_gate=a.gate, title=a.title,
-                          policy_dir=a.policy_dir)
+    """``platform-gate`` (``python -m compliance.cli check|review ...``): the gate alone, for CI systems and other
+    repositories without the generator."""
+    return dispatch(build_gate_parser().parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -18,9 +18,11 @@ import tempfile
 from pathlib import Path
 from typing import Callable
 
+from compliance.cli import Command
 from envs.schema import EnvironmentSettings
-from envs.target import AWS, Target
+from envs.target import Target
 
+from .cli_helpers import bad_settings, env_argument, fail, target, target_argument
 from .run import EXIT_BAD_INPUT, EXIT_OK, EXIT_TOOL, Pipeline, PipelineError, default_build_dir
 
 REAL_HEADER = "**Plan against the real state of {env}** (read-only plan role, `-lock=false`, refreshed)"
@@ -36,12 +38,10 @@ def cmd_ci(args: argparse.Namespace) -> int:
     from envs import SettingsError
 
     from . import synth as synth_mod
-    from .commands import _bad_settings
-
     try:
         settings = synth_mod.load_settings([args.env], args.envs_dir)[args.env]
     except SettingsError as exc:
-        return _bad_settings(exc)
+        return bad_settings(exc)
     if not settings.security.ci_github_repository:
         print(f"error: envs/{args.env}.toml: security.ci_github_repository is not set, so {args.env} has no CI "
               "roles; set it to the repository's owner/name")
@@ -91,19 +91,17 @@ def cmd_pr_plan(args: argparse.Namespace) -> int:
 
     from . import local
     from . import synth as synth_mod
-    from .commands import _bad_settings, _target, fail
     from .local import EmulatorError
     from .tfconfig import TerraformSetupError
 
     try:
         settings = synth_mod.load_settings([args.env], args.envs_dir)[args.env]
     except SettingsError as exc:
-        return _bad_settings(exc)
+        return bad_settings(exc)
     build = default_build_dir()
     try:
         if args.mode == "real":
-            target = AWS if args.target == "aws" else _target("local")
-            return _synth_and_plan(settings, target, build, args, synth_mod)
+            return _synth_and_plan(settings, target(args.target), build, args, synth_mod)
         # a private, empty emulator: nothing of a local deployment leaks into the fallback plan
         with tempfile.TemporaryDirectory(prefix="pr-plan-emulator-") as state:
             emulator = local.start(Path(state))
@@ -125,3 +123,26 @@ def _synth_and_plan(settings: EnvironmentSettings, target: Target, build: Path, 
     result = synth_mod.synthesize({settings.name: settings}, target, synth_mod.outdir_for(target))
     return pr_plan(settings, target, result.stacks[settings.name].parent, build, args.mode, Path(args.outdir),
                    reason=args.fallback_reason or "")
+
+
+def _ci_arguments(p: argparse.ArgumentParser) -> None:
+    csub = p.add_subparsers(dest="ci_command", metavar="CI_COMMAND", required=True, parser_class=type(p))
+    c = csub.add_parser("role", help="arn=… and region=… of the environment's CI role (for $GITHUB_OUTPUT)")
+    env_argument(c)
+    c.add_argument("--role", choices=("deploy", "plan"), required=True)
+
+
+def _pr_plan_arguments(p: argparse.ArgumentParser) -> None:
+    env_argument(p)
+    p.add_argument("--mode", choices=("real", "emulator"), required=True,
+                   help="real: the environment's state backend (--target); emulator: a fresh, empty emulator")
+    target_argument(p, default="aws")
+    p.add_argument("--fallback-reason", help="why the emulator path is taken (first line of the comment)")
+    p.add_argument("--outdir", default="reports", help="where the review and SARIF files go (default: reports)")
+
+
+COMMANDS = (
+    Command("ci", "CI helpers the workflows run: `ci role` prints a CI role's ARN and region", _ci_arguments, cmd_ci),
+    Command("pr-plan", "the pull-request plan of one environment: real state (plan role, -lock=false) or a fresh "
+                       "emulator; gated once; review for the PR comment", _pr_plan_arguments, cmd_pr_plan),
+)

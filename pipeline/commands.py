@@ -1,61 +1,26 @@
-"""The subcommands of ``python main.py``: each returns the process exit code."""
+"""The core subcommands of ``python main.py`` (synth, check, plan, review, deploy, drift, destroy, rollback,
+promote, approve, bootstrap, local): each declared in :data:`COMMANDS` with its arguments and its handler, which
+returns the process exit code. The dispatcher is ``pipeline/cli.py``; the helpers every command module shares are
+in ``pipeline/cli_helpers.py`` (this module imports neither back)."""
 from __future__ import annotations
 
 import argparse
-import re
+import dataclasses
 import sys
 from pathlib import Path
-from typing import Callable
 
+from compliance import cli as gate_cli
+from compliance.cli import Command
 from envs import SettingsError
-from envs.target import AWS, Target
+from envs.target import AWS
 
 from . import machine, synth as synth_mod
 from .bootstrap import bootstrap_state
+from .cli_helpers import (approve_argument, bad_settings, env_argument, fail, guarded, local_state_dir,
+                          lock_timeout_argument, orchestrate, prepare, result_format_argument, say,
+                          target as deploy_target, target_argument, waivers_argument)
 from .local import EmulatorError
-from .run import (EXIT_BAD_INPUT, EXIT_BLOCKED, EXIT_OK, EXIT_TOOL, Pipeline, PipelineError, backend_spec,
-                  default_build_dir, drift_report)
-from .tfconfig import TerraformSetupError
-
-
-def local_state_dir() -> Path:
-    """Where ``local up`` records the emulator it started (pid, port) and its log."""
-    return default_build_dir() / "local"
-
-
-
-def say(message: str) -> None:
-    print(message, flush=True)
-
-
-def fail(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
-def emit_report(text: str, output: str | None, label: str) -> None:
-    """A report to ``output`` (saying where it went) or to stdout."""
-    if output:
-        Path(output).write_text(text)
-        say(f"{label}: {output}")
-    else:
-        print(text, end="", flush=True)
-
-
-def _bad_settings(exc: SettingsError) -> int:
-    fail("error: bad settings (nothing was synthesized or applied):")
-    for problem in exc.problems:
-        fail(f"  {problem}")
-    return EXIT_BAD_INPUT
-
-
-def refuse_switched_off(env: str, envs_dir: str | None, field: str, missing: str) -> int:
-    """Exit 2 for a command that needs a tier the environment's settings switch off (``field`` is false)."""
-    from envs.loader import envs_dir as settings_dir
-
-    path = settings_dir(envs_dir) / f"{env}.toml"
-    fail(f"error: {path}: {field} = false, so {env} has no {missing}; set {field} = true (or remove the line) "
-         "and deploy before running this command")
-    return EXIT_BAD_INPUT
+from .run import EXIT_BAD_INPUT, EXIT_BLOCKED, EXIT_OK, EXIT_TOOL, backend_spec, drift_report
 
 
 def app_mode(args: argparse.Namespace) -> int:
@@ -90,8 +55,8 @@ def _synth(names: list[str] | None, target_kind: str, outdir: str | None, envs_d
     try:
         settings = synth_mod.load_settings(names, envs_dir)
     except SettingsError as exc:
-        return _bad_settings(exc)
-    target = _target(target_kind)
+        return bad_settings(exc)
+    target = deploy_target(target_kind)
     folder = synth_mod.outdir_for(target, outdir)
     blocked = next((p for p in (folder, *folder.parents) if p.exists() and not p.is_dir()), None)
     if blocked is not None:
@@ -101,84 +66,29 @@ def _synth(names: list[str] | None, target_kind: str, outdir: str | None, envs_d
     try:
         result = synth_mod.synthesize(settings, target, folder)
     except SettingsError as exc:
-        return _bad_settings(exc)
+        return bad_settings(exc)
     for name, path in result.stacks.items():
         say(f"synthesized {name} ({target.kind}): {path}")
     return EXIT_OK
 
 
-def _local_target() -> Target:
-    from . import local
-
-    return Target(kind="local", endpoint=local.start(local_state_dir()).endpoint)
-
-
-def _target(kind: str) -> Target:
-    return AWS if kind == "aws" else _local_target()
-
-
-def _prepare(args: argparse.Namespace) -> tuple[Pipeline, Path]:
-    """Validate settings, start the emulator on the local target, synthesize the environment's stack."""
-    settings = synth_mod.load_settings([args.env], args.envs_dir)[args.env]
-    target = _target(args.target)
-    result = synth_mod.synthesize({args.env: settings}, target, synth_mod.outdir_for(target))
-    stack_json = result.stacks[args.env]
-    say(f"synthesized {args.env} ({target.kind}{' at ' + target.endpoint if target.endpoint else ''}): {stack_json}")
-    return Pipeline(settings, target, stack_json.parent, default_build_dir(), say=say), stack_json
-
-
-def _guarded(step: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
-    """Map the pipeline's failures to the exit-code contract."""
-
-    def run(args: argparse.Namespace) -> int:
-        try:
-            return step(args)
-        except SettingsError as exc:
-            return _bad_settings(exc)
-        except PipelineError as exc:
-            fail(f"error: {exc}")
-            return exc.exit_code
-        except (TerraformSetupError, EmulatorError) as exc:
-            fail(f"error: {exc}")
-            return EXIT_TOOL
-        except ImportError as exc:  # a broken installation (e.g. Checkov missing): a tool failure, not a verdict
-            fail(f"error: a required tool cannot be loaded ({type(exc).__name__}: {exc}); nothing was applied. "
-                 "Install the project's dependencies (`pip install -e '.[generator]'`) and run again")
-            return EXIT_TOOL
-
-    run.__doc__ = step.__doc__
-    return run
-
-
-def _orchestrate(args: argparse.Namespace, **options: object):
-    """Run the deployment orchestrator for ``args.env`` (every gate, recorded in the run log)."""
-    from .orchestrator import DeploymentOrchestrator, RunOptions
-
-    opts = RunOptions(env=args.env, target=args.target, envs_dir=args.envs_dir,
-                      approvals=tuple(getattr(args, "approve", None) or ()),
-                      lock_timeout=getattr(args, "lock_timeout", "0s"), waivers=getattr(args, "waivers", None),
-                      **options)  # type: ignore[arg-type]
-    orchestrator = machine.facts["orchestrator"] = DeploymentOrchestrator(opts, say=say)  # for --format json
-    return orchestrator.run()
-
-
-@_guarded
+@guarded
 def cmd_plan(args: argparse.Namespace) -> int:
-    record = _orchestrate(args, kind="plan", apply=False)
+    record = orchestrate(args, kind="plan", apply=False)
     say(f"[{args.env}] plan: gate passed; plan digest: {record.plan_digest}")
     return EXIT_OK
 
 
-@_guarded
+@guarded
 def cmd_deploy(args: argparse.Namespace) -> int:
-    _orchestrate(args, kind="deploy", recover=args.recover)
+    orchestrate(args, kind="deploy", recover=args.recover)
     say(f"[{args.env}] deployed")
     return EXIT_OK
 
 
-@_guarded
+@guarded
 def cmd_drift(args: argparse.Namespace) -> int:
-    pipe, stack_json = _prepare(args)
+    pipe, stack_json = prepare(args)
     machine.facts["pipe"] = pipe
     pipe.init()
     drift = machine.facts["drift"] = pipe.drift()
@@ -187,19 +97,19 @@ def cmd_drift(args: argparse.Namespace) -> int:
         return EXIT_BLOCKED if drift else EXIT_OK
     addresses = [rc["address"] for rc in drift]
     say(f"[{args.env}] correcting drift of {len(addresses)} resource(s) through the gates")
-    _orchestrate(args, kind="drift-correct", stack_json=stack_json, source={"drift": addresses})
+    orchestrate(args, kind="drift-correct", stack_json=stack_json, source={"drift": addresses})
     say(f"[{args.env}] drift corrected")
     return EXIT_OK
 
 
-@_guarded
+@guarded
 def cmd_rollback(args: argparse.Namespace) -> int:
     from .aws import client
     from .recovery import rollback_target
     from .runlog import RunLog
 
     settings = synth_mod.load_settings([args.env], args.envs_dir)[args.env]
-    target = _target(args.target)
+    target = deploy_target(args.target)
     log = RunLog(client("s3", settings.region, target.endpoint), settings.state_bucket, settings.name)
     try:
         run = rollback_target(log.runs(), args.to)
@@ -207,18 +117,18 @@ def cmd_rollback(args: argparse.Namespace) -> int:
         fail(f"refused: rollback of {args.env}: {exc}")
         return EXIT_BAD_INPUT if args.to else EXIT_BLOCKED
     say(f"[{args.env}] rolling back to run {run.id} (commit {run.commit}, deployed {run.started_at} by {run.who})")
-    _orchestrate(args, kind="rollback", config=log.get_release(run), config_endpoint=run.endpoint,
+    orchestrate(args, kind="rollback", config=log.get_release(run), config_endpoint=run.endpoint,
                  source={"rollback_to": run.id, "commit": run.commit})
     say(f"[{args.env}] rolled back to run {run.id} (commit {run.commit})")
     return EXIT_OK
 
 
-@_guarded
+@guarded
 def cmd_promote(args: argparse.Namespace) -> int:
     from .promotion import PromotionRefused, check_promotion
 
     loaded = synth_mod.load_settings([args.source, args.to], args.envs_dir)
-    target = _target(args.target)
+    target = deploy_target(args.target)
     try:
         promotion = check_promotion(loaded[args.source], loaded[args.to], target, synth_mod.current_commit(),
                                     args.commit)
@@ -228,18 +138,18 @@ def cmd_promote(args: argparse.Namespace) -> int:
     say(f"promoting commit {promotion.commit} from {args.source} (run {promotion.source_run.id}, "
         f"{promotion.source_run.started_at}) to {args.to}")
     args.env = args.to
-    _orchestrate(args, kind="promote", source={"promoted_from": args.source, "source_run": promotion.source_run.id})
+    orchestrate(args, kind="promote", source={"promoted_from": args.source, "source_run": promotion.source_run.id})
     say(f"[{args.to}] promoted commit {promotion.commit} from {args.source}")
     return EXIT_OK
 
 
-@_guarded
+@guarded
 def cmd_approve(args: argparse.Namespace) -> int:
     from .approvals import ApprovalError, record_approval
     from .aws import client
 
     settings = synth_mod.load_settings([args.env], args.envs_dir)[args.env]
-    target = _target(args.target)
+    target = deploy_target(args.target)
     try:
         approval, url = record_approval(client("s3", settings.region, target.endpoint), settings.state_bucket,
                                         settings.name, args.plan_digest, args.by, args.valid_hours, args.note or "")
@@ -251,19 +161,7 @@ def cmd_approve(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def cmd_env(args: argparse.Namespace) -> int:
-    from .envsync import cmd_env_sync
-
-    return cmd_env_sync(args)
-
-
-def cmd_cleanup(args: argparse.Namespace) -> int:
-    from .ephemeral import cmd_cleanup as run
-
-    return run(args)
-
-
-@_guarded
+@guarded
 def cmd_destroy(args: argparse.Namespace) -> int:
     settings = synth_mod.load_settings([args.env], args.envs_dir)[args.env]
     if settings.protected and not args.allow_protected:
@@ -278,17 +176,17 @@ def cmd_destroy(args: argparse.Namespace) -> int:
         if answer.strip() != args.env:
             fail("not confirmed; nothing was destroyed")
             return EXIT_BLOCKED
-    pipe, _ = _prepare(args)
+    pipe, _ = prepare(args)
     pipe.init()
     pipe.destroy(approvals=tuple(getattr(args, "approve", None) or ()))  # the stateful guard, then the saved plan
     say(f"[{args.env}] destroyed")
     return EXIT_OK
 
 
-@_guarded
+@guarded
 def cmd_bootstrap(args: argparse.Namespace) -> int:
     settings = synth_mod.load_settings([args.env], args.envs_dir)[args.env]
-    target = _target(args.target)
+    target = deploy_target(args.target)
     for action in bootstrap_state(backend_spec(settings, target), target.endpoint):
         say(f"bootstrap {args.env}: {action}")
     return EXIT_OK
@@ -318,29 +216,32 @@ def cmd_local(args: argparse.Namespace) -> int:
 
 def cmd_check(args: argparse.Namespace) -> int:
     """Our environments (``--env E``, or all when nothing else is named) are synthesized afresh and each gated under
-    its own policy, in one Checkov process; ``--tf-json``/``--plan`` alone scan any input under ``--env``'s policy,
-    or the strictest (prod) one."""
-    from compliance.cli import check_command, output_problem, scanner_missing
+    its own policy, in one Checkov process; ``--tf-json``/``--plan``/files alone scan any input under ``--env``'s
+    policy, or the strictest (prod) one. The arguments are the gate's (``compliance.cli.check_arguments``)."""
+    from compliance.cli import check_command, output_problem, scanner_missing, split_inputs
     from compliance.policy import PolicyError, load_policy
 
-    tf_json = [Path(p) for p in args.tf_json]
+    tf_json, plans = split_inputs(args)
+    policy_dir = Path(args.policy_dir) if args.policy_dir else None
     file_environments: dict[str, str] = {}
     # Every refusal that needs no synthesis comes first (output path, settings, policies, scanners): nothing is
     # written for a check that cannot run.
     problem = output_problem(args.output)
+    if policy_dir is not None and not policy_dir.is_dir():
+        problem = f"--policy-dir {policy_dir} is not a folder; give the folder holding <env>.toml policy files"
     if problem:
         fail(f"error: {problem}")
         return EXIT_BAD_INPUT
     try:
-        if args.env or not (args.tf_json or args.plan):
+        if args.env or not (tf_json or plans):
             settings = synth_mod.load_settings([args.env] if args.env else None, args.envs_dir)
             for name in settings:  # each environment is gated under its own policy
-                load_policy(name)
+                load_policy(name, policy_dir)
         else:
             settings = {}
-            load_policy(None)  # the strictest policy applies to foreign input
+            load_policy(None, policy_dir)  # the strictest policy applies to foreign input
     except SettingsError as exc:
-        return _bad_settings(exc)
+        return bad_settings(exc)
     except PolicyError as exc:
         fail(f"error: {exc}; nothing was synthesized or scanned")
         return EXIT_BAD_INPUT
@@ -352,81 +253,127 @@ def cmd_check(args: argparse.Namespace) -> int:
         try:
             result = synth_mod.synthesize(settings, AWS, synth_mod.outdir_for(AWS))
         except SettingsError as exc:
-            return _bad_settings(exc)
+            return bad_settings(exc)
         file_environments = {str(path): name for name, path in result.stacks.items()}
         tf_json += list(result.stacks.values())
-    return check_command(tf_json, [Path(p) for p in args.plan], args.env, args.format, args.output,
+    return check_command(tf_json, plans, args.env, args.format, args.output,
                          Path(args.waivers) if args.waivers else None, args.approve,
                          file_environments=file_environments if not args.env else None,
-                         verbose=getattr(args, "verbose", False))
+                         verbose=args.verbose, policy_dir=policy_dir)
 
 
-def cmd_review(args: argparse.Namespace) -> int:
-    from compliance.cli import review_command
-
-    return review_command(Path(args.plan_json), args.format, args.output)
-
-
-COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
-    "synth": cmd_synth,
-    "check": cmd_check,
-    "plan": cmd_plan,
-    "review": cmd_review,
-    "deploy": cmd_deploy,
-    "drift": cmd_drift,
-    "destroy": cmd_destroy,
-    "bootstrap": cmd_bootstrap,
-    "local": cmd_local,
-    "rollback": cmd_rollback,
-    "promote": cmd_promote,
-    "approve": cmd_approve,
-    "env": cmd_env,
-    "cleanup": cmd_cleanup,
-    "runbook": lambda args: __import__("pipeline.runbook", fromlist=["cmd_runbook"]).cmd_runbook(args),
-    "sla": lambda args: __import__("pipeline.sla", fromlist=["cmd_sla"]).cmd_sla(args),
-    "cost": lambda args: __import__("pipeline.cost_report", fromlist=["cmd_cost"]).cmd_cost(args),
-    "release": lambda args: __import__("pipeline.release", fromlist=["cmd_release"]).cmd_release(args),
-    "ci": lambda args: __import__("pipeline.ci_commands", fromlist=["cmd_ci"]).cmd_ci(args),
-    "pr-plan": lambda args: __import__("pipeline.ci_commands", fromlist=["cmd_pr_plan"]).cmd_pr_plan(args),
-}
-
-
-#: A Terraform resource instance address (``module.m["k"].aws_db_instance.main[0]``): what ``--approve`` names.
-#: https://developer.hashicorp.com/terraform/cli/state/resource-addressing
-_INDEX = r'(\[(\d+|"[^"\\]*")\])?'
-_ADDRESS = re.compile(rf'^(module\.[A-Za-z_][A-Za-z0-9_-]*{_INDEX}\.)*(data\.)?[a-z][a-z0-9_]*\.[A-Za-z_][A-Za-z0-9_-]*'
-                      rf'{_INDEX}$')
-
-
-def _argument_problem(args: argparse.Namespace) -> str | None:
-    """A path argument that cannot work, refused before any work (no synthesis, no scan, nothing written)."""
-    output = getattr(args, "output", None)
-    if output and Path(output).is_dir():  # every command's report or runbook file
-        return f"--output {output} is a folder; give the path of a file to write to"
-    bad = [a for a in getattr(args, "approve", None) or () if not _ADDRESS.match(a)]
-    if bad:  # an approval matches addresses exactly: a malformed one would silently approve nothing
-        return (f"--approve {bad[0]!r} is not a Terraform resource address; name the resource as the plan does, "
-                "e.g. --approve aws_db_instance.main or --approve 'module.data.aws_s3_bucket.logs[0]'")
-    for option in ("waivers", "rules"):
-        given = getattr(args, option, None)
-        if given and not Path(given).is_file():
-            what = "does not exist" if not Path(given).exists() else "is not a file"
-            return f"--{option} {given} {what}; pass an existing file or leave --{option} out for the default"
-    return None
-
-
-def dispatch(args: argparse.Namespace) -> int:
-    problem = _argument_problem(args)
-    if problem:
-        fail(f"error: {problem}")
-        return EXIT_BAD_INPUT
+# --------------------------------------------------------------------------------------------- declarations
+def _port(text: str) -> int:
+    """A TCP port number (1 to 65535); anything else is refused by the parser (exit 2)."""
     try:
-        if machine.wants_json(args):
-            return machine.run_as_json(args, COMMANDS[args.command])
-        return COMMANDS[args.command](args)
-    except ImportError as exc:
-        # A broken installation (Checkov or another dependency missing or failing to import): a tool failure, said
-        # in one line, never a verdict (exit 3).
-        fail(f"error: a required tool cannot be loaded ({type(exc).__name__}: {exc}); nothing was scanned, "
-             "synthesized or applied. Install the project's dependencies (`pip install -e '.[generator]'`) and run again")
-        return EXIT_TOOL
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is outside 1..65535")
+    return port
+
+
+def _synth_arguments(p: argparse.ArgumentParser) -> None:
+    env_argument(p, required=False)
+    target_argument(p, default="aws")
+    p.add_argument("--outdir", help="output folder (default: cdktf.out, or cdktf.local.out for --target local)")
+
+
+def _plan_arguments(p: argparse.ArgumentParser) -> None:
+    env_argument(p)
+    target_argument(p)
+    result_format_argument(p)
+    approve_argument(p)
+    waivers_argument(p)
+
+
+def _deploy_arguments(p: argparse.ArgumentParser) -> None:
+    _plan_arguments(p)
+    lock_timeout_argument(p)
+    p.add_argument("--recover", action="store_true",
+                   help="proceed over a partial apply reported by the run log: re-plan from the partial state and "
+                        "apply the rest through every gate")
+
+
+def _drift_arguments(p: argparse.ArgumentParser) -> None:
+    env_argument(p)
+    target_argument(p)
+    p.add_argument("--format", choices=("text", "markdown", "json"), default="text",
+                   help="json: the result as one JSON document on stdout (progress on stderr)")
+    p.add_argument("--correct", action="store_true",
+                   help="re-apply the configuration through every gate of the orchestrator when drift is found")
+    approve_argument(p)
+    waivers_argument(p)
+
+
+def _destroy_arguments(p: argparse.ArgumentParser) -> None:
+    env_argument(p)
+    target_argument(p)
+    p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    p.add_argument("--allow-protected", action="store_true",
+                   help="explicit override needed to destroy an environment whose protection_level is high")
+    approve_argument(p)
+
+
+def _rollback_arguments(p: argparse.ArgumentParser) -> None:
+    env_argument(p)
+    target_argument(p)
+    p.add_argument("--to", metavar="RUN", help="run id from the run log (default: the last good release before the "
+                                               "configuration applied now)")
+    approve_argument(p)
+    waivers_argument(p)
+    lock_timeout_argument(p)
+
+
+def _promote_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--from", dest="source", required=True, help="source environment (e.g. staging)")
+    p.add_argument("--to", required=True, help="target environment (e.g. prod)")
+    p.add_argument("--commit", help="the commit to promote (default: the checkout; must equal it)")
+    target_argument(p)
+    approve_argument(p)
+    waivers_argument(p)
+    lock_timeout_argument(p)
+
+
+def _approve_arguments(p: argparse.ArgumentParser) -> None:
+    env_argument(p)
+    target_argument(p)
+    p.add_argument("--plan-digest", required=True, help="the sha256 printed by plan / the blocked deploy")
+    p.add_argument("--by", required=True, help="who approves (must differ from who deploys)")
+    p.add_argument("--valid-hours", type=float, default=72, help="how long the approval stays valid (default: 72)")
+    p.add_argument("--note", help="free text kept in the record (e.g. the change ticket)")
+
+
+def _bootstrap_arguments(p: argparse.ArgumentParser) -> None:
+    env_argument(p)
+    target_argument(p)
+
+
+def _local_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("action", choices=("up", "down", "status"))
+    p.add_argument("--port", type=_port, help="port for 'up' (default: a free port)")
+
+
+COMMANDS = (
+    Command("synth", "synthesize one or all environments", _synth_arguments, cmd_synth),
+    dataclasses.replace(gate_cli.CHECK, help="compliance gate on synthesized JSON, a plan, or any Terraform JSON",
+                        handler=cmd_check),
+    Command("plan", "init + plan + show -json, the plan gate and the review", _plan_arguments, cmd_plan,
+            json_result=True),
+    gate_cli.REVIEW,
+    Command("deploy", "synth, gate, plan, gate, apply the saved plan, verify an empty re-plan", _deploy_arguments,
+            cmd_deploy, json_result=True),
+    Command("drift", "refresh-only plan; report what changed outside Terraform", _drift_arguments, cmd_drift,
+            json_result=True),
+    Command("destroy", "guarded destroy of an environment", _destroy_arguments, cmd_destroy),
+    Command("rollback", "re-apply the last good release (or --to RUN) through every gate", _rollback_arguments,
+            cmd_rollback),
+    Command("promote", "deploy to --to the commit that passed in --from (refused otherwise)", _promote_arguments,
+            cmd_promote),
+    Command("approve", "record an approval of one plan digest for a protected environment", _approve_arguments,
+            cmd_approve),
+    Command("bootstrap", "create the state bucket and lock table, idempotently", _bootstrap_arguments,
+            cmd_bootstrap),
+    Command("local", "the local AWS emulator (moto server on 127.0.0.1)", _local_arguments, cmd_local),
+)

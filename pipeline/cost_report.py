@@ -12,6 +12,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
+from compliance.cli import Command
+
 
 @dataclass(frozen=True)
 class MonthCost:
@@ -190,26 +192,41 @@ def cmd_cost(args: Any) -> int:
 
     from envs import SettingsError
 
-    from . import commands, synth
+    from . import cli_helpers as helpers, synth
     from .aws import client
     from .local import EmulatorError
 
     try:
         settings = synth.load_settings([args.env], args.envs_dir)[args.env]
     except SettingsError as exc:
-        return commands._bad_settings(exc)
+        return helpers.bad_settings(exc)
     if args.months < 1:
-        commands.fail("error: --months must be at least 1")
+        helpers.fail("error: --months must be at least 1")
         return 2
     try:
-        target = commands._target(args.target)
+        target = helpers.target(args.target)
         # Cost Explorer is a global service answered in us-east-1.
         ce = client("ce", "us-east-1", target.endpoint)
         cloudwatch = client("cloudwatch", settings.region, target.endpoint)
         report = build_report(settings, ce, cloudwatch, datetime.now(timezone.utc).date(), args.months)
     except (BotoCoreError, ClientError, EmulatorError) as exc:
-        commands.fail(f"error: cannot read Cost Explorer: {_reason(exc)}")
+        helpers.fail(f"error: cannot read Cost Explorer: {_reason(exc)}")
         return 3
     text = report.to_json() if args.format == "json" else render_markdown(report)
-    commands.emit_report(text, args.output, "cost report")
+    helpers.emit_report(text, args.output, "cost report")
     return 0
+
+
+def _cost_arguments(p: Any) -> None:
+    from .cli_helpers import env_argument, target_argument
+
+    p.add_argument("action", choices=("report",))
+    env_argument(p)
+    target_argument(p)
+    p.add_argument("--months", type=int, default=3, help="months back, the current one included (default: 3)")
+    p.add_argument("--format", choices=("markdown", "json"), default="markdown")
+    p.add_argument("--output", metavar="FILE")
+
+
+COMMANDS = (Command("cost", "cost report: Cost Explorer actuals, cost per user, optimization suggestions",
+                    _cost_arguments, cmd_cost),)

@@ -21,11 +21,13 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable
 
+from compliance.cli import Command, existing_file_option
 from envs import SettingsError
 from envs.schema import EnvironmentSettings
 from envs.target import Target
 
 from . import masking
+from .cli_helpers import bad_settings, fail, say, target, target_argument
 from . import synth as synth_mod
 from .aws import client
 
@@ -171,12 +173,10 @@ def _wait(read: Callable[[], str], wanted: str, seconds: float) -> str:
 
 
 def cmd_env_sync(args: argparse.Namespace) -> int:
-    from .commands import _bad_settings, _target, fail, say
-
     try:
         loaded = synth_mod.load_settings([args.source, args.to], args.envs_dir)
     except SettingsError as exc:
-        return _bad_settings(exc)
+        return bad_settings(exc)
     try:
         plan = plan_sync(loaded[args.source], loaded[args.to], args.rules)
     except SyncRefused as exc:
@@ -187,7 +187,7 @@ def cmd_env_sync(args: argparse.Namespace) -> int:
         return EXIT_BAD_INPUT
     if args.execute:
         try:
-            execute(plan, _target(args.target), args.mask_dsn, say=say)
+            execute(plan, target(args.target), args.mask_dsn, say=say)
         except SyncRefused as exc:
             fail(f"refused: {exc}")
             return EXIT_BLOCKED
@@ -196,3 +196,20 @@ def cmd_env_sync(args: argparse.Namespace) -> int:
             return EXIT_BLOCKED
     say(json.dumps(asdict(plan), indent=2) if args.format == "json" else plan.text())
     return EXIT_OK
+
+
+def _env_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("action", choices=("sync",))
+    p.add_argument("--from", dest="source", required=True, help="source environment (e.g. prod)")
+    p.add_argument("--to", required=True, help="target environment (never a protected one)")
+    target_argument(p)
+    existing_file_option(p, "--rules", "masking rules (default: pipeline/masking_rules.toml)")
+    p.add_argument("--execute", action="store_true",
+                   help="run the steps (snapshot, restore into a new instance, masking) instead of only planning")
+    p.add_argument("--mask-dsn", metavar="DSN",
+                   help="PostgreSQL connection string of the restored database to mask (with --execute)")
+    p.add_argument("--format", choices=("text", "json"), default="text")
+
+
+COMMANDS = (Command("env", "environment synchronization: refresh a non-production database from a production "
+                           "snapshot, with masking", _env_arguments, cmd_env_sync),)

@@ -23,9 +23,11 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+from compliance.cli import Command
 from envs import SettingsError
 
 from . import synth as synth_mod
+from .cli_helpers import fail, say, target, target_argument
 from .run import EXIT_BAD_INPUT, EXIT_BLOCKED, EXIT_OK, Pipeline, PipelineError, default_build_dir
 
 DEFAULT_REGISTRY = Path(__file__).resolve().parents[1] / "envs" / "ephemeral" / "registry.toml"
@@ -79,8 +81,6 @@ def remove_entry(path: Path, entry_id: str) -> None:
 
 
 def cmd_cleanup(args: argparse.Namespace) -> int:
-    from .commands import _target, fail, say
-
     registry = Path(args.registry) if args.registry else DEFAULT_REGISTRY
     try:
         entries = load_registry(registry)
@@ -105,9 +105,9 @@ def cmd_cleanup(args: argparse.Namespace) -> int:
                 fail(f"refused: {e.id} ({e.env}) is protected; ephemeral environments must not be")
                 failures += 1
                 continue
-            target = _target(args.target)
-            result = synth_mod.synthesize({e.env: settings}, target, synth_mod.outdir_for(target) / "ephemeral" / e.id)
-            pipe = Pipeline(settings, target, result.stacks[e.env].parent, default_build_dir(), say=say)
+            chosen = target(args.target)
+            result = synth_mod.synthesize({e.env: settings}, chosen, synth_mod.outdir_for(chosen) / "ephemeral" / e.id)
+            pipe = Pipeline(settings, chosen, result.stacks[e.env].parent, default_build_dir(), say=say)
             pipe.init()
             pipe.destroy(expired_ephemeral=True)
         except (SettingsError, PipelineError) as exc:
@@ -117,3 +117,16 @@ def cmd_cleanup(args: argparse.Namespace) -> int:
         remove_entry(registry, e.id)
         say(f"  destroyed {e.id} and removed it from {registry}")
     return EXIT_BLOCKED if failures else EXIT_OK
+
+
+def _cleanup_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--expired", action="store_true", required=True, help="select the expired ones")
+    p.add_argument("--registry", metavar="FILE",
+                   help="ephemeral environments registry (default: envs/ephemeral/registry.toml)")
+    p.add_argument("--yes", action="store_true", help="destroy them (default: only list)")
+    p.add_argument("--now", metavar="ISO8601", help=argparse.SUPPRESS)
+    target_argument(p)
+
+
+COMMANDS = (Command("cleanup", "list or destroy ephemeral environments past their expiry", _cleanup_arguments,
+                    cmd_cleanup),)

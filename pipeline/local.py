@@ -38,6 +38,20 @@ class Emulator:
     pid: int
 
 
+def default_state_dir() -> Path:
+    """Where ``local up`` records the emulator it started (pid, port) and its log: ``<build dir>/local``."""
+    from .run import default_build_dir
+
+    return default_build_dir() / "local"
+
+
+def shared_target():  # -> envs.target.Target
+    """The local target of the commands: the emulator of :func:`default_state_dir`, started when it is not running."""
+    from envs.target import Target
+
+    return Target(kind="local", endpoint=start(default_state_dir()).endpoint)
+
+
 def start(state_dir: Path, port: int | None = None, timeout: float = 20) -> Emulator:
     """Start moto server (or return the one already recorded in ``state_dir``).
 

@@ -22,15 +22,16 @@ from pathlib import Path
 from typing import Any, Callable
 
 SCHEMA = "platform-iac-result/v1"
-COMMANDS = ("plan", "deploy", "drift", "release")
 VERDICTS = {0: "succeeded", 1: "blocked", 2: "bad-input", 3: "tool-failure"}
 
-#: What the running command left for its result (filled by pipeline.commands).
+#: What the running command left for its result (filled by the command modules through pipeline.cli_helpers).
 facts: dict[str, Any] = {}
 
 
 def wants_json(args: argparse.Namespace) -> bool:
-    return args.command in COMMANDS and getattr(args, "format", None) == "json"
+    """A command declared with ``json_result`` (``plan``, ``deploy``, ``drift``, ``release``) run with ``--format
+    json``."""
+    return bool(getattr(args, "json_result", False)) and getattr(args, "format", None) == "json"
 
 
 def run_as_json(args: argparse.Namespace, command: Callable[[argparse.Namespace], int]) -> int:

@@ -162,9 +162,8 @@ class DeploymentOrchestrator:
         if self.o.target == "aws":
             return AWS
         from . import local
-        from .commands import local_state_dir
 
-        return Target(kind="local", endpoint=local.start(local_state_dir()).endpoint)
+        return local.shared_target()
 
     def _open_runlog(self) -> None:
         s, t = self.settings, self.target

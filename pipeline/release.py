@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable
 
+from compliance.cli import Command
 from envs.app import COLOURS
 
 from .run import EXIT_BAD_INPUT, EXIT_BLOCKED, EXIT_OK, EXIT_TOOL
@@ -278,7 +279,8 @@ def cmd_release(args: argparse.Namespace) -> int:
     """``release --env E --version V``: deploy the idle colour, shift traffic in steps, roll back on failure."""
     from envs import SettingsError
 
-    from . import commands, synth as synth_mod
+    from . import cli_helpers as helpers, synth as synth_mod
+    from .commands import cmd_deploy
     from .local import EmulatorError
     from .run import PipelineError
     from .tfconfig import TerraformSetupError
@@ -286,9 +288,9 @@ def cmd_release(args: argparse.Namespace) -> int:
     try:
         settings = synth_mod.load_settings([args.env], args.envs_dir)[args.env]
     except SettingsError as exc:
-        return commands._bad_settings(exc)
+        return helpers.bad_settings(exc)
     if not settings.app.enabled:
-        return commands.refuse_switched_off(args.env, args.envs_dir, "app.enabled", "app tier to release")
+        return helpers.refuse_switched_off(args.env, args.envs_dir, "app.enabled", "app tier to release")
     app = settings.app
     try:
         steps = tuple(int(s) for s in args.steps.split(",")) if args.steps else app.release_steps
@@ -296,7 +298,7 @@ def cmd_release(args: argparse.Namespace) -> int:
                 any(a >= b for a, b in zip(steps, steps[1:])):
             raise ValueError
     except ValueError:
-        commands.fail(f"error: --steps {args.steps!r} must be increasing percentages ending at 100, e.g. 10,50,100")
+        helpers.fail(f"error: --steps {args.steps!r} must be increasing percentages ending at 100, e.g. 10,50,100")
         return EXIT_BAD_INPUT
     from workload import package
 
@@ -315,10 +317,10 @@ def cmd_release(args: argparse.Namespace) -> int:
         else:
             artifact = package.build(args.version)
     except OSError as exc:
-        commands.fail(f"error: --artifact {artifact_file}: {exc.strerror or exc}")
+        helpers.fail(f"error: --artifact {artifact_file}: {exc.strerror or exc}")
         return EXIT_BAD_INPUT
     except ValueError as exc:
-        commands.fail(f"error: {exc}")
+        helpers.fail(f"error: {exc}")
         return EXIT_BAD_INPUT
     plan = ReleasePlan(env=args.env, version=args.version, steps=steps, artifact=artifact,
                        bake_seconds=app.release_bake_seconds if args.bake_seconds is None else args.bake_seconds,
@@ -326,21 +328,46 @@ def cmd_release(args: argparse.Namespace) -> int:
                        validate_command=args.validate_command, image_id=args.image_id)
 
     def deploy() -> int:
-        return commands.cmd_deploy(argparse.Namespace(env=args.env, target=args.target, envs_dir=args.envs_dir,
+        return cmd_deploy(argparse.Namespace(env=args.env, target=args.target, envs_dir=args.envs_dir,
                                                       approve=[], lock_timeout=args.lock_timeout, recover=False,
                                                       waivers=None))
 
     try:
-        endpoint = commands._target(args.target).endpoint
+        endpoint = helpers.target(args.target).endpoint
         api = AppTierApi(settings.region, endpoint, settings.name_prefix)
-        return Release(api, plan, dict(app.initial_weights), app.image_ssm_parameter, deploy, say=commands.say,
+        return Release(api, plan, dict(app.initial_weights), app.image_ssm_parameter, deploy, say=helpers.say,
                        endpoint=endpoint, region=settings.region).run()
     except ReleaseError as exc:
-        commands.fail(f"error: {exc}")
+        helpers.fail(f"error: {exc}")
         return exc.exit_code
     except PipelineError as exc:
-        commands.fail(f"error: {exc}")
+        helpers.fail(f"error: {exc}")
         return exc.exit_code
     except (TerraformSetupError, EmulatorError) as exc:
-        commands.fail(f"error: {exc}")
+        helpers.fail(f"error: {exc}")
         return EXIT_TOOL
+
+
+def _release_arguments(p: argparse.ArgumentParser) -> None:
+    from .cli_helpers import env_argument, lock_timeout_argument, result_format_argument, target_argument
+
+    env_argument(p)
+    target_argument(p)
+    p.add_argument("--version", required=True, help="application version the idle colour gets (recorded and tagged)")
+    p.add_argument("--image-id", help="AMI of the idle colour (default: resolve app.image_ssm_parameter now)")
+    p.add_argument("--artifact", metavar="FILE", help="your application's tarball, published as this version "
+                                                      "(default: the reference workload when app.workload is "
+                                                      "'reference'; required when it is 'artifact')")
+    p.add_argument("--steps", help="comma-separated traffic percentages for the new colour (default: "
+                                   "app.release_steps, e.g. 10,50,100)")
+    p.add_argument("--bake-seconds", type=float, help="wait at each step before validating (default: "
+                                                      "app.release_bake_seconds)")
+    p.add_argument("--validate-command", help="extra validation run after each step (shell; non-zero = roll back); "
+                                              "gets RELEASE_COLOUR, RELEASE_WEIGHT, RELEASE_TARGET_GROUP_ARN, ...")
+    lock_timeout_argument(p, "how long the deploy waits for the state lock")
+    result_format_argument(p)
+
+
+COMMANDS = (Command("release", "blue-green release of the app tier: deploy the idle colour, shift traffic in steps "
+                               "with validation, roll back automatically on failure", _release_arguments, cmd_release,
+                    json_result=True),)

@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
+
+from compliance.cli import Command
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -17,17 +18,13 @@ def cmd_runbook(args: argparse.Namespace) -> int:
     from envs import SettingsError
 
     from . import synth as synth_mod
+    from .cli_helpers import bad_settings, refuse_switched_off
 
     try:
         settings = synth_mod.load_settings([args.env], args.envs_dir)[args.env]
     except SettingsError as exc:
-        print("error: bad settings (no runbook was written):", file=sys.stderr)
-        for problem in exc.problems:
-            print(f"  {problem}", file=sys.stderr)
-        return 2
+        return bad_settings(exc, "no runbook was written")
     if not settings.data.enabled:
-        from .commands import refuse_switched_off
-
         return refuse_switched_off(args.env, args.envs_dir, "data.enabled", "data tier to recover")
     from modules.data_tier import runbook_inputs
     from modules.dr import render_runbook
@@ -37,3 +34,12 @@ def cmd_runbook(args: argparse.Namespace) -> int:
     out.write_text(render_runbook(runbook_inputs(settings)), encoding="utf-8")
     print(f"wrote the DR runbook of {args.env}: {out}")
     return 0
+
+
+def _runbook_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--env", required=True, help="environment name (envs/<name>.toml)")
+    p.add_argument("--output", metavar="FILE", help="where to write it (default: docs/runbooks/<env>.md)")
+
+
+COMMANDS = (Command("runbook", "write the DR runbook generated from an environment's settings", _runbook_arguments,
+                    cmd_runbook),)

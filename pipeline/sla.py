@@ -12,6 +12,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from compliance.cli import Command
+
 from envs.observability import LATENCY_METRIC, REQUESTS_METRIC, SERVER_ERRORS_METRIC, metric_namespace
 
 DAY = 86400
@@ -152,34 +154,50 @@ def cmd_sla(args: Any) -> int:
 
     from envs import SettingsError
 
-    from . import commands, synth
+    from . import cli_helpers as helpers, synth
     from .aws import client
     from .local import EmulatorError
 
     try:
         settings = synth.load_settings([args.env], args.envs_dir)[args.env]
     except SettingsError as exc:
-        return commands._bad_settings(exc)
+        return helpers.bad_settings(exc)
     if not settings.observability.enabled:
-        return commands.refuse_switched_off(args.env, args.envs_dir, "observability.enabled",
+        return helpers.refuse_switched_off(args.env, args.envs_dir, "observability.enabled",
                                             "request metrics or SLOs to report on")
     try:
         end_day = (datetime.strptime(args.end, "%Y-%m-%d").replace(tzinfo=timezone.utc) if args.end
                    else datetime.now(timezone.utc))
     except ValueError:
-        commands.fail(f"error: --end {args.end!r} is not a date; use YYYY-MM-DD")
+        helpers.fail(f"error: --end {args.end!r} is not a date; use YYYY-MM-DD")
         return 2
     days = args.days or settings.observability.slo.window_days
     if days < 1:
-        commands.fail("error: --days must be at least 1")
+        helpers.fail("error: --days must be at least 1")
         return 2
     try:
-        target = commands._target(args.target)
+        target = helpers.target(args.target)
         cloudwatch = client("cloudwatch", settings.region, target.endpoint)
         report = compute_report(cloudwatch, settings, *day_bounds(end_day, days))
     except (BotoCoreError, ClientError, EmulatorError) as exc:
-        commands.fail(f"error: cannot read CloudWatch metrics: {exc}")
+        helpers.fail(f"error: cannot read CloudWatch metrics: {exc}")
         return 3
     text = report.to_json() if args.format == "json" else render_markdown(report)
-    commands.emit_report(text, args.output, "sla report")
+    helpers.emit_report(text, args.output, "sla report")
     return 0
+
+
+def _sla_arguments(p: Any) -> None:
+    from .cli_helpers import env_argument, target_argument
+
+    p.add_argument("action", choices=("report",))
+    env_argument(p)
+    target_argument(p)
+    p.add_argument("--days", type=int, help="period in whole UTC days (default: observability.slo.window_days)")
+    p.add_argument("--end", metavar="YYYY-MM-DD", help="last day of the period (default: today)")
+    p.add_argument("--format", choices=("markdown", "json"), default="markdown")
+    p.add_argument("--output", metavar="FILE")
+
+
+COMMANDS = (Command("sla", "SLA report: availability and error budget from CloudWatch metrics", _sla_arguments,
+                    cmd_sla),)

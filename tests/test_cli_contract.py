@@ -182,7 +182,7 @@ def test_a_construct_refusal_is_bad_settings_and_writes_nothing(tmp_path: Path) 
     exit-2 settings problems, and the output folder is not left behind."""
     import envs
     from envs.target import AWS
-    from pipeline.commands import _bad_settings
+    from pipeline.cli_helpers import bad_settings
     from pipeline.synth import synthesize
 
     dev = envs.load("dev")
@@ -191,4 +191,4 @@ def test_a_construct_refusal_is_bad_settings_and_writes_nothing(tmp_path: Path) 
     with pytest.raises(envs.SettingsError) as refusal:
         synthesize({"dev": forced}, AWS, tmp_path / "out", commit="contract0000")
     assert "backend_host" in str(refusal.value) and not (tmp_path / "out").exists()
-    assert _bad_settings(refusal.value) == 2
+    assert bad_settings(refusal.value) == 2
