@@ -4,9 +4,10 @@ install or a start-up:
 
 - no import circle anywhere in the project (``main.py``, ``envs/``, ``modules/``, ``compliance/``, ``pipeline/``,
   ``workload/``, ``tools/``); the circles inside ``modules/`` are a separate assertion (the constructs' own layering);
-- the layers: ``compliance/`` (the gate, installable alone) imports nothing of cdktf, the generator extra,
-  ``modules/``, ``pipeline/``, ``envs/`` or ``workload/``; ``envs/`` (the settings) imports nothing of ``modules/``,
-  ``pipeline/`` or ``compliance/``; ``modules/`` (the constructs) imports nothing of ``pipeline/`` or ``compliance/``;
+- the layers (DESIGN.md): ``compliance/`` (the gate, installable alone) imports nothing of cdktf, the generator
+  extra, ``modules/``, ``pipeline/``, ``envs/`` or ``workload/``; ``envs/`` (the settings) imports nothing of
+  ``modules/``, ``pipeline/``, ``compliance/`` or cdktf; ``modules/`` (the constructs) imports nothing of
+  ``pipeline/`` or ``compliance/``;
 - no command module imports the command-line dispatcher (``pipeline/cli.py``) or ``main.py``.
 
 The graph builder is tested on a small synthetic tree, so a rule cannot pass because the builder sees nothing.
@@ -25,7 +26,7 @@ GENERATOR_ONLY = ("cdktf", "cdktf_cdktf_provider_aws", "constructs", "jsii", "py
                   "pydantic")
 LAYERS = {
     "compliance": ("modules", "pipeline", "envs", "workload", *GENERATOR_ONLY),
-    "envs": ("modules", "pipeline", "compliance"),
+    "envs": ("modules", "pipeline", "compliance", "cdktf", "cdktf_cdktf_provider_aws", "constructs", "jsii"),
     "modules": ("pipeline", "compliance"),
 }
 

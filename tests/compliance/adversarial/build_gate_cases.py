@@ -6,7 +6,7 @@ tests.compliance.adversarial.build_gate_cases``).  Each plan has the shape ``ter
 expressions), built from a few resources, then edited the way an attacker (or a broken tool) would.  The cases
 whose folder name ends in ``-real`` are real Terraform plans, not written here: each was a folder holding the
 ``main.tf`` in :data:`REAL` (provider 5.100.0, ``default_tags`` with the five required tags, plus a role
-``aws_iam_role.target``), planned with ``python -m compliance.fixtures_tool FOLDER`` (``terraform plan`` against a
+``aws_iam_role.target``), planned with ``python tools/fixtures_tool.py FOLDER`` (``terraform plan`` against a
 moto server + ``terraform show -json``) and its ``tfplan.json`` copied to ``cases/<id>/plan.json``.
 """
 from __future__ import annotations

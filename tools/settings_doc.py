@@ -1,7 +1,8 @@
 """The environment settings reference, generated from the schema (field docstrings state the defaults).
 
-``python -m pipeline.settings_doc`` prints it; ``--write README.md`` replaces the part of the README between the
-``settings-reference`` markers. A test keeps the README in step with the schema.
+A development tool (not shipped in the package): ``python tools/settings_doc.py`` prints it; ``--write README.md``
+replaces the part of the README between the ``settings-reference`` markers. A test keeps the README in step with the
+schema (tests/test_project.py).
 """
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ import sys
 import typing
 from enum import Enum
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from the checkout: envs/ importable
 
 from pydantic import BaseModel
 

@@ -10,7 +10,9 @@ A folder may also hold ``before.tf.json`` (or ``before.tf`` for HCL) — that co
 so the plan of ``cdk.tf.json`` (or ``main.tf``) shows updates, deletions and replacements against real prior state.
 Folders holding ``main.tf`` (HCL, third-party examples) instead of ``cdk.tf.json`` are planned the same way.
 
-Usage:  python -m compliance.fixtures_tool [FOLDER ...] [--mirror /opt/tf-plugins] [--jobs 4]
+A development tool (not shipped in the package).
+
+Usage:  python tools/fixtures_tool.py [FOLDER ...] [--mirror /opt/tf-plugins] [--jobs 4]
 Needs terraform on PATH and the AWS provider in the mirror; no network access.
 """
 from __future__ import annotations
