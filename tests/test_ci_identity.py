@@ -1,17 +1,17 @@
-"""The CI roles of every environment against the workflows, both directions (issue 14): pipeline/ci_identity.py."""
+"""The CI roles of every environment against the workflows, both directions (issue 14): tools/ci_identity.py."""
 from __future__ import annotations
 
 import copy
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from pipeline.ci_identity import (check, load_jobs, replace_table, role_trust, top_level_problems,
-                                  trust_table)
-
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tools"))
+from ci_identity import check, load_jobs, replace_table, role_trust, top_level_problems, trust_table  # noqa: E402
 WORKFLOWS = ROOT / ".github" / "workflows"
 
 
@@ -96,7 +96,7 @@ def test_docs_trust_table_is_current(synth_aws: dict) -> None:
     table = trust_table(load_jobs(WORKFLOWS), synth_aws)
     assert "| `pr.yml` | `plan` | pull_request | prod | `webplatform-prod-ci-plan` |" in table
     assert replace_table(text, table) == text, (
-        "docs/delivery.md trust table is stale: python -m pipeline.ci_identity --write docs/delivery.md")
+        "docs/delivery.md trust table is stale: python tools/ci_identity.py --write docs/delivery.md")
 
 
 def test_ci_role_command_names_the_synthesized_roles(synth_aws: dict) -> None:

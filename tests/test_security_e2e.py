@@ -67,7 +67,7 @@ def test_permissions_boundary_ci_and_audit_roles(aws: Any) -> None:
     deploy = json.loads(deploy) if isinstance(deploy, str) else deploy
     (st,) = deploy["Statement"]
     assert st["Principal"]["Federated"].endswith(":oidc-provider/token.actions.githubusercontent.com")
-    # exact subjects (StringEquals): the deploy job declares the GitHub environment (pipeline/ci_identity.py)
+    # exact subjects (StringEquals): the deploy job declares the GitHub environment (tools/ci_identity.py)
     assert st["Condition"] == {"StringEquals": {
         "token.actions.githubusercontent.com:aud": "sts.amazonaws.com",
         "token.actions.githubusercontent.com:sub": [f"repo:{SEC.ci_github_repository}:environment:dev"]}}

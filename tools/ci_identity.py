@@ -21,8 +21,8 @@ A job says which role it assumes with the step ``python main.py ci role --env E 
 feeds ``aws-actions/configure-aws-credentials``; the role ARN is derived from the environment's settings (account,
 name prefix), never typed into a repository variable.
 
-``python -m pipeline.ci_identity --write docs/delivery.md`` regenerates the trust table in the docs (between the
-``ci-trust-model`` markers); the test fails when the docs differ.
+``python tools/ci_identity.py --write docs/delivery.md`` regenerates the trust table in the docs (between the
+``ci-trust-model`` markers); the test fails when the docs differ. A development tool: not shipped in the package.
 """
 from __future__ import annotations
 
@@ -36,13 +36,15 @@ from typing import Any, Iterable, Mapping
 
 import yaml
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from the checkout: the project importable
+
 OIDC_SUB = "token.actions.githubusercontent.com:sub"
 DEFAULT_BRANCH = "main"
 ROLE_STEP = re.compile(r"python main\.py ci role --env (\S+) --role (deploy|plan)")
 REF_PIN = re.compile(r"github\.ref\s*==\s*'refs/heads/([^']+)'")
 EVENT_PIN = re.compile(r"github\.event_name\s*==\s*'([a-z_]+)'")
 MATRIX_REF = re.compile(r"^\$\{\{\s*matrix\.(\w+)\s*\}\}$")
-BEGIN, END = "<!-- ci-trust-model:begin (python -m pipeline.ci_identity --write docs/delivery.md) -->", \
+BEGIN, END = "<!-- ci-trust-model:begin (python tools/ci_identity.py --write docs/delivery.md) -->", \
     "<!-- ci-trust-model:end -->"
 
 
@@ -253,7 +255,7 @@ def main(argv: list[str] | None = None) -> int:
     import envs
     from envs.target import AWS
 
-    from .synth import synthesize
+    from pipeline.synth import synthesize
 
     with tempfile.TemporaryDirectory() as tmp:
         result = synthesize(envs.load_all(), AWS, Path(tmp), commit="0" * 12)
