@@ -47,12 +47,13 @@ def project_files(root: Path, packages: tuple[str, ...] = PACKAGES) -> dict[str,
     return files
 
 
-def _imported_names(tree: ast.AST, name: str, is_package: bool) -> list[tuple[str, int]]:
-    """Every absolute module name ``tree`` imports (``from a import b`` gives ``a.b`` and ``a``), with its line."""
-    found: list[tuple[str, int]] = []
+def _imported_names(tree: ast.AST, name: str, is_package: bool) -> list[tuple[str, tuple[str, ...] | None]]:
+    """Every import in ``tree``: ``(module, None)`` for ``import module`` (and ``__import__("module")``),
+    ``(module, names)`` for ``from module import names`` (relative imports made absolute)."""
+    found: list[tuple[str, tuple[str, ...] | None]] = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
-            found += [(alias.name, node.lineno) for alias in node.names]
+            found += [(alias.name, None) for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
             if node.level:
                 base = name.split(".") if is_package else name.split(".")[:-1]
@@ -60,36 +61,46 @@ def _imported_names(tree: ast.AST, name: str, is_package: bool) -> list[tuple[st
                 source = ".".join(base + ([node.module] if node.module else []))
             else:
                 source = node.module or ""
-            found.append((source, node.lineno))
-            found += [(f"{source}.{alias.name}", node.lineno) for alias in node.names if alias.name != "*"]
+            found.append((source, tuple(alias.name for alias in node.names)))
         elif isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant) \
                 and isinstance(node.args[0].value, str):
             func = node.func
             called = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
             if called in ("__import__", "import_module"):
-                found.append((node.args[0].value, node.lineno))
+                found.append((node.args[0].value, None))
     return found
 
 
 def import_graph(root: Path, packages: tuple[str, ...] = PACKAGES) -> tuple[dict[str, set[str]], dict[str, set[str]]]:
     """``(project edges, external top-level names)`` by module: an edge to every project module an import executes
-    (the module itself and the packages above it)."""
+    (the module itself and the packages above it, except the packages above the importer: they ran before it, unless
+    the statement takes a name from one of them, ``from pkg import NAME`` inside ``pkg.mod``)."""
     files = project_files(root, packages)
     edges: dict[str, set[str]] = {m: set() for m in files}
     external: dict[str, set[str]] = {m: set() for m in files}
+
+    def add(importer: str, module: str, explicit: bool) -> None:
+        parts = module.split(".")
+        found = [".".join(parts[:i]) for i in range(1, len(parts) + 1) if ".".join(parts[:i]) in files]
+        if not found:
+            if parts[0] and parts[0] not in packages:
+                external[importer].add(parts[0])
+            return
+        for target in found:
+            above = importer.startswith(target + ".")
+            if target != importer and (not above or (explicit and target == found[-1])):
+                edges[importer].add(target)
+
     for name, path in files.items():
         tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
-        for imported, _line in _imported_names(tree, name, path.name == "__init__.py"):
-            parts = imported.split(".")
-            hit = False
-            for i in range(1, len(parts) + 1):
-                target = ".".join(parts[:i])
-                if target in files:
-                    hit = True
-                    if target != name and not name.startswith(target + "."):  # a package above runs first anyway
-                        edges[name].add(target)
-            if not hit and parts[0] and parts[0] not in files and parts[0] not in packages:
-                external[name].add(parts[0])
+        for source, names in _imported_names(tree, name, path.name == "__init__.py"):
+            if names is None:
+                add(name, source, explicit=True)
+                continue
+            submodules = [n for n in names if f"{source}.{n}" in files]
+            for n in submodules:
+                add(name, f"{source}.{n}", explicit=True)
+            add(name, source, explicit=len(submodules) < len(names))
     return edges, external
 
 
@@ -171,6 +182,14 @@ def test_the_builder_sees_imports_at_every_level_and_finds_a_circle(tmp_path: Pa
     assert cycles(edges) == [["pipeline.a", "pipeline.b", "pipeline.c"]]
     assert one_path(edges, ["pipeline.a", "pipeline.b", "pipeline.c"]) == \
         "pipeline.a -> pipeline.b -> pipeline.c -> pipeline.a"
+    # a package's own __init__: a name taken from it inside the package is a circle, a submodule taken is not
+    (pkg / "__init__.py").write_text("from .e import thing\n")
+    (pkg / "e.py").write_text("from pipeline import other\nthing = 1\n")
+    (pkg / "f.py").write_text("from pipeline import e\n")
+    edges, _ = import_graph(tmp_path, ("pipeline",))
+    assert edges["pipeline"] == {"pipeline.e"} and edges["pipeline.e"] == {"pipeline"}
+    assert edges["pipeline.f"] == {"pipeline.e"}
+    assert ["pipeline", "pipeline.e"] in cycles(edges)
 
 
 def test_the_graph_covers_the_project(graph) -> None:
@@ -178,6 +197,8 @@ def test_the_graph_covers_the_project(graph) -> None:
     for package in ("main", "envs", "modules", "compliance", "pipeline", "workload", "tools.gen_resource_classes"):
         assert any(m == package or m.startswith(package + ".") for m in edges), package
     assert "pipeline.cli" in edges["main"] and "compliance.cli" in edges["pipeline.cli"]
+    inside_modules = sum(1 for m in edges if m.startswith("modules.") for t in edges[m] if t.startswith("modules."))
+    assert inside_modules > 30, inside_modules  # the constructs' own imports are seen (function-level ones too)
 
 
 def test_no_import_circle_outside_modules(graph) -> None:
