@@ -52,7 +52,8 @@ def _run(args: argparse.Namespace, handler: Handler) -> int:
         # A broken installation (Checkov or another dependency missing or failing to import): a tool failure, said
         # in one line, never a verdict (exit 3).
         fail(f"error: a required tool cannot be loaded ({type(exc).__name__}: {exc}); nothing was scanned, "
-             "synthesized or applied. Install the project's dependencies (`pip install -e '.[generator]'`) and run again")
+             "synthesized or applied. Install the project's dependencies (`pip install -e '.[generator]'`) and run "
+             "again")
         return EXIT_TOOL
 
 

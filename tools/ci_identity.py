@@ -36,7 +36,7 @@ from typing import Any, Iterable, Mapping
 
 import yaml
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from the checkout: the project importable
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script: the checkout's packages importable
 
 OIDC_SUB = "token.actions.githubusercontent.com:sub"
 DEFAULT_BRANCH = "main"
