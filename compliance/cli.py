@@ -334,8 +334,9 @@ def check_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("files", nargs="*", metavar="FILE",
                    help="Terraform JSON (*.tf.json) or plan JSON files (what pre-commit passes); a file holding "
                         "format_version is read as a plan")
-    p.add_argument("--env", help="environment whose policy applies (platform-iac also synthesizes envs/<env>.toml "
-                                 "and gates it; default: every environment, or the strictest policy for other input)")
+    p.add_argument("--env", help="environment whose policy applies (default: the strictest, prod); platform-iac "
+                                 "also synthesizes and gates envs/<env>.toml, or every environment when no file is "
+                                 "named")
     p.add_argument("--plan", action="append", default=[], metavar="FILE", help="plan JSON (terraform show -json)")
     p.add_argument("--tf-json", action="append", default=[], metavar="PATH", help="Terraform JSON file or folder")
     p.add_argument("--format", choices=CHECK_FORMATS, default="text")
