@@ -133,3 +133,15 @@ def test_the_gate_alone_refuses_a_malformed_approval_like_platform_iac(capsys, t
     assert "is not a Terraform resource address" in capsys.readouterr().err
     assert gate_cli.main(["check", str(tf), "--waivers", str(tmp_path / "none.toml")]) == 2
     assert "--waivers" in capsys.readouterr().err
+
+
+def test_the_full_parser_imports_no_construct_or_provider() -> None:
+    """Collecting every command module's declarations loads no construct, provider binding or scanner: the provider
+    is first imported through ``modules/__init__`` (its fast import, tests/test_fastimport.py) when a command
+    synthesizes."""
+    probe = ("import sys, json\nimport main\nmain.build_parser().parse_args(['synth'])\n"
+             "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules} & "
+             "{'modules', 'cdktf', 'cdktf_cdktf_provider_aws', 'jsii', 'constructs', 'checkov'})))")
+    proc = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == []
