@@ -38,6 +38,7 @@ def cmd_ci(args: argparse.Namespace) -> int:
     from envs import SettingsError
 
     from . import synth as synth_mod
+
     try:
         settings = synth_mod.load_settings([args.env], args.envs_dir)[args.env]
     except SettingsError as exc:

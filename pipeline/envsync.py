@@ -27,9 +27,9 @@ from envs.schema import EnvironmentSettings
 from envs.target import Target
 
 from . import masking
-from .cli_helpers import bad_settings, fail, say, target, target_argument
 from . import synth as synth_mod
 from .aws import client
+from .cli_helpers import bad_settings, fail, say, target, target_argument
 
 EXIT_OK, EXIT_BLOCKED, EXIT_BAD_INPUT, EXIT_TOOL = 0, 1, 2, 3
 
