@@ -47,8 +47,13 @@ def _rel(path: str) -> str:
     return path if rel.startswith("..") else rel
 
 
-def _env(r: GateResult) -> str:
-    return r.environment or f"(none: {r.policy} policy)"
+def environment_label(r: GateResult) -> str:
+    """A short name for ``r``'s column or heading: its environment, the environments it judged (``dev, staging``),
+    or ``policy prod`` when no environment was given (never a "(none: ...)" that needs decoding)."""
+    if r.environment:
+        return r.environment
+    policies = [p for p in r.policy.split(", ") if p]
+    return ", ".join(policies) if len(policies) > 1 else f"policy {r.policy}"
 
 
 def policy_in_force(r: GateResult) -> str:
@@ -88,7 +93,8 @@ def finding_dict(f: Finding) -> dict[str, Any]:
 
 def result_dict(r: GateResult) -> dict[str, Any]:
     return {
-        "stage": r.stage.value, "environment": r.environment, "policy": r.policy, "verdict": r.verdict,
+        "stage": r.stage.value, "environment": r.environment, "policy": r.policy,
+        "policy_in_force": policy_in_force(r), "verdict": r.verdict,
         "exit_code": r.exit_code, "passed_count": r.passed_count, "resources_scanned": r.resources_scanned,
         "unknown_count": r.unknown_count, "counts": _counts(r), "errors": list(r.errors),
         "missing_scanners": list(r.missing_scanners), "notices": list(r.notices),
@@ -190,7 +196,7 @@ def _markdown(results: Sequence[GateResult]) -> str:
     for r in results:
         c = _counts(r)
         icon = {"PASSED": "✅", "BLOCKED": "⛔", "ERROR": "💥", "INCOMPLETE": "⚠️"}[r.verdict]
-        parts.append(f"### {icon} Compliance gate ({r.stage.value}, {_env(r)}): {r.verdict}\n")
+        parts.append(f"### {icon} Compliance gate ({r.stage.value}, {policy_in_force(r)}): {r.verdict}\n")
         parts.append(f"{c['block']} blocking · {c['warn']} warnings · {c['info']} info · {c['waived']} waived · "
                      f"{c['approved']} approved · {r.passed_count} passed · {r.resources_scanned} resources\n")
         for e in r.errors:
