@@ -229,20 +229,11 @@ def _source_locations(scanned: str, cache: dict[str, dict[str, Any]]) -> dict[st
     return cache[folder]
 
 
-def _information_uri() -> str | None:
-    """The project's home page from the installed package's metadata (``[project.urls]``), or None: SARIF's
-    ``informationUri`` is optional, and a placeholder would send readers nowhere."""
-    from importlib import metadata
+def _information_uri() -> str:
+    """The project's home page (``compliance.HOMEPAGE``, also pyproject's ``[project.urls]`` Homepage)."""
+    from compliance import HOMEPAGE
 
-    try:
-        meta = metadata.metadata("platform-iac")
-    except metadata.PackageNotFoundError:
-        return None
-    for entry in meta.get_all("Project-URL") or []:
-        label, _, url = entry.partition(",")
-        if url.strip().startswith("https://") and label.strip().lower() in ("homepage", "documentation", "source"):
-            return url.strip()
-    return None
+    return HOMEPAGE
 
 
 def _physical_location(f: Finding, cache: dict[str, dict[str, Any]]) -> dict[str, Any]:
@@ -297,7 +288,7 @@ def _sarif(results: Sequence[GateResult]) -> str:
             sresults.append(res)
     run: dict[str, Any] = {
         "tool": {"driver": {"name": TOOL, "version": "1.0.0", "rules": list(rules.values()),
-                            **({"informationUri": _information_uri()} if _information_uri() else {})}},
+                            "informationUri": _information_uri()}},
         "results": sresults,
         "invocations": [{"executionSuccessful": not any(r.errors or r.missing_scanners for r in results),
                          "toolExecutionNotifications": notifications}],
