@@ -160,11 +160,12 @@ print(json.dumps({"main": main.__file__, "path": sys.path, "commands": walk(main
 def test_the_cheap_subcommands_run_from_the_installed_wheel(installed: tuple[Path, Path], tmp_path: Path) -> None:
     venv, _ = installed
     site = str(next((venv / "lib").glob("python3*/site-packages")))
-    check = _run(venv, "check", "--tf-json", str(FOREIGN / "main.tf.json"), "--env", "prod", "--format", "json",
-                 cwd=tmp_path)
+    # foreign Terraform JSON alone (no --env: nothing of ours is synthesized), under the strictest policy
+    check = _run(venv, "check", "--tf-json", str(FOREIGN / "main.tf.json"), "--format", "json", cwd=tmp_path)
     assert check.returncode == 1, _out(check)  # the foreign project's tag names are not ours
     (result,) = json.loads(check.stdout)["results"]
-    assert result["policy_in_force"] == "environment prod (policy prod)" and result["resources_scanned"] > 0
+    assert result["inputs"] == [str(FOREIGN / "main.tf.json")] and result["resources_scanned"] > 0
+    assert result["policy_in_force"] == "no environment given: policy prod (the strictest)"
     assert "PLAT_TAG_001" in {f["check_id"] for f in result["findings"] if f["blocking"]}
     review = _run(venv, "review", str(FOREIGN / "plan.json"), "--format", "json", cwd=tmp_path)
     assert review.returncode == 0, _out(review)
