@@ -178,7 +178,7 @@ def test_the_cheap_subcommands_run_from_the_installed_wheel(installed: tuple[Pat
     role = _run(venv, "ci", "role", "--env", "dev", "--role", "deploy", cwd=tmp_path)
     assert role.returncode == 0 and "arn=arn:aws:iam::111111111111:role/" in role.stdout, _out(role)
     status = _run(venv, "local", "status", cwd=tmp_path)
-    assert status.returncode == 0 and "not running" in status.stdout, _out(status)
+    assert status.returncode == 1 and "local emulator: not running" in status.stdout, _out(status)  # 1: not up
     runbook = _run(venv, "runbook", "--env", "prod", "--output", str(tmp_path / "prod.md"), cwd=tmp_path)
     assert runbook.returncode == 0, _out(runbook)
     assert "prod" in (tmp_path / "prod.md").read_text()
