@@ -84,3 +84,8 @@ for stack in "$OUT"/cdktf/stacks/*/; do
   diff <(python3 -m json.tool --sort-keys "$OUT/cdktf/stacks/$name/cdk.tf.json") \
        <(python3 -m json.tool --sort-keys "$OUT/cdktn/stacks/$name/cdk.tf.json") || true
 done
+# 6. Terraform accepts CDK Terrain's dev stack and resolves the same provider address as for CDKTF's
+VALIDATE="$TRIAL/validate"
+rm -rf "$VALIDATE" && mkdir -p "$VALIDATE" && cp -r "$OUT/cdktn/stacks/dev/." "$VALIDATE/"
+( cd "$VALIDATE" && TF_CLI_CONFIG_FILE="$TRIAL/terraformrc" terraform init -backend=false -input=false -no-color >/dev/null \
+    && terraform validate -no-color && grep -A1 '^provider' .terraform.lock.hcl )
