@@ -87,5 +87,6 @@ done
 # 6. Terraform accepts CDK Terrain's dev stack and resolves the same provider address as for CDKTF's
 VALIDATE="$TRIAL/validate"
 rm -rf "$VALIDATE" && mkdir -p "$VALIDATE" && cp -r "$OUT/cdktn/stacks/dev/." "$VALIDATE/"
-( cd "$VALIDATE" && TF_CLI_CONFIG_FILE="$TRIAL/terraformrc" terraform init -backend=false -input=false -no-color >/dev/null \
+( cd "$VALIDATE" && export TF_CLI_CONFIG_FILE="$TRIAL/terraformrc" \
+    && terraform init -backend=false -input=false -no-color >/dev/null \
     && terraform validate -no-color && grep -A1 '^provider' .terraform.lock.hcl )
