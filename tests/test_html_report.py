@@ -244,4 +244,7 @@ def test_report_without_findings_and_with_scanner_error() -> None:
     html = render_html([clean, broken], today=TODAY)
     assert 'data-verdict="PASSED"' in html and 'data-verdict="ERROR"' in html
     assert "checkov crashed: &lt;boom&gt;" in html and "No findings." in html and "No waived findings." in html
-    assert "(none: prod policy)" in html
+    # the policy in force is named plainly (no "(none: ...)" to decode): the plan result had no environment
+    assert "(none:" not in html
+    assert '<tr data-env="policy prod" data-verdict="ERROR">' in html
+    assert "<td>no environment given: policy prod (the strictest)</td>" in html

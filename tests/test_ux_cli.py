@@ -45,6 +45,20 @@ def test_text_report_says_the_verdict_first_then_one_line_per_check(results) -> 
     assert "aws_ssm_parameter.fail_access_key" in verbose and len(verbose.splitlines()) > len(lines)
 
 
+@pytest.mark.parametrize("fmt", ["text", "markdown", "html", "json"])
+def test_policy_in_force_is_named_plainly_in_every_format(results, fmt: str) -> None:
+    out = render(results, fmt)
+    assert "(none:" not in out and "none: " not in out
+    if fmt == "json":
+        static, plan = json.loads(out)["results"]
+        assert static["environment"] is None and static["policy"] == "prod"
+        assert static["policy_in_force"] == "no environment given: policy prod (the strictest)"
+        assert plan["policy_in_force"] == "environment dev (policy dev)"
+    else:
+        assert "no environment given: policy prod (the strictest)" in out
+        assert "environment dev (policy dev)" in out
+
+
 def test_policy_in_force_is_named_plainly_for_several_environments() -> None:
     files = {str(FX / "PLAT_SEC_001" / "cdk.tf.json"): "dev",
              str(FX / "PLAT_ENC_004" / "cdk.tf.json"): "staging"}
