@@ -41,12 +41,12 @@ RECORD_SCHEMA = 1
 
 
 def parameter_name(name_prefix: str) -> str:
-    """The release record's SSM parameter (must equal ``modules.app_tier.release_parameter_name``)."""
+    """The release record's SSM parameter (must equal ``modules.app.tier.release_parameter_name``)."""
     return f"/{name_prefix}/app/release"
 
 
 def names(name_prefix: str) -> dict[str, Any]:
-    """Names of the app tier's resources (must equal what ``modules/app_tier.py`` synthesizes)."""
+    """Names of the app tier's resources (must equal what ``modules/app/tier.py`` synthesizes)."""
     return {"alb": f"{name_prefix}-alb", "target_groups": {c: f"{name_prefix}-{c}" for c in COLOURS},
             "asgs": {c: f"{name_prefix}-app-{c}" for c in COLOURS}, "error_alarm": f"{name_prefix}-app-target-5xx-rate"}
 
@@ -104,7 +104,7 @@ class AppTierApi:
                                Overwrite=True, Description="Blue-green release record (python main.py release)")
 
     def artifact_bucket(self) -> str:
-        """The artifact bucket (``modules/artifacts.py``: ``<prefix>-artifacts-<account>-<region>``)."""
+        """The artifact bucket (``modules/app/artifacts.py``: ``<prefix>-artifacts-<account>-<region>``)."""
         from .aws import client
 
         account = client("sts", self.region, self.endpoint).get_caller_identity()["Account"]
