@@ -30,7 +30,9 @@ from cdktf_cdktf_provider_aws.s3_bucket_versioning import S3BucketVersioningA
 from cdktf_cdktf_provider_aws.s3_object import S3Object
 from constructs import Construct
 
-from modules.core.base import Context, Module, policy_json, require, tags
+from modules.core.base import Context, Module, require
+
+from modules.core.helpers import policy_json, tags
 
 LOG_PREFIX = "s3/artifacts/"
 

@@ -22,7 +22,6 @@ from cdktf_cdktf_provider_aws.autoscaling_group import (
     AutoscalingGroupLaunchTemplate, AutoscalingGroupMixedInstancesPolicyLaunchTemplateOverride, AutoscalingGroupTag)
 from cdktf_cdktf_provider_aws.data_aws_default_tags import DataAwsDefaultTags
 from cdktf_cdktf_provider_aws.iam_instance_profile import IamInstanceProfile
-from cdktf_cdktf_provider_aws.iam_role import IamRole
 from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
 from cdktf_cdktf_provider_aws.iam_role_policy_attachment import IamRolePolicyAttachment
 from cdktf_cdktf_provider_aws.kms_grant import KmsGrant
@@ -30,12 +29,11 @@ from cdktf_cdktf_provider_aws.launch_template import (
     LaunchTemplate, LaunchTemplateBlockDeviceMappings, LaunchTemplateBlockDeviceMappingsEbs,
     LaunchTemplateIamInstanceProfile, LaunchTemplateMetadataOptions, LaunchTemplateMonitoring,
     LaunchTemplateNetworkInterfaces, LaunchTemplateTagSpecifications)
-from cdktf_cdktf_provider_aws.security_group import SecurityGroup
-from cdktf_cdktf_provider_aws.vpc_security_group_egress_rule import VpcSecurityGroupEgressRule
-from cdktf_cdktf_provider_aws.security_group_rule import SecurityGroupRule
 from constructs import Construct
 
-from modules.core.base import Context, Module, policy_json, require, tags
+from modules.core.base import Context, Module, require
+
+from modules.core.helpers import allow_tcp, allow_tcp_between_groups, policy_json, security_group, service_role, tags
 
 #: AWS-managed policies of the instance role: SSM Session Manager, the CloudWatch agent, X-Ray. Nothing else.
 MANAGED_POLICIES = ("AmazonSSMManagedInstanceCore", "CloudWatchAgentServerPolicy", "AWSXRayDaemonWriteAccess")
@@ -352,26 +350,20 @@ class Compute(Module):
         require(s.load_balancer_security_group_id is not None, "`load_balancer_security_group_id` is required")
         prefix, extra = ctx.name_prefix, s.extra_tags
 
-        self.security_group = SecurityGroup(
-            self, "sg", name=f"{prefix}-app", vpc_id=s.vpc_id,
-            description=f"{prefix} app instances: from the load balancer only; HTTPS out",
-            tags=tags(ctx, f"{prefix}-app", extra))
+        self.security_group = security_group(
+            self, "sg", ctx, name=f"{prefix}-app", vpc_id=s.vpc_id,
+            description=f"{prefix} app instances: from the load balancer only; HTTPS out", extra_tags=extra)
         self.security_group_id: str = self.security_group.id
-        SecurityGroupRule(
-            self, "sg-in-lb", type="ingress", security_group_id=self.security_group.id, protocol="tcp",
-            from_port=s.app_port, to_port=s.app_port, source_security_group_id=s.load_balancer_security_group_id,
-            description="app traffic and health checks from the load balancer")
+        allow_tcp_between_groups(self, "sg-in-lb", security_group_id=self.security_group.id, port=s.app_port,
+                                 peer_security_group_id=s.load_balancer_security_group_id, inbound=True,
+                                 description="app traffic and health checks from the load balancer")
         # Egress: HTTPS (AWS APIs, SSM, CloudWatch, package repositories via NAT / gateway endpoints) and DNS in the VPC.
-        VpcSecurityGroupEgressRule(
-            self, "sg-out-https", security_group_id=self.security_group.id, ip_protocol="tcp", from_port=443,
-            to_port=443, cidr_ipv4="0.0.0.0/0", description="HTTPS to AWS APIs and package repositories",
-            tags=tags(ctx, f"{prefix}-app-out-https", extra))
+        allow_tcp(self, "sg-out-https", ctx, security_group_id=self.security_group.id, port=443, inbound=False,
+                  cidr="0.0.0.0/0", description="HTTPS to AWS APIs and package repositories",
+                  tag_name=f"{prefix}-app-out-https", extra_tags=extra)
 
-        self.role = IamRole(
-            self, "role", name=f"{prefix}-app-instance",
-            assume_role_policy=policy_json({"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"},
-                                            "Action": "sts:AssumeRole"}),
-            tags=tags(ctx, f"{prefix}-app-instance", extra))
+        self.role = service_role(self, "role", ctx, name=f"{prefix}-app-instance", service="ec2.amazonaws.com",
+                                 extra_tags=extra, this_account_only=False)
         for policy in MANAGED_POLICIES:
             IamRolePolicyAttachment(self, f"role-{policy}", role=self.role.name,
                                     policy_arn=f"arn:{ctx.partition}:iam::aws:policy/{policy}")
@@ -471,9 +463,8 @@ class Compute(Module):
 
     def allow_to(self, id_: str, security_group_id: str, port: int, description: str) -> None:
         """Let the instances open TCP connections to ``port`` of another security group (a database, a cache)."""
-        SecurityGroupRule(self, f"sg-out-{id_}", type="egress", security_group_id=self.security_group.id,
-                          protocol="tcp", from_port=port, to_port=port, source_security_group_id=security_group_id,
-                          description=description)
+        allow_tcp_between_groups(self, f"sg-out-{id_}", security_group_id=self.security_group.id, port=port,
+                                 peer_security_group_id=security_group_id, description=description, inbound=False)
 
     def grant(self, id_: str, statements: list[dict]) -> None:
         """Add one inline policy to the instance role (the platform's grants: see ``modules/stack/platform.py``)."""

@@ -30,13 +30,11 @@ from cdktf_cdktf_provider_aws.s3_bucket_server_side_encryption_configuration imp
     S3BucketServerSideEncryptionConfigurationA, S3BucketServerSideEncryptionConfigurationRuleA,
     S3BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultA)
 from cdktf_cdktf_provider_aws.s3_bucket_versioning import S3BucketVersioningA, S3BucketVersioningVersioningConfiguration
-from cdktf_cdktf_provider_aws.security_group import SecurityGroup
-from cdktf_cdktf_provider_aws.security_group_rule import SecurityGroupRule
-from cdktf_cdktf_provider_aws.vpc_security_group_ingress_rule import VpcSecurityGroupIngressRule
 from constructs import Construct
 
 from modules.app.artifacts import LOG_PREFIX as ARTIFACT_LOG_PREFIX
-from modules.core.base import Context, Module, policy_json, require, tags
+from modules.core.base import Context, Module, require
+from modules.core.helpers import allow_tcp, allow_tcp_between_groups, policy_json, security_group, tags
 
 COLOURS = ("blue", "green")
 TLS13_PREFIX = "ELBSecurityPolicy-TLS13-"
@@ -119,17 +117,16 @@ class LoadBalancer(Module):
         require(set(weights) == set(s.colours), "`weights` must give one weight per colour")
         prefix, extra = ctx.name_prefix, s.extra_tags
 
-        self.security_group = SecurityGroup(
-            self, "sg", name=f"{prefix}-alb", vpc_id=s.vpc_id,
+        self.security_group = security_group(
+            self, "sg", ctx, name=f"{prefix}-alb", vpc_id=s.vpc_id,
             description=f"{prefix} load balancer: HTTP/HTTPS from the internet, out to the app tier only",
-            tags=tags(ctx, f"{prefix}-alb", extra))
+            extra_tags=extra)
         self.security_group_id: str = self.security_group.id
         for port in (443, 80):
-            VpcSecurityGroupIngressRule(
-                self, f"sg-in-{port}", security_group_id=self.security_group.id, ip_protocol="tcp",
-                from_port=port, to_port=port, cidr_ipv4="0.0.0.0/0",
-                description=f"{'HTTPS' if port == 443 else 'HTTP (redirected to HTTPS)'} from the internet",
-                tags=tags(ctx, f"{prefix}-alb-in-{port}", extra))
+            allow_tcp(self, f"sg-in-{port}", ctx, security_group_id=self.security_group.id, port=port,
+                      cidr="0.0.0.0/0",
+                      description=f"{'HTTPS' if port == 443 else 'HTTP (redirected to HTTPS)'} from the internet",
+                      tag_name=f"{prefix}-alb-in-{port}", extra_tags=extra)
 
         self.access_log_bucket = self._access_logs()
 
@@ -190,12 +187,9 @@ class LoadBalancer(Module):
 
     def allow_to(self, id_: str, security_group_id: str, port: int) -> None:
         """Let the load balancer reach ``security_group_id`` on ``port`` (its only egress)."""
-        # aws_security_group_rule (not aws_vpc_security_group_egress_rule) for group-to-group rules: the emulator
-        # returns referenced group ids as "<account>/<sg>" for the latter, which would re-plan forever.
-        SecurityGroupRule(
-            self, f"sg-out-{id_}", type="egress", security_group_id=self.security_group.id, protocol="tcp",
-            from_port=port, to_port=port, source_security_group_id=security_group_id,
-            description=f"to the {id_} targets")
+        allow_tcp_between_groups(self, f"sg-out-{id_}", security_group_id=self.security_group.id, port=port,
+                                 peer_security_group_id=security_group_id, description=f"to the {id_} targets",
+                                 inbound=False)
 
     def _access_logs(self) -> str:
         """The access-log bucket. ALB log delivery supports only SSE-S3 (not SSE-KMS), so the bucket uses AES256."""

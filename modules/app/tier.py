@@ -38,7 +38,8 @@ from constructs import Construct
 from workload import package as workload_package
 
 from modules.app.artifacts import ArtifactStore, ArtifactStoreSettings
-from modules.core.base import Context, Module, require, tags
+from modules.core.base import Context, Module, require
+from modules.core.helpers import tags
 from modules.app.compute import AGENT_NAMESPACE, MEMORY_METRIC, NO_ARTIFACT, ColourRelease, Compute, ComputeSettings
 from modules.app.load_balancer import COLOURS, LoadBalancer, LoadBalancerSettings
 

@@ -1,9 +1,10 @@
-"""What every module shares: the one settings error type, the stack context, tag merging and policy JSON."""
+"""What every module shares: the one settings error type, the stack context and the construct base class.
+
+Tags, policy JSON, trust policies and security-group rules: :mod:`modules.core.helpers`."""
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Mapping
 
 from constructs import Construct
 
@@ -33,16 +34,6 @@ class Context:
     """Deploy target; modules skip what :meth:`Target.supports` rules out."""
     tags: Mapping[str, str] = field(default_factory=dict)
     """Module-level tags merged under each resource's Name (provider default tags hold the organisation tags)."""
-
-
-def tags(ctx: Context, name: str, extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    """Resource tags, general to specific: context tags, then ``extra``, then ``Name``."""
-    return {**ctx.tags, **(extra or {}), "Name": name}
-
-
-def policy_json(*statements: Mapping[str, Any]) -> str:
-    """An IAM policy document as JSON (Terraform tokens inside strings are resolved by cdktf)."""
-    return json.dumps({"Version": "2012-10-17", "Statement": list(statements)}, sort_keys=False)
 
 
 def require(condition: bool, message: str) -> None:

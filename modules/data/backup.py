@@ -18,8 +18,9 @@ from cdktf_cdktf_provider_aws.iam_role import IamRole
 from cdktf_cdktf_provider_aws.iam_role_policy_attachment import IamRolePolicyAttachment
 from constructs import Construct
 
-from modules.core.base import Context, Module, policy_json, require, tags
-from modules.data.buckets import struct_list
+from modules.core.base import Context, Module, require
+
+from modules.core.helpers import service_role, struct_list, tags
 
 DAILY_SCHEDULE = "cron(0 5 * * ? *)"
 WEEKLY_SCHEDULE = "cron(0 6 ? * SUN *)"
@@ -162,14 +163,8 @@ class Backup(Module):
     def _role(self) -> IamRole:
         ctx = self.ctx
         prefix = ctx.name_prefix
-        role = IamRole(self, "role", name=f"{prefix}-backup",
-                       assume_role_policy=policy_json({
-                           "Effect": "Allow",
-                           "Principal": {"Service": "backup.amazonaws.com"},
-                           "Action": "sts:AssumeRole",
-                           "Condition": {"StringEquals": {"aws:SourceAccount": ctx.account_id}},
-                       }),
-                       tags=tags(ctx, f"{prefix}-backup", self.settings.extra_tags))
+        role = service_role(self, "role", ctx, name=f"{prefix}-backup", service="backup.amazonaws.com",
+                            extra_tags=self.settings.extra_tags)
         for key, policy in (("backup", "AWSBackupServiceRolePolicyForBackup"),
                             ("restore", "AWSBackupServiceRolePolicyForRestores")):
             IamRolePolicyAttachment(self, f"role-{key}", role=role.name,

@@ -9,7 +9,6 @@ delivers through a bucket ACL grant. The two log buckets do not log their own ac
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,24 +27,13 @@ from cdktf_cdktf_provider_aws.s3_bucket_server_side_encryption_configuration imp
 from cdktf_cdktf_provider_aws.s3_bucket_versioning import S3BucketVersioningA
 from constructs import Construct
 
-from modules.core.base import Context, Module, policy_json, require, tags
+from modules.core.base import Context, Module, require
+
+from modules.core.helpers import policy_json, service_role, struct_list, tags
 
 #: Buckets holding data (replicated to the DR region when asked) and log buckets (never replicated).
 DATA_BUCKETS = ("app", "static")
 LOG_BUCKETS = ("logs", "cdn-logs")
-
-
-def struct_list(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """A list of nested provider blocks for a cdktf argument: jsii converts a *list* of plain dicts as maps with
-    camelCase keys (a single struct argument converts from snake_case by itself), so convert the keys here."""
-    def camel(value: Any) -> Any:
-        if isinstance(value, dict):
-            return {re.sub(r"_([a-z0-9])", lambda m: m.group(1).upper(), k): camel(v) for k, v in value.items()
-                    if v is not None}
-        if isinstance(value, list):
-            return [camel(v) for v in value]
-        return value
-    return [camel(item) for item in items]
 
 
 @dataclass(frozen=True)
@@ -274,14 +262,8 @@ class Storage(Module):
     def _replication(self) -> None:
         ctx, s = self.ctx, self.settings
         prefix = ctx.name_prefix
-        role = IamRole(self, "replication-role", name=f"{prefix}-s3-replication",
-                       assume_role_policy=policy_json({
-                           "Effect": "Allow",
-                           "Principal": {"Service": "s3.amazonaws.com"},
-                           "Action": "sts:AssumeRole",
-                           "Condition": {"StringEquals": {"aws:SourceAccount": ctx.account_id}},
-                       }),
-                       tags=tags(ctx, f"{prefix}-s3-replication", s.extra_tags))
+        role = service_role(self, "replication-role", ctx, name=f"{prefix}-s3-replication",
+                            service="s3.amazonaws.com", extra_tags=s.extra_tags)
         keys = [k for k in DATA_BUCKETS if k in s.data_buckets]
         sources = [self.buckets[k] for k in keys]
         replicas = [self.buckets[f"{k}-dr"] for k in keys]

@@ -18,12 +18,11 @@ from cdktf_cdktf_provider_aws.elasticache_replication_group import ElasticacheRe
 from cdktf_cdktf_provider_aws.elasticache_subnet_group import ElasticacheSubnetGroup
 from cdktf_cdktf_provider_aws.elasticache_user import ElasticacheUser
 from cdktf_cdktf_provider_aws.elasticache_user_group import ElasticacheUserGroup
-from cdktf_cdktf_provider_aws.security_group import SecurityGroup
-from cdktf_cdktf_provider_aws.vpc_security_group_ingress_rule import VpcSecurityGroupIngressRule
 from constructs import Construct
 
-from modules.core.base import Context, Module, require, tags
-from modules.data.buckets import struct_list
+from modules.core.base import Context, Module, require
+
+from modules.core.helpers import security_group_admitting, struct_list, tags
 
 PORT = 6379
 
@@ -93,15 +92,11 @@ class Cache(Module):
         prefix, extra = ctx.name_prefix, settings.extra_tags
         rg_id = f"{prefix}-redis"
 
-        self.security_group = SecurityGroup(self, "sg", name=f"{prefix}-cache", vpc_id=s.vpc_id,
-                                            description=f"{prefix} Redis: admits the app tier only",
-                                            tags=tags(ctx, f"{prefix}-cache", extra))
+        self.security_group = security_group_admitting(
+            self, "sg", ctx, name=f"{prefix}-cache", vpc_id=s.vpc_id, port=PORT, groups=s.allowed_security_group_ids,
+            description=f"{prefix} Redis: admits the app tier only", rule_description="Redis from the app tier",
+            rule_tag_name=f"{prefix}-cache-from-app", extra_tags=extra)
         self.security_group_id: str = self.security_group.id
-        for i, group in enumerate(s.allowed_security_group_ids):
-            VpcSecurityGroupIngressRule(self, f"sg-in-app-{i}", security_group_id=self.security_group.id,
-                                        referenced_security_group_id=group, ip_protocol="tcp", from_port=PORT,
-                                        to_port=PORT, description="Redis from the app tier",
-                                        tags=tags(ctx, f"{prefix}-cache-from-app", extra))
 
         subnet_group = ElasticacheSubnetGroup(self, "subnets", name=f"{prefix}-cache",
                                               description=f"{prefix} cache (private tier)",

@@ -19,8 +19,9 @@ from cdktf_cdktf_provider_aws.cloudfront_distribution import CloudfrontDistribut
 from cdktf_cdktf_provider_aws.cloudfront_origin_access_control import CloudfrontOriginAccessControl
 from constructs import Construct
 
-from modules.core.base import Context, Module, require, tags
-from modules.data.buckets import struct_list
+from modules.core.base import Context, Module, require
+
+from modules.core.helpers import struct_list, tags
 
 #: AWS-managed CloudFront policies (the same ids in every account).
 CACHING_OPTIMIZED = "658327ea-f89d-4fab-a63d-7e88639e58f6"

@@ -19,16 +19,14 @@ from cdktf_cdktf_provider_aws.db_parameter_group import DbParameterGroup
 from cdktf_cdktf_provider_aws.db_proxy import DbProxy
 from cdktf_cdktf_provider_aws.db_proxy_default_target_group import DbProxyDefaultTargetGroup
 from cdktf_cdktf_provider_aws.db_proxy_target import DbProxyTarget
-from cdktf_cdktf_provider_aws.iam_role import IamRole
 from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
 from cdktf_cdktf_provider_aws.iam_role_policy_attachment import IamRolePolicyAttachment
-from cdktf_cdktf_provider_aws.security_group import SecurityGroup
-from cdktf_cdktf_provider_aws.vpc_security_group_egress_rule import VpcSecurityGroupEgressRule
-from cdktf_cdktf_provider_aws.vpc_security_group_ingress_rule import VpcSecurityGroupIngressRule
 from constructs import Construct
 
-from modules.core.base import Context, Module, policy_json, require, tags
-from modules.data.buckets import struct_list
+from modules.core.base import Context, Module, require
+
+from modules.core.helpers import (allow_tcp, policy_json, security_group_admitting, service_role, struct_list,
+                                   tags)
 
 PORT = 5432
 LOG_EXPORTS = ("postgresql", "upgrade")
@@ -135,15 +133,12 @@ class Database(Module):
         self.identifier_name = f"{prefix}-postgres"
 
         # Security groups: the database admits the app tier and the proxy, and sends nothing.
-        self.security_group = SecurityGroup(self, "sg", name=f"{prefix}-database", vpc_id=s.vpc_id,
-                                            description=f"{prefix} PostgreSQL: admits the app tier only",
-                                            tags=tags(ctx, f"{prefix}-database", extra))
+        self.security_group = security_group_admitting(
+            self, "sg", ctx, name=f"{prefix}-database", vpc_id=s.vpc_id, port=PORT,
+            groups=s.allowed_security_group_ids, description=f"{prefix} PostgreSQL: admits the app tier only",
+            rule_description="PostgreSQL from the app tier", rule_tag_name=f"{prefix}-database-from-app",
+            extra_tags=extra)
         self.security_group_id: str = self.security_group.id
-        for i, group in enumerate(s.allowed_security_group_ids):
-            VpcSecurityGroupIngressRule(self, f"sg-in-app-{i}", security_group_id=self.security_group.id,
-                                        referenced_security_group_id=group, ip_protocol="tcp", from_port=PORT,
-                                        to_port=PORT, description="PostgreSQL from the app tier",
-                                        tags=tags(ctx, f"{prefix}-database-from-app", extra))
 
         self.parameter_group = DbParameterGroup(
             self, "params", name=f"{prefix}-{s.family}", family=s.family,
@@ -165,14 +160,8 @@ class Database(Module):
 
         monitoring_role = None
         if s.monitoring_interval_seconds:
-            monitoring_role = IamRole(self, "monitoring-role", name=f"{prefix}-rds-monitoring",
-                                      assume_role_policy=policy_json({
-                                          "Effect": "Allow",
-                                          "Principal": {"Service": "monitoring.rds.amazonaws.com"},
-                                          "Action": "sts:AssumeRole",
-                                          "Condition": {"StringEquals": {"aws:SourceAccount": ctx.account_id}},
-                                      }),
-                                      tags=tags(ctx, f"{prefix}-rds-monitoring", extra))
+            monitoring_role = service_role(self, "monitoring-role", ctx, name=f"{prefix}-rds-monitoring",
+                                           service="monitoring.rds.amazonaws.com", extra_tags=extra)
             IamRolePolicyAttachment(self, "monitoring-policy", role=monitoring_role.name,
                                     policy_arn=f"arn:{ctx.partition}:iam::aws:policy/service-role/"
                                                "AmazonRDSEnhancedMonitoringRole")
@@ -273,30 +262,19 @@ class Database(Module):
     def _proxy(self) -> None:
         ctx, s = self.ctx, self.settings
         prefix, extra = ctx.name_prefix, s.extra_tags
-        sg = SecurityGroup(self, "proxy-sg", name=f"{prefix}-database-proxy", vpc_id=s.vpc_id,
-                           description=f"{prefix} RDS Proxy: admits the app tier, reaches the database",
-                           tags=tags(ctx, f"{prefix}-database-proxy", extra))
-        for i, group in enumerate(s.allowed_security_group_ids):
-            VpcSecurityGroupIngressRule(self, f"proxy-sg-in-app-{i}", security_group_id=sg.id,
-                                        referenced_security_group_id=group, ip_protocol="tcp", from_port=PORT,
-                                        to_port=PORT, description="PostgreSQL from the app tier",
-                                        tags=tags(ctx, f"{prefix}-proxy-from-app", extra))
-        VpcSecurityGroupEgressRule(self, "proxy-sg-out-db", security_group_id=sg.id,
-                                   referenced_security_group_id=self.security_group.id, ip_protocol="tcp",
-                                   from_port=PORT, to_port=PORT, description="PostgreSQL to the database",
-                                   tags=tags(ctx, f"{prefix}-proxy-to-db", extra))
-        VpcSecurityGroupIngressRule(self, "sg-in-proxy", security_group_id=self.security_group.id,
-                                    referenced_security_group_id=sg.id, ip_protocol="tcp", from_port=PORT,
-                                    to_port=PORT, description="PostgreSQL from RDS Proxy",
-                                    tags=tags(ctx, f"{prefix}-database-from-proxy", extra))
-        role = IamRole(self, "proxy-role", name=f"{prefix}-rds-proxy",
-                       assume_role_policy=policy_json({
-                           "Effect": "Allow",
-                           "Principal": {"Service": "rds.amazonaws.com"},
-                           "Action": "sts:AssumeRole",
-                           "Condition": {"StringEquals": {"aws:SourceAccount": ctx.account_id}},
-                       }),
-                       tags=tags(ctx, f"{prefix}-rds-proxy", extra))
+        sg = security_group_admitting(
+            self, "proxy-sg", ctx, name=f"{prefix}-database-proxy", vpc_id=s.vpc_id, port=PORT,
+            groups=s.allowed_security_group_ids,
+            description=f"{prefix} RDS Proxy: admits the app tier, reaches the database",
+            rule_description="PostgreSQL from the app tier", rule_tag_name=f"{prefix}-proxy-from-app", extra_tags=extra)
+        allow_tcp(self, "proxy-sg-out-db", ctx, security_group_id=sg.id, port=PORT, inbound=False,
+                  peer_security_group_id=self.security_group.id, description="PostgreSQL to the database",
+                  tag_name=f"{prefix}-proxy-to-db", extra_tags=extra)
+        allow_tcp(self, "sg-in-proxy", ctx, security_group_id=self.security_group.id, port=PORT,
+                  peer_security_group_id=sg.id, description="PostgreSQL from RDS Proxy",
+                  tag_name=f"{prefix}-database-from-proxy", extra_tags=extra)
+        role = service_role(self, "proxy-role", ctx, name=f"{prefix}-rds-proxy", service="rds.amazonaws.com",
+                            extra_tags=extra)
         IamRolePolicy(self, "proxy-policy", name="read-master-secret", role=role.id, policy=policy_json(
             {"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": self.master_user_secret_arn},
             {"Effect": "Allow", "Action": "kms:Decrypt", "Resource": s.secret_kms_key_arn,

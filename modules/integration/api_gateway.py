@@ -29,12 +29,13 @@ from cdktf_cdktf_provider_aws.api_gateway_usage_plan import ApiGatewayUsagePlan,
 from cdktf_cdktf_provider_aws.api_gateway_usage_plan_key import ApiGatewayUsagePlanKey
 from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
 from cdktf_cdktf_provider_aws.cloudwatch_metric_alarm import CloudwatchMetricAlarm
-from cdktf_cdktf_provider_aws.iam_role import IamRole
 from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
 from cdktf_cdktf_provider_aws.wafv2_web_acl_association import Wafv2WebAclAssociation
 from constructs import Construct
 
-from modules.core.base import Context, Module, policy_json, require, tags
+from modules.core.base import Context, Module, require
+
+from modules.core.helpers import policy_json, service_role, tags
 
 AUTHORIZATIONS = ("AWS_IAM", "COGNITO_USER_POOLS")
 QUOTA_PERIODS = ("DAY", "WEEK", "MONTH")
@@ -261,14 +262,9 @@ class ApiGateway(Module):
 
     def _account_logging(self) -> ApiGatewayAccount:
         ctx, name = self.ctx, f"{self.ctx.name_prefix}-apigateway-logs"
-        role = IamRole(self, "logs-role", name=name, description="API Gateway writes access and execution logs",
-                       assume_role_policy=policy_json({
-                           "Effect": "Allow",
-                           "Principal": {"Service": "apigateway.amazonaws.com"},
-                           "Action": "sts:AssumeRole",
-                           "Condition": {"StringEquals": {"aws:SourceAccount": ctx.account_id}},
-                       }),
-                       tags=tags(ctx, name, self.settings.extra_tags))
+        role = service_role(self, "logs-role", ctx, name=name, service="apigateway.amazonaws.com",
+                            extra_tags=self.settings.extra_tags,
+                            description="API Gateway writes access and execution logs")
         IamRolePolicy(self, "logs-policy", name="write-api-logs", role=role.id, policy=policy_json({
             "Effect": "Allow",
             "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:DescribeLogGroups",

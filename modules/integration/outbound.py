@@ -20,15 +20,12 @@ from cdktf_cdktf_provider_aws.cloudwatch_log_metric_filter import CloudwatchLogM
 from cdktf_cdktf_provider_aws.cloudwatch_metric_alarm import CloudwatchMetricAlarm
 from cdktf_cdktf_provider_aws.secretsmanager_secret import SecretsmanagerSecret
 from cdktf_cdktf_provider_aws.secretsmanager_secret_rotation import SecretsmanagerSecretRotation
-from cdktf_cdktf_provider_aws.security_group import SecurityGroup
-from cdktf_cdktf_provider_aws.security_group_rule import SecurityGroupRule
 from cdktf_cdktf_provider_aws.vpc_endpoint import VpcEndpoint
-from cdktf_cdktf_provider_aws.vpc_security_group_egress_rule import VpcSecurityGroupEgressRule
-from cdktf_cdktf_provider_aws.vpc_security_group_ingress_rule import VpcSecurityGroupIngressRule
 from constructs import Construct
 
 from modules.integration.api_gateway import alarm_actions
-from modules.core.base import Context, Module, policy_json, require, tags
+from modules.core.base import Context, Module, require
+from modules.core.helpers import allow_tcp, allow_tcp_between_groups, policy_json, security_group, tags
 
 #: Endpoint service (suffix of ``com.amazonaws.<region>.``) -> IAM action prefix its endpoint policy admits.
 ENDPOINT_ACTION_PREFIX = {
@@ -112,32 +109,26 @@ class Integrations(Module):
         self.settings = s = settings
         prefix, extra = ctx.name_prefix, s.extra_tags
 
-        self.endpoint_security_group = SecurityGroup(
-            self, "endpoints-sg", name=f"{prefix}-endpoints", vpc_id=s.vpc_id,
-            description=f"{prefix} interface VPC endpoints: HTTPS from the VPC only",
-            tags=tags(ctx, f"{prefix}-endpoints", extra))
+        self.endpoint_security_group = security_group(
+            self, "endpoints-sg", ctx, name=f"{prefix}-endpoints", vpc_id=s.vpc_id,
+            description=f"{prefix} interface VPC endpoints: HTTPS from the VPC only", extra_tags=extra)
         self.endpoint_security_group_id: str = self.endpoint_security_group.id
-        VpcSecurityGroupIngressRule(
-            self, "endpoints-in-443", security_group_id=self.endpoint_security_group.id, ip_protocol="tcp",
-            from_port=443, to_port=443, cidr_ipv4=s.vpc_cidr, description="HTTPS from the VPC",
-            tags=tags(ctx, f"{prefix}-endpoints-in-443", extra))
+        allow_tcp(self, "endpoints-in-443", ctx, security_group_id=self.endpoint_security_group.id, port=443,
+                  cidr=s.vpc_cidr, description="HTTPS from the VPC", tag_name=f"{prefix}-endpoints-in-443",
+                  extra_tags=extra)
 
-        self.client_security_group = SecurityGroup(
-            self, "clients-sg", name=f"{prefix}-integration-clients", vpc_id=s.vpc_id,
+        self.client_security_group = security_group(
+            self, "clients-sg", ctx, name=f"{prefix}-integration-clients", vpc_id=s.vpc_id,
             description=f"{prefix} integration clients: HTTPS out to the endpoints and, through NAT, the internet",
-            tags=tags(ctx, f"{prefix}-integration-clients", extra))
+            extra_tags=extra)
         self.client_security_group_id: str = self.client_security_group.id
-        VpcSecurityGroupEgressRule(
-            self, "clients-out-443", security_group_id=self.client_security_group.id, ip_protocol="tcp",
-            from_port=443, to_port=443, cidr_ipv4="0.0.0.0/0",
-            description="HTTPS to external integrations through the NAT gateways",
-            tags=tags(ctx, f"{prefix}-integration-clients-out-443", extra))
-        # aws_security_group_rule for the group-to-group rule (see modules/app/load_balancer.py: the emulator reshapes
-        # referenced group ids of aws_vpc_security_group_*_rule).
-        SecurityGroupRule(
-            self, "clients-out-endpoints", type="egress", security_group_id=self.client_security_group.id,
-            protocol="tcp", from_port=443, to_port=443,
-            source_security_group_id=self.endpoint_security_group.id, description="HTTPS to the VPC endpoints")
+        allow_tcp(self, "clients-out-443", ctx, security_group_id=self.client_security_group.id, port=443,
+                  inbound=False, cidr="0.0.0.0/0",
+                  description="HTTPS to external integrations through the NAT gateways",
+                  tag_name=f"{prefix}-integration-clients-out-443", extra_tags=extra)
+        allow_tcp_between_groups(self, "clients-out-endpoints", security_group_id=self.client_security_group.id,
+                                 port=443, peer_security_group_id=self.endpoint_security_group.id, inbound=False,
+                                 description="HTTPS to the VPC endpoints")
 
         self.endpoint_ids: dict[str, str] = {}
         for service in s.endpoint_services:

@@ -15,13 +15,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
-from cdktf_cdktf_provider_aws.security_group import SecurityGroup
 from cdktf_cdktf_provider_aws.service_discovery_instance import ServiceDiscoveryInstance
 from cdktf_cdktf_provider_aws.service_discovery_private_dns_namespace import ServiceDiscoveryPrivateDnsNamespace
 from cdktf_cdktf_provider_aws.service_discovery_service import (ServiceDiscoveryService,
                                                                ServiceDiscoveryServiceDnsConfig,
                                                                ServiceDiscoveryServiceDnsConfigDnsRecords)
-from cdktf_cdktf_provider_aws.vpc_security_group_ingress_rule import VpcSecurityGroupIngressRule
 from cdktf_cdktf_provider_aws.vpclattice_access_log_subscription import VpclatticeAccessLogSubscription
 from cdktf_cdktf_provider_aws.vpclattice_auth_policy import VpclatticeAuthPolicy
 from cdktf_cdktf_provider_aws.vpclattice_listener import (VpclatticeListener, VpclatticeListenerDefaultAction,
@@ -36,7 +34,9 @@ from cdktf_cdktf_provider_aws.vpclattice_target_group import VpclatticeTargetGro
 from cdktf_cdktf_provider_aws.vpclattice_target_group_attachment import VpclatticeTargetGroupAttachment
 from constructs import Construct
 
-from modules.core.base import Context, Module, policy_json, require, tags
+from modules.core.base import Context, Module, require
+
+from modules.core.helpers import allow_tcp, policy_json, security_group, tags
 
 INVOKE_ACTION = "vpc-lattice-svcs:Invoke"
 
@@ -108,14 +108,11 @@ class ServiceNetwork(Module):
             kms_key_id=s.log_kms_key_arn, tags=tags(ctx, f"{prefix}-lattice-access-logs", extra))
         self.access_log_group_name: str = self.access_log_group.name
 
-        self.security_group = SecurityGroup(
-            self, "sg", name=f"{prefix}-service-network", vpc_id=s.vpc_id,
-            description=f"{prefix} VPC Lattice service network: HTTPS from the VPC only",
-            tags=tags(ctx, f"{prefix}-service-network", extra))
-        VpcSecurityGroupIngressRule(
-            self, "sg-in-443", security_group_id=self.security_group.id, ip_protocol="tcp", from_port=443,
-            to_port=443, cidr_ipv4=s.vpc_cidr, description="HTTPS from the VPC",
-            tags=tags(ctx, f"{prefix}-service-network-in-443", extra))
+        self.security_group = security_group(
+            self, "sg", ctx, name=f"{prefix}-service-network", vpc_id=s.vpc_id,
+            description=f"{prefix} VPC Lattice service network: HTTPS from the VPC only", extra_tags=extra)
+        allow_tcp(self, "sg-in-443", ctx, security_group_id=self.security_group.id, port=443, cidr=s.vpc_cidr,
+                  description="HTTPS from the VPC", tag_name=f"{prefix}-service-network-in-443", extra_tags=extra)
         self.security_group_id: str = self.security_group.id
 
         # The service network and what only serves it.

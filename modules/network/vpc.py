@@ -14,7 +14,6 @@ from cdktf_cdktf_provider_aws.db_subnet_group import DbSubnetGroup
 from cdktf_cdktf_provider_aws.default_security_group import DefaultSecurityGroup
 from cdktf_cdktf_provider_aws.eip import Eip
 from cdktf_cdktf_provider_aws.flow_log import FlowLog
-from cdktf_cdktf_provider_aws.iam_role import IamRole
 from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
 from cdktf_cdktf_provider_aws.internet_gateway import InternetGateway
 from cdktf_cdktf_provider_aws.nat_gateway import NatGateway
@@ -28,7 +27,9 @@ from cdktf_cdktf_provider_aws.vpc import Vpc
 from cdktf_cdktf_provider_aws.vpc_endpoint import VpcEndpoint
 from constructs import Construct
 
-from modules.core.base import Context, Module, policy_json, require, tags
+from modules.core.base import Context, Module, require
+
+from modules.core.helpers import policy_json, service_role, tags
 
 TIERS = ("public", "private", "database")
 MAX_AZS = 4
@@ -206,14 +207,8 @@ class Network(Module):
                                    retention_in_days=self.settings.flow_log_retention_days,
                                    kms_key_id=self.settings.flow_log_kms_key_arn,
                                    tags=tags(ctx, f"{prefix}-flow-logs", self.settings.extra_tags))
-        role = IamRole(self, "flow-log-role", name=f"{prefix}-vpc-flow-logs",
-                       assume_role_policy=policy_json({
-                           "Effect": "Allow",
-                           "Principal": {"Service": "vpc-flow-logs.amazonaws.com"},
-                           "Action": "sts:AssumeRole",
-                           "Condition": {"StringEquals": {"aws:SourceAccount": ctx.account_id}},
-                       }),
-                       tags=tags(ctx, f"{prefix}-vpc-flow-logs", self.settings.extra_tags))
+        role = service_role(self, "flow-log-role", ctx, name=f"{prefix}-vpc-flow-logs",
+                            service="vpc-flow-logs.amazonaws.com", extra_tags=self.settings.extra_tags)
         IamRolePolicy(self, "flow-log-policy", name="deliver-flow-logs", role=role.id,
                       policy=policy_json({
                           "Effect": "Allow",

@@ -20,7 +20,9 @@ from constructs import Construct
 
 from envs.observability import ObservabilitySettings, endpoint_protocol
 
-from modules.core.base import Context, Module, policy_json, require, tags
+from modules.core.base import Context, Module, require
+
+from modules.core.helpers import policy_json, tags
 
 SEVERITIES = ("critical", "warning", "info")
 TOPICS = SEVERITIES + ("escalation",)

@@ -18,7 +18,8 @@ from cdktf_cdktf_provider_aws.ce_cost_allocation_tag import CeCostAllocationTag
 from constructs import Construct
 
 from modules.observability.alerting import Alerting
-from modules.core.base import Context, Module, require, tags
+from modules.core.base import Context, Module, require
+from modules.core.helpers import tags
 
 
 def _ascending(values: tuple[float, ...]) -> bool:

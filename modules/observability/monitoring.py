@@ -23,7 +23,8 @@ from envs.observability import (APP_ERRORS_METRIC, LATENCY_METRIC, REQUESTS_METR
                                 metric_namespace)
 
 from modules.observability.alerting import Alerting
-from modules.core.base import Context, Module, require, tags
+from modules.core.base import Context, Module, require
+from modules.core.helpers import tags
 
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
                       3288, 3653)

@@ -16,7 +16,6 @@ from typing import Any
 from cdktf import AssetType, TerraformAsset
 from cdktf_cdktf_provider_aws.cloudwatch_composite_alarm import CloudwatchCompositeAlarm
 from cdktf_cdktf_provider_aws.cloudwatch_metric_alarm import CloudwatchMetricAlarm
-from cdktf_cdktf_provider_aws.iam_role import IamRole
 from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
 from cdktf_cdktf_provider_aws.synthetics_canary import (SyntheticsCanary, SyntheticsCanaryArtifactConfig,
                                                         SyntheticsCanaryArtifactConfigS3Encryption,
@@ -26,7 +25,8 @@ from constructs import Construct
 from envs.observability import LATENCY_METRIC, REQUESTS_METRIC, SERVER_ERRORS_METRIC
 
 from modules.observability.alerting import Alerting
-from modules.core.base import Context, Module, policy_json, require, tags
+from modules.core.base import Context, Module, require
+from modules.core.helpers import policy_json, service_role, tags
 
 #: (name, long window seconds, short window seconds, severity)
 BURN_WINDOWS = (("fast", 3600, 300, "critical"), ("slow", 21600, 1800, "warning"))
@@ -168,11 +168,8 @@ class HealthCanary(Module):
         # Canary names: at most 21 characters of [0-9a-z_-].
         self.name = f"{prefix[:14]}-health".lower()
         bucket_arn = f"arn:{ctx.partition}:s3:::{s.artifact_bucket_name}"
-        role = IamRole(self, "role", name=f"{prefix}-canary-health",
-                       assume_role_policy=policy_json({"Effect": "Allow",
-                                                       "Principal": {"Service": "lambda.amazonaws.com"},
-                                                       "Action": "sts:AssumeRole"}),
-                       tags=tags(ctx, f"{prefix}-canary-health", extra))
+        role = service_role(self, "role", ctx, name=f"{prefix}-canary-health", service="lambda.amazonaws.com",
+                            extra_tags=extra, this_account_only=False)
         IamRolePolicy(self, "policy", name="canary-run", role=role.id, policy=policy_json(
             {"Sid": "Artifacts", "Effect": "Allow", "Action": ["s3:PutObject", "s3:GetObject"],
              "Resource": f"{bucket_arn}/canary/{self.name}/*"},

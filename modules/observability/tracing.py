@@ -13,7 +13,8 @@ from cdktf_cdktf_provider_aws.xray_sampling_rule import XraySamplingRule
 from constructs import Construct
 
 from modules.observability.alerting import Alerting
-from modules.core.base import Context, Module, require, tags
+from modules.core.base import Context, Module, require
+from modules.core.helpers import tags
 
 #: Priority of the per-service rules (lower wins); the default rule has the lowest precedence AWS allows.
 SERVICE_RULE_PRIORITY = 100

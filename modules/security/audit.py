@@ -21,7 +21,6 @@ from cdktf_cdktf_provider_aws.config_config_rule import ConfigConfigRule
 from cdktf_cdktf_provider_aws.config_configuration_recorder import ConfigConfigurationRecorder
 from cdktf_cdktf_provider_aws.config_configuration_recorder_status import ConfigConfigurationRecorderStatus
 from cdktf_cdktf_provider_aws.config_delivery_channel import ConfigDeliveryChannel
-from cdktf_cdktf_provider_aws.iam_role import IamRole
 from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
 from cdktf_cdktf_provider_aws.iam_role_policy_attachment import IamRolePolicyAttachment
 from cdktf_cdktf_provider_aws.s3_bucket import S3Bucket
@@ -35,9 +34,9 @@ from cdktf_cdktf_provider_aws.s3_bucket_server_side_encryption_configuration imp
 from cdktf_cdktf_provider_aws.s3_bucket_versioning import S3BucketVersioningA
 from constructs import Construct
 
-from modules.core.base import Context, Module, policy_json, require, tags
-from modules.security.iam import assume_role_policy
-from modules.security.waf import blocks
+from modules.core.base import Context, Module, require
+
+from modules.core.helpers import policy_json, service_role, struct_list, tags
 
 TRAIL_PREFIX = "cloudtrail"
 CONFIG_PREFIX = "config"
@@ -157,9 +156,8 @@ class Audit(Module):
                                    kms_key_id=settings.logs_kms_key_arn,
                                    tags=tags(ctx, f"{prefix}-cloudtrail", extra))
         self.trail_log_group_name: str = group.name
-        role = IamRole(self, "trail-logs-role", name=f"{prefix}-cloudtrail-logs",
-                       assume_role_policy=assume_role_policy(ctx, "cloudtrail.amazonaws.com"),
-                       tags=tags(ctx, f"{prefix}-cloudtrail-logs", extra))
+        role = service_role(self, "trail-logs-role", ctx, name=f"{prefix}-cloudtrail-logs",
+                            service="cloudtrail.amazonaws.com", extra_tags=extra)
         IamRolePolicy(self, "trail-logs-policy", name="deliver-to-log-group", role=role.id, policy=policy_json({
             "Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
             "Resource": f"{group.arn}:log-stream:*"}))
@@ -177,7 +175,7 @@ class Audit(Module):
             is_multi_region_trail=True, include_global_service_events=True, enable_log_file_validation=True,
             enable_logging=True, kms_key_id=settings.logs_kms_key_arn,
             cloud_watch_logs_group_arn=f"{group.arn}:*", cloud_watch_logs_role_arn=role.arn,
-            advanced_event_selector=blocks(selectors), depends_on=[self.bucket_policy],
+            advanced_event_selector=struct_list(selectors), depends_on=[self.bucket_policy],
             tags=tags(ctx, self.trail_name, extra))
         self.trail_arn: str = self.trail.arn
 
@@ -193,7 +191,7 @@ class Audit(Module):
         bucket = S3Bucket(self, id_, bucket=name, force_destroy=s.force_destroy,
                           tags=tags(ctx, name.rsplit("-", 1)[0], s.extra_tags))
         S3BucketVersioningA(self, f"{id_}-versioning", bucket=bucket.id, versioning_configuration={"status": "Enabled"})
-        S3BucketServerSideEncryptionConfigurationA(self, f"{id_}-encryption", bucket=bucket.id, rule=blocks([{
+        S3BucketServerSideEncryptionConfigurationA(self, f"{id_}-encryption", bucket=bucket.id, rule=struct_list([{
             "apply_server_side_encryption_by_default": {"sse_algorithm": "aws:kms",
                                                         "kms_master_key_id": s.logs_kms_key_arn},
             "bucket_key_enabled": True}]))
@@ -201,7 +199,7 @@ class Audit(Module):
                                   block_public_policy=True, ignore_public_acls=True, restrict_public_buckets=True)
         S3BucketOwnershipControls(self, f"{id_}-ownership", bucket=bucket.id,
                                   rule={"object_ownership": "BucketOwnerEnforced"})
-        S3BucketLifecycleConfiguration(self, f"{id_}-lifecycle", bucket=bucket.id, rule=blocks([{
+        S3BucketLifecycleConfiguration(self, f"{id_}-lifecycle", bucket=bucket.id, rule=struct_list([{
             "id": "archive-then-expire", "status": "Enabled", "filter": [{"prefix": ""}],
             "transition": [{"days": 90, "storage_class": "GLACIER"}],
             "expiration": [{"days": retention_days}],
@@ -214,9 +212,8 @@ class Audit(Module):
         ctx, s = self.ctx, self.settings
         prefix, p = ctx.name_prefix, ctx.partition
         extra = s.extra_tags
-        role = IamRole(self, "config-role", name=f"{prefix}-config-recorder",
-                       assume_role_policy=assume_role_policy(ctx, "config.amazonaws.com"),
-                       tags=tags(ctx, f"{prefix}-config-recorder", extra))
+        role = service_role(self, "config-role", ctx, name=f"{prefix}-config-recorder",
+                            service="config.amazonaws.com", extra_tags=extra)
         IamRolePolicyAttachment(self, "config-role-managed", role=role.name,
                                 policy_arn=f"arn:{p}:iam::aws:policy/service-role/AWS_ConfigRole")
         IamRolePolicy(self, "config-role-delivery", name="deliver-to-audit-bucket", role=role.id, policy=policy_json(

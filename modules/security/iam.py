@@ -35,7 +35,9 @@ from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
 from cdktf_cdktf_provider_aws.iam_role_policy_attachment import IamRolePolicyAttachment
 from constructs import Construct, IConstruct
 
-from modules.core.base import Context, Module, policy_json, require, tags
+from modules.core.base import Context, Module, require
+
+from modules.core.helpers import policy_json, service_role, tags
 
 GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
 #: Services whose actions the boundary allows on resources of this account (IAM itself is not among them).
@@ -137,16 +139,6 @@ def ci_subjects(repository: str, github_environment: str, deploy_branches: Itera
     }
 
 
-def assume_role_policy(ctx: Context, service: str) -> str:
-    """Trust policy for an AWS service acting for this account only."""
-    return policy_json({
-        "Effect": "Allow",
-        "Principal": {"Service": service},
-        "Action": "sts:AssumeRole",
-        "Condition": {"StringEquals": {"aws:SourceAccount": ctx.account_id}},
-    })
-
-
 def statements_grant_star_on_star(statements: Iterable[Mapping[str, Any]]) -> bool:
     """True when an Allow statement grants action ``*`` on resource ``*``."""
     def star(v: Any) -> bool:
@@ -229,9 +221,8 @@ class Iam(Module):
         Rejects (``ModuleSettingsError``) a statement that allows ``*`` on ``*``."""
         require(not statements_grant_star_on_star(statements),
                 f"role {name}: a statement allows action * on resource *; name the actions and resources")
-        role = IamRole(scope, id_, name=name, assume_role_policy=assume_role_policy(self.ctx, service),
-                       permissions_boundary=self.boundary.arn,
-                       tags=tags(self.ctx, name, self.settings.extra_tags))
+        role = service_role(scope, id_, self.ctx, name=name, service=service, extra_tags=self.settings.extra_tags,
+                            permissions_boundary=self.boundary.arn)
         if statements:
             IamRolePolicy(scope, f"{id_}-policy", name=f"{name}-policy", role=role.id,
                           policy=policy_json(*statements))

@@ -17,14 +17,13 @@ from typing import Any
 
 from cdktf_cdktf_provider_aws.cloudwatch_event_rule import CloudwatchEventRule
 from cdktf_cdktf_provider_aws.cloudwatch_event_target import CloudwatchEventTarget
-from cdktf_cdktf_provider_aws.iam_role import IamRole
 from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
-from cdktf_cdktf_provider_aws.security_group import SecurityGroup
 from cdktf_cdktf_provider_aws.ssm_document import SsmDocument
 from constructs import Construct
 
-from modules.core.base import Context, Module, policy_json, require, tags
-from modules.security.iam import assume_role_policy
+from modules.core.base import Context, Module, require
+
+from modules.core.helpers import policy_json, security_group, service_role, tags
 
 #: Playbook file (docs/playbooks/<name>.md) per kind of event.
 PLAYBOOKS = {
@@ -135,16 +134,15 @@ class IncidentResponse(Module):
                                             "RecordState": ["ACTIVE"]}}})
 
         # -- containment -----------------------------------------------------------------------------------------
-        sg = SecurityGroup(self, "quarantine-sg", name=f"{prefix}-quarantine", vpc_id=s.vpc_id,
-                           description="Quarantine: no inbound, no outbound (incident response isolation)",
-                           ingress=[], egress=[], revoke_rules_on_delete=True,
-                           tags=tags(ctx, f"{prefix}-quarantine", {**s.extra_tags, "Playbook": s.playbook("ec2")}))
+        sg = security_group(self, "quarantine-sg", ctx, name=f"{prefix}-quarantine", vpc_id=s.vpc_id,
+                            description="Quarantine: no inbound, no outbound (incident response isolation)",
+                            ingress=[], egress=[], revoke_rules_on_delete=True,
+                            extra_tags={**s.extra_tags, "Playbook": s.playbook("ec2")})
         self.quarantine_security_group_id: str = sg.id
         self.containment_document_name = f"{prefix}-contain-ec2-instance"
-        role = IamRole(self, "automation-role", name=f"{prefix}-ir-containment",
-                       assume_role_policy=assume_role_policy(ctx, "ssm.amazonaws.com"),
-                       description="SSM Automation: isolate and snapshot a compromised EC2 instance",
-                       tags=tags(ctx, f"{prefix}-ir-containment", s.extra_tags))
+        role = service_role(self, "automation-role", ctx, name=f"{prefix}-ir-containment",
+                            service="ssm.amazonaws.com", extra_tags=s.extra_tags,
+                            description="SSM Automation: isolate and snapshot a compromised EC2 instance")
         arn = f"arn:{ctx.partition}:ec2:{ctx.region}:{ctx.account_id}"
         IamRolePolicy(self, "automation-policy", name="contain-ec2-instance", role=role.id, policy=policy_json(
             {"Sid": "Inspect", "Effect": "Allow",
@@ -241,9 +239,8 @@ class IncidentResponse(Module):
                                                  "resource": {"resourceType": ["Instance"]}}}),
             tags=tags(ctx, f"{prefix}-auto-contain-ec2", s.extra_tags))
         self.rules["auto-contain"] = rule
-        events_role = IamRole(self, "auto-contain-role", name=f"{prefix}-ir-start-containment",
-                              assume_role_policy=assume_role_policy(ctx, "events.amazonaws.com"),
-                              tags=tags(ctx, f"{prefix}-ir-start-containment", s.extra_tags))
+        events_role = service_role(self, "auto-contain-role", ctx, name=f"{prefix}-ir-start-containment",
+                                   service="events.amazonaws.com", extra_tags=s.extra_tags)
         IamRolePolicy(self, "auto-contain-policy", name="start-containment", role=events_role.id, policy=policy_json(
             {"Effect": "Allow", "Action": "ssm:StartAutomationExecution", "Resource": f"{definition}:*"},
             {"Effect": "Allow", "Action": "iam:PassRole", "Resource": automation_role_arn,

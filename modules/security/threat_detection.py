@@ -19,8 +19,9 @@ from cdktf_cdktf_provider_aws.securityhub_account import SecurityhubAccount
 from cdktf_cdktf_provider_aws.securityhub_standards_subscription import SecurityhubStandardsSubscription
 from constructs import Construct
 
-from modules.core.base import Context, Module, require, tags
-from modules.security.waf import blocks
+from modules.core.base import Context, Module, require
+
+from modules.core.helpers import struct_list, tags
 
 #: Security Hub standard name -> ARN path (regional standards: ``arn:<p>:securityhub:<region>::standards/...``).
 STANDARDS = {
@@ -112,7 +113,7 @@ class ThreatDetection(Module):
                     extra = [{"name": agent, "status": status} for agent in RUNTIME_AGENTS]
                 GuarddutyDetectorFeature(self, f"guardduty-{name.lower().replace('_', '-')}",
                                          detector_id=self.detector.id, name=name, status=status,
-                                         additional_configuration=blocks(extra) if extra else None)
+                                         additional_configuration=struct_list(extra) if extra else None)
 
         if s.enable_security_hub and ctx.target.supports("aws_securityhub_account"):
             self.security_hub = SecurityhubAccount(self, "security-hub", enable_default_standards=False,
@@ -134,7 +135,7 @@ class ThreatDetection(Module):
                 self.macie_job = Macie2ClassificationJob(
                     self, "macie-job", name=f"{prefix}-data-buckets", job_type="SCHEDULED",
                     schedule_frequency={"weekly_schedule": "SUNDAY"}, initial_run=True, sampling_percentage=100,
-                    s3_job_definition={"bucket_definitions": blocks([{"account_id": ctx.account_id,
+                    s3_job_definition={"bucket_definitions": struct_list([{"account_id": ctx.account_id,
                                                                       "buckets": list(s.macie_bucket_names)}])},
                     depends_on=[macie], tags=tags(ctx, f"{prefix}-data-buckets", s.extra_tags))
                 role = (f"arn:{ctx.partition}:iam::{ctx.account_id}:role/aws-service-role/macie.amazonaws.com/"

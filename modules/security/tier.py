@@ -25,7 +25,8 @@ from constructs import Construct
 from envs.schema import EnvironmentSettings
 
 from modules.security.audit import Audit, AuditSettings
-from modules.core.base import Context, Module, policy_json, require, tags
+from modules.core.base import Context, Module, require
+from modules.core.helpers import policy_json, tags
 from modules.security.iam import Iam, IamSettings
 from modules.security.incident_response import IncidentResponse, IncidentResponseSettings
 from modules.security.keys import EncryptionKey, EncryptionKeySettings

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import ipaddress
 import json
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,7 +35,9 @@ from cdktf_cdktf_provider_aws.wafv2_web_acl_association import Wafv2WebAclAssoci
 from cdktf_cdktf_provider_aws.wafv2_web_acl_logging_configuration import Wafv2WebAclLoggingConfiguration
 from constructs import Construct
 
-from modules.core.base import Context, Module, policy_json, require, tags
+from modules.core.base import Context, Module, require
+
+from modules.core.helpers import policy_json, struct_list, tags
 
 #: AWS managed rule groups every ACL runs, in evaluation order (after the project's own rules).
 MANAGED_RULE_GROUPS = (
@@ -51,20 +52,6 @@ MANAGED_RULE_GROUPS = (
 REDACTED_HEADERS = ("authorization", "cookie")
 SCOPES = {"regional": "REGIONAL", "cloudfront": "CLOUDFRONT"}
 BLOCKED_BODY_KEY = "blocked"
-
-
-def blocks(items: list[dict[str, Any]], raw: tuple[str, ...] = ()) -> list[dict[str, Any]]:
-    """A list of nested provider blocks for a cdktf argument. jsii reads a *list* of plain dicts as maps with camelCase
-    keys (a single struct converts from snake_case by itself), so the keys are converted here; values under a key of
-    ``raw`` are untyped in the bindings (``Any``) and are written as they are (Terraform's snake_case)."""
-    def camel(value: Any) -> Any:
-        if isinstance(value, dict):
-            return {re.sub(r"_([a-z0-9])", lambda m: m.group(1).upper(), k): (v if k in raw else camel(v))
-                    for k, v in value.items() if v is not None}
-        if isinstance(value, list):
-            return [camel(v) for v in value]
-        return value
-    return [camel(item) for item in items]
 
 
 @dataclass(frozen=True)
@@ -268,7 +255,7 @@ class Waf(Module):
             self, f"{kind}-acl", name=f"{prefix}-{kind}", scope=SCOPES[kind],
             description=f"{prefix} {kind} web ACL (managed rules, rate limit, geo and IP lists)",
             default_action={"allow": {}},
-            custom_response_body=blocks([{
+            custom_response_body=struct_list([{
                 "key": BLOCKED_BODY_KEY, "content_type": "APPLICATION_JSON",
                 "content": json.dumps({"error": "request blocked", "status": 403}),
             }]),
@@ -302,6 +289,6 @@ class Waf(Module):
             }))
         Wafv2WebAclLoggingConfiguration(
             self, f"{kind}-logging", resource_arn=acl.arn, log_destination_configs=[group.arn],
-            redacted_fields=blocks([{"single_header": {"name": h}} for h in REDACTED_HEADERS]),
+            redacted_fields=struct_list([{"single_header": {"name": h}} for h in REDACTED_HEADERS]),
             depends_on=[delivery], provider=provider)
         self.log_group_names[kind] = group_name
