@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from envs.observability import LATENCY_METRIC, REQUESTS_METRIC, SERVER_ERRORS_METRIC, metric_namespace
+from envs.contract import LATENCY_METRIC, REQUESTS_METRIC, SERVER_ERRORS_METRIC, metric_namespace
 
 DAY = 86400
 

@@ -31,9 +31,10 @@ from cdktf_cdktf_provider_aws.launch_template import (
     LaunchTemplateNetworkInterfaces, LaunchTemplateTagSpecifications)
 from constructs import Construct
 
+from envs.contract import auto_scaling_group_name
 from modules.core.base import Context, Module, require
-
-from modules.core.helpers import allow_tcp, allow_tcp_between_groups, policy_json, security_group, service_role, tags
+from modules.core.helpers import (allow_tcp, allow_tcp_between_groups, policy_json, security_group, service_role,
+                                   tags)
 
 #: AWS-managed policies of the instance role: SSM Session Manager, the CloudWatch agent, X-Ray. Nothing else.
 MANAGED_POLICIES = ("AmazonSSMManagedInstanceCore", "CloudWatchAgentServerPolicy", "AWSXRayDaemonWriteAccess")
@@ -391,7 +392,7 @@ class Compute(Module):
         self.asgs: dict[str, AutoscalingGroup] = {}
         for colour in s.colours:
             release = releases[colour]
-            name = f"{prefix}-app-{colour}"
+            name = auto_scaling_group_name(prefix, colour)
             fixed = tags(ctx, name, {**extra, "Colour": colour})
             hcl_map = ", ".join(f"{json.dumps(k)} = {json.dumps(v)}" for k, v in fixed.items())
             instance_tags = Token.as_string_map(

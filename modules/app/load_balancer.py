@@ -32,11 +32,11 @@ from cdktf_cdktf_provider_aws.s3_bucket_server_side_encryption_configuration imp
 from cdktf_cdktf_provider_aws.s3_bucket_versioning import S3BucketVersioningA, S3BucketVersioningVersioningConfiguration
 from constructs import Construct
 
+from envs.contract import COLOURS, load_balancer_name, target_group_name
 from modules.app.artifacts import LOG_PREFIX as ARTIFACT_LOG_PREFIX
 from modules.core.base import Context, Module, require
 from modules.core.helpers import allow_tcp, allow_tcp_between_groups, policy_json, security_group, tags
 
-COLOURS = ("blue", "green")
 TLS13_PREFIX = "ELBSecurityPolicy-TLS13-"
 ACCESS_LOG_PREFIX = "alb"
 
@@ -131,7 +131,7 @@ class LoadBalancer(Module):
         self.access_log_bucket = self._access_logs()
 
         self.lb = Lb(
-            self, "alb", name=f"{prefix}-alb", load_balancer_type="application", internal=False,
+            self, "alb", name=load_balancer_name(prefix), load_balancer_type="application", internal=False,
             subnets=list(s.public_subnet_ids), security_groups=[self.security_group.id],
             drop_invalid_header_fields=True, enable_deletion_protection=s.deletion_protection,
             desync_mitigation_mode="defensive", enable_http2=True, idle_timeout=s.idle_timeout_seconds,
@@ -146,7 +146,7 @@ class LoadBalancer(Module):
 
         self.target_groups: dict[str, LbTargetGroup] = {
             colour: LbTargetGroup(
-                self, f"tg-{colour}", name=f"{prefix}-{colour}", port=s.target_port, protocol="HTTP",
+                self, f"tg-{colour}", name=target_group_name(prefix, colour), port=s.target_port, protocol="HTTP",
                 target_type="instance", vpc_id=s.vpc_id, deregistration_delay=str(s.deregistration_delay_seconds),
                 health_check=LbTargetGroupHealthCheck(
                     enabled=True, protocol="HTTP", port="traffic-port", path=s.health_check_path,

@@ -37,23 +37,15 @@ from constructs import Construct
 
 from workload import package as workload_package
 
+from envs.contract import (COLOURS, RELEASE_ERROR_ALARM, app_alarm_name, release_parameter_name,
+                           release_parameter_path)
 from modules.app.artifacts import ArtifactStore, ArtifactStoreSettings
+from modules.app.compute import AGENT_NAMESPACE, MEMORY_METRIC, NO_ARTIFACT, ColourRelease, Compute, ComputeSettings
+from modules.app.load_balancer import LoadBalancer, LoadBalancerSettings
 from modules.core.base import Context, Module, require
 from modules.core.helpers import tags
-from modules.app.compute import AGENT_NAMESPACE, MEMORY_METRIC, NO_ARTIFACT, ColourRelease, Compute, ComputeSettings
-from modules.app.load_balancer import COLOURS, LoadBalancer, LoadBalancerSettings
 
 INITIAL_VERSION = "initial"
-
-
-def release_parameter_path(name_prefix: str) -> str:
-    """The SSM path holding the release record (``/<prefix>/app/``)."""
-    return f"/{name_prefix}/app/"
-
-
-def release_parameter_name(name_prefix: str) -> str:
-    """The SSM parameter holding the release record (``/<prefix>/app/release``)."""
-    return f"{release_parameter_path(name_prefix)}release"
 
 
 @dataclass(frozen=True)
@@ -289,7 +281,7 @@ class AppTier(Module):
                         dimensions={"TargetGroup": lb.target_group_arn_suffixes[colour],
                                     "LoadBalancer": lb.arn_suffix},
                         treat_missing_data="notBreaching", alarm_actions=warning, ok_actions=warning)
-        self._alarm("target-5xx-rate", alarm_description=(
+        self._alarm(RELEASE_ERROR_ALARM, alarm_description=(
                         f"more than {s.error_rate_percent:g}% of requests answered 5xx by the targets in 3 of 5 "
                         "minutes"),
                     comparison_operator="GreaterThanThreshold", evaluation_periods=5, datapoints_to_alarm=3,
@@ -316,7 +308,7 @@ class AppTier(Module):
                     alarm_actions=critical, ok_actions=critical)
 
     def _alarm(self, key: str, **kwargs) -> None:
-        name = f"{self.ctx.name_prefix}-app-{key}"
+        name = app_alarm_name(self.ctx.name_prefix, key)
         alarm = CloudwatchMetricAlarm(self, f"alarm-{key}", alarm_name=name,
                                       tags=tags(self.ctx, name), **kwargs)
         self.alarm_arns[key] = alarm.arn

@@ -19,8 +19,7 @@ from cdktf_cdktf_provider_aws.cloudwatch_log_metric_filter import (CloudwatchLog
 from cdktf_cdktf_provider_aws.cloudwatch_query_definition import CloudwatchQueryDefinition
 from constructs import Construct
 
-from envs.observability import (APP_ERRORS_METRIC, LATENCY_METRIC, REQUESTS_METRIC, SERVER_ERRORS_METRIC,
-                                metric_namespace)
+from envs.contract import APP_ERRORS_METRIC, LATENCY_METRIC, REQUESTS_METRIC, SERVER_ERRORS_METRIC, metric_namespace
 
 from modules.observability.alerting import Alerting
 from modules.core.base import Context, Module, require

@@ -22,7 +22,7 @@ from cdktf_cdktf_provider_aws.synthetics_canary import (SyntheticsCanary, Synthe
                                                         SyntheticsCanaryRunConfig, SyntheticsCanarySchedule)
 from constructs import Construct
 
-from envs.observability import LATENCY_METRIC, REQUESTS_METRIC, SERVER_ERRORS_METRIC
+from envs.contract import LATENCY_METRIC, REQUESTS_METRIC, SERVER_ERRORS_METRIC
 
 from modules.observability.alerting import Alerting
 from modules.core.base import Context, Module, require

@@ -11,7 +11,8 @@ from typing import Any
 
 from constructs import Construct
 
-from envs.observability import ObservabilitySettings, metric_namespace
+from envs.contract import metric_namespace
+from envs.observability import ObservabilitySettings
 
 from modules.observability.alerting import Alerting
 from modules.core.base import Context, Module, require
