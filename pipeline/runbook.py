@@ -29,7 +29,7 @@ def cmd_runbook(args: argparse.Namespace) -> int:
         from .commands import refuse_switched_off
 
         return refuse_switched_off(args.env, args.envs_dir, "data.enabled", "data tier to recover")
-    from modules.data.tier import runbook_inputs
+    from modules.stack.mapping import runbook_inputs
     from modules.data.disaster_recovery import render_runbook
 
     out = Path(args.output) if args.output else runbook_path(args.env)

@@ -496,7 +496,7 @@ def test_bad_data_settings_exit_2(tmp_path: Path, env: str, old: str, new: str, 
 
 @pytest.mark.parametrize("env", ENVS)
 def test_committed_runbook_is_current(settings: dict, env: str) -> None:
-    from modules.data.tier import runbook_inputs
+    from modules.stack.mapping import runbook_inputs
     from modules.data.disaster_recovery import render_runbook
 
     text = render_runbook(runbook_inputs(settings[env]))
@@ -505,7 +505,7 @@ def test_committed_runbook_is_current(settings: dict, env: str) -> None:
 
 
 def test_runbook_says_what_fails_over_in_order(settings: dict) -> None:
-    from modules.data.tier import runbook_inputs
+    from modules.stack.mapping import runbook_inputs
     from modules.data.disaster_recovery import render_runbook
 
     text = render_runbook(runbook_inputs(settings["prod"]))

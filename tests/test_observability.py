@@ -211,7 +211,7 @@ def test_dashboard_widgets_for_every_observed_resource() -> None:
     from modules.observability.alerting import Alerting, AlertingSettings
     from modules.core.base import Context
     from modules.observability.monitoring import Monitoring, MonitoringSettings, ObservedResources
-    from modules.observability.tier import observed_resources
+    from modules.stack.mapping import observed_resources
 
     assert observed_resources(None, None, None) == ObservedResources()
 

@@ -13,14 +13,13 @@ from cdktf import TerraformProvider
 from cdktf_cdktf_provider_aws.route53_record import Route53Record
 from constructs import Construct
 
-from envs.schema import EnvironmentSettings
 
 from modules.data.backup import Backup, BackupSettings
 from modules.core.base import Context, Module
 from modules.data.cache import Cache, CacheSettings
 from modules.data.cdn import Cdn, CdnSettings
 from modules.data.database import Database, DatabaseSettings
-from modules.data.disaster_recovery import DisasterRecovery, DisasterRecoverySettings, DrRegionKey, RunbookInputs, replication_watches
+from modules.data.disaster_recovery import DisasterRecovery, DisasterRecoverySettings, DrRegionKey, replication_watches
 from modules.data.buckets import DATA_BUCKETS, Storage, StorageSettings
 
 #: Record (in the environment's zone) aliasing the load balancer: the host name CloudFront and API Gateway reach it by.
@@ -57,99 +56,6 @@ class DataTierSettings:
     """AWS Backup (vaults, plan, selection, restore testing, alarms). Default true."""
     enable_dr: bool = True
     """The DR zone, health check, failover records and replication alarms. Default true."""
-
-
-def data_tier_settings(env: EnvironmentSettings) -> DataTierSettings:
-    """Resolve an environment's ``[data.*]`` settings, filling the defaults that depend on `protection_level`."""
-    d, protected = env.data, env.protected
-    db = d.database
-    database = None
-    if db.enabled:
-        database = dict(
-            instance_class=env.sizes.db_instance_class, engine_version=db.engine_version,
-            allocated_storage_gb=env.sizes.db_allocated_storage_gb,
-            max_allocated_storage_gb=env.sizes.db_max_allocated_storage_gb, db_name=db.db_name,
-            master_username=db.master_username, multi_az=protected if db.multi_az is None else db.multi_az,
-            backup_retention_days=db.backup_retention_days, backup_window=db.backup_window,
-            maintenance_window=db.maintenance_window,
-            deletion_protection=protected if db.deletion_protection is None else db.deletion_protection,
-            final_snapshot=protected if db.deletion_protection is None else db.deletion_protection,
-            slow_query_ms=db.slow_query_ms, monitoring_interval_seconds=db.monitoring_interval_seconds,
-            performance_insights_retention_days=db.performance_insights_retention_days,
-            read_replicas=db.read_replicas, enable_proxy=db.enable_proxy, cpu_alarm_percent=db.cpu_alarm_percent,
-            replicate_backups=protected if db.replicate_backups_to_dr is None else db.replicate_backups_to_dr,
-            backup_replication_retention_days=db.backup_retention_days,
-            replica_lag_alarm_seconds=d.dr.rpo_minutes * 60)
-    c = d.cache
-    cache = None
-    if c.enabled:
-        multi_az = protected if c.multi_az is None else c.multi_az
-        cache = dict(node_type=env.sizes.cache_node_type, engine_version=c.engine_version,
-                     nodes=c.nodes if c.nodes is not None else (2 if multi_az else 1), multi_az=multi_az,
-                     snapshot_retention_days=c.snapshot_retention_days, snapshot_window=c.snapshot_window,
-                     maintenance_window=c.maintenance_window, maxmemory_policy=c.maxmemory_policy,
-                     cpu_alarm_percent=c.cpu_alarm_percent, memory_alarm_percent=c.memory_alarm_percent,
-                     evictions_alarm_threshold=c.evictions_alarm_threshold)
-    st = d.storage
-    storage = dict(transition_to_ia_days=st.transition_to_ia_days,
-                   transition_to_glacier_days=st.transition_to_glacier_days,
-                   noncurrent_version_expiration_days=st.noncurrent_version_expiration_days,
-                   abort_incomplete_multipart_days=st.abort_incomplete_multipart_days,
-                   log_expiration_days=st.log_expiration_days,
-                   # Nothing to replicate without a data bucket.
-                   replicate_to_dr=bool(st.data_buckets) and (
-                       protected if st.replicate_to_dr is None else st.replicate_to_dr),
-                   create_cdn_log_bucket=d.cdn.enabled, force_destroy=not protected,
-                   data_buckets=tuple(st.data_buckets))
-    cdn = None
-    if d.cdn.enabled:
-        cdn = dict(price_class=d.cdn.price_class, aliases=d.cdn.aliases, acm_certificate_arn=d.cdn.acm_certificate_arn,
-                   dynamic_paths=d.cdn.dynamic_paths, default_root_object=d.cdn.default_root_object)
-    b = d.backup
-    backup = dict(daily_retention_days=b.daily_retention_days, weekly_retention_days=b.weekly_retention_days,
-                  copy_to_dr=b.copy_to_dr, dr_retention_days=b.dr_retention_days,
-                  vault_lock=protected if b.vault_lock is None else b.vault_lock, restore_testing=b.restore_testing,
-                  selection_tag=b.selection_tag)
-    dr = dict(rto_minutes=d.dr.rto_minutes, rpo_minutes=d.dr.rpo_minutes,
-              zone_name=d.dr.domain_name or f"{env.name}.{env.tags.project}.example.com",
-              record_name=d.dr.record_name, secondary_endpoint=d.dr.secondary_endpoint,
-              health_check_path=d.dr.health_check_path)
-    return DataTierSettings(environment=env.name, protected=protected, dr_region=env.dr_region,
-                            log_retention_days=env.log_retention_days, database=database, cache=cache,
-                            storage=storage, cdn=cdn, backup=backup, dr=dr, enable_backup=b.enabled,
-                            enable_dr=d.dr.enabled)
-
-
-def runbook_inputs(env: EnvironmentSettings) -> RunbookInputs:
-    """What the DR runbook of ``env`` says (see :func:`modules.data.disaster_recovery.render_runbook`)."""
-    s = data_tier_settings(env)
-    db, cache = s.database or {}, s.cache or {}
-    return RunbookInputs(
-        environment=env.name, name_prefix=env.name_prefix, region=env.region, dr_region=env.dr_region,
-        protected=s.protected, rto_minutes=s.dr["rto_minutes"], rpo_minutes=s.dr["rpo_minutes"],
-        database=s.database is not None, db_identifier=f"{env.name_prefix}-postgres",
-        db_multi_az=bool(db.get("multi_az")), db_read_replicas=int(db.get("read_replicas", 0)),
-        db_backup_retention_days=int(db.get("backup_retention_days", 0)),
-        db_backups_replicated=bool(db.get("replicate_backups")), db_proxy=bool(db.get("enable_proxy")),
-        cache=s.cache is not None, cache_multi_az=bool(cache.get("multi_az")), cache_nodes=int(cache.get("nodes", 0)),
-        buckets_replicated=bool(s.storage["replicate_to_dr"]), cdn=s.cdn is not None,
-        backup_copy_to_dr=bool(s.backup["copy_to_dr"]), backup_daily_days=s.backup["daily_retention_days"],
-        backup_weekly_days=s.backup["weekly_retention_days"],
-        backup_dr_days=s.backup["dr_retention_days"] or s.backup["weekly_retention_days"],
-        vault_lock=bool(s.backup["vault_lock"]), restore_testing=bool(s.backup["restore_testing"]),
-        zone_name=s.dr["zone_name"], record_name=s.dr["record_name"], health_check_path=s.dr["health_check_path"],
-        secondary_endpoint=s.dr["secondary_endpoint"])
-
-
-def topic_arns(alerting: Any) -> tuple[str, ...]:
-    """The alarm targets offered by the alerting module (None when it is absent): its ``topic_arns`` as a mapping
-    (the ``critical`` topic when there is one, else every topic) or a sequence."""
-    if alerting is None:
-        return ()
-    topics = getattr(alerting, "topic_arns", None) or ()
-    if isinstance(topics, Mapping):
-        return (topics["critical"],) if "critical" in topics else tuple(topics.values())
-    return tuple(topics)
 
 
 class DataTier(Module):

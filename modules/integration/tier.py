@@ -1,6 +1,6 @@
 """The integration layer of one environment: API Gateway (modules/integration/api_gateway.py), service networking
-(modules/integration/service_network.py) and outbound integrations (modules/integration/outbound.py), composed from the environment's
-``[integration]`` section and what the stack's earlier modules expose. Reference: docs/integration.md.
+(modules/integration/service_network.py) and outbound integrations (modules/integration/outbound.py), composed from the
+settings of each part (mapped from the environment's ``[integration]`` section by :mod:`modules.stack.mapping`). Reference: docs/integration.md.
 """
 from __future__ import annotations
 
@@ -9,13 +9,10 @@ from typing import Any, Mapping
 
 from constructs import Construct
 
-from envs.integration import IntegrationSettings
-from envs.schema import EnvironmentSettings
-
-from modules.integration.api_gateway import ApiGateway, ApiGatewaySettings, MethodThrottle, PartnerPlan
 from modules.core.base import Context, Module
-from modules.integration.outbound import ExternalIntegration, Integrations, IntegrationsSettings
-from modules.integration.service_network import LatticeService, ServiceNetwork, ServiceNetworkSettings
+from modules.integration.api_gateway import ApiGateway, ApiGatewaySettings
+from modules.integration.outbound import Integrations, IntegrationsSettings
+from modules.integration.service_network import ServiceNetwork, ServiceNetworkSettings
 
 
 @dataclass(frozen=True)
@@ -39,6 +36,18 @@ class IntegrationInputs:
     alarm_topic_arns: Mapping[str, str] | None = None
 
 
+@dataclass(frozen=True)
+class IntegrationModuleSettings:
+    """Inputs of :class:`Integration`: the settings of each part (None: the part is not built)."""
+
+    outbound: IntegrationsSettings
+    """Interface endpoints, external integrations' secrets and their error alarms. Required."""
+    api: ApiGatewaySettings | None = None
+    """The API Gateway in front of the load balancer. Default none (no API)."""
+    service_network: ServiceNetworkSettings | None = None
+    """VPC Lattice and Cloud Map. Default none."""
+
+
 class Integration(Module):
     """API Gateway + service networking + outbound integrations.
 
@@ -46,50 +55,16 @@ class Integration(Module):
     (Integrations).
     """
 
-    def __init__(self, scope: Construct, id_: str, ctx: Context, settings: IntegrationSettings,
-                 inputs: IntegrationInputs) -> None:
+    def __init__(self, scope: Construct, id_: str, ctx: Context, settings: IntegrationModuleSettings) -> None:
         super().__init__(scope, id_, ctx)
-        self.settings = s = settings
-        i = inputs
-        has_alb = i.alb_arn is not None and i.alb_dns_name is not None
-
+        self.settings = settings
         self.api: ApiGateway | None = None
-        if s.enable_api_gateway and has_alb:
-            self.api = ApiGateway(self, "api", ctx, ApiGatewaySettings(
-                backend_host=s.api_backend_hostname or i.alb_origin_hostname or i.alb_dns_name, log_kms_key_arn=i.logs_kms_key_arn,
-                stage_name=s.api_stage_name, authorization=s.api_authorization,
-                cognito_user_pool_arns=tuple(s.api_cognito_user_pool_arns),
-                rate_limit=s.api_rate_limit, burst_limit=s.api_burst_limit,
-                routes=tuple(tuple(r.split(" ")) for r in s.api_routes),
-                method_throttles=tuple(MethodThrottle(m.method_path, m.rate_limit, m.burst_limit)
-                                       for m in s.api_method_limits),
-                partners=tuple(PartnerPlan(p.name, p.rate_limit, p.burst_limit, p.quota_limit, p.quota_period)
-                               for p in s.api_partners),
-                log_retention_days=s.api_access_log_retention_days or i.log_retention_days,
-                waf_acl_arn=i.waf_acl_arn, alarm_topic_arns=i.alarm_topic_arns,
-                alarm_5xx_rate_percent=s.api_alarm_5xx_rate_percent,
-                alarm_4xx_rate_percent=s.api_alarm_4xx_rate_percent,
-                alarm_latency_p99_ms=s.api_alarm_latency_p99_ms))
-
+        if settings.api is not None:
+            self.api = ApiGateway(self, "api", ctx, settings.api)
         self.service_network: ServiceNetwork | None = None
-        if s.enable_service_network:
-            services = (LatticeService("app", i.alb_arn, i.alb_dns_name),) if has_alb else ()
-            self.service_network = ServiceNetwork(self, "service-network", ctx, ServiceNetworkSettings(
-                vpc_id=i.vpc_id, vpc_cidr=i.vpc_cidr, log_kms_key_arn=i.logs_kms_key_arn,
-                namespace=s.discovery_namespace or i.namespace, services=services,
-                allowed_principals=tuple(s.lattice_allowed_principals), log_retention_days=i.log_retention_days))
-
-        self.integrations = Integrations(self, "outbound", ctx, IntegrationsSettings(
-            vpc_id=i.vpc_id, vpc_cidr=i.vpc_cidr, subnet_ids=i.private_subnet_ids,
-            secrets_kms_key_arn=i.secrets_kms_key_arn, logs_kms_key_arn=i.logs_kms_key_arn,
-            endpoint_services=tuple(s.endpoint_services) if s.enable_interface_endpoints else (),
-            integrations=tuple(ExternalIntegration(
-                name=x.name, description=x.description, rotation_lambda_arn=x.rotation_lambda_arn,
-                rotation_days=x.rotation_days, error_pattern=x.error_pattern, error_threshold=x.error_threshold,
-                error_period_seconds=x.error_period_seconds) for x in s.integrations),
-            secret_recovery_window_days=s.secret_recovery_window_days, log_retention_days=i.log_retention_days,
-            alarm_topic_arns=i.alarm_topic_arns))
-
+        if settings.service_network is not None:
+            self.service_network = ServiceNetwork(self, "service-network", ctx, settings.service_network)
+        self.integrations = Integrations(self, "outbound", ctx, settings.outbound)
 
     def outputs(self) -> dict[str, Any]:
         """Stack outputs of the layer (only what exists): API id/URL/stage, Lattice ids, namespace, secrets."""
@@ -108,25 +83,3 @@ class Integration(Module):
             out["integration_secret_arns"] = self.integrations.secret_arns
         out["integration_log_group"] = self.integrations.log_group_name
         return out
-
-
-def integration_inputs(stack: Any, env: EnvironmentSettings) -> IntegrationInputs:
-    """Collect the integration layer's inputs from the stack's earlier modules (each may be absent)."""
-    app, security, alerting = stack.app, getattr(stack, "security", None), getattr(stack, "alerting", None)
-    waf = getattr(security, "waf", None) if security is not None else None
-    topics = getattr(alerting, "topic_arns", None) if alerting is not None else None
-    return IntegrationInputs(
-        vpc_id=stack.network.vpc_id, vpc_cidr=stack.network.vpc_cidr,
-        private_subnet_ids=tuple(stack.network.private_subnet_ids),
-        logs_kms_key_arn=stack.keys["logs"].arn, secrets_kms_key_arn=stack.keys["secrets"].arn,
-        log_retention_days=env.log_retention_days, namespace=f"{env.name}.{env.tags.project}.internal",
-        alb_arn=app.alb_arn if app is not None else None,
-        alb_dns_name=app.alb_dns_name if app is not None else None,
-        alb_origin_hostname=getattr(getattr(stack, "data", None), "origin_hostname", None) if app is not None else None,
-        waf_acl_arn=getattr(waf, "regional_acl_arn", None) if waf is not None else None,
-        alarm_topic_arns=dict(topics) if isinstance(topics, Mapping) else None)
-
-
-def build_integration(stack: Any, env: EnvironmentSettings) -> Integration:
-    """The stack's integration layer (``stack.integration``)."""
-    return Integration(stack, "integration", stack.ctx, env.integration, integration_inputs(stack, env))

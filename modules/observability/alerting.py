@@ -18,7 +18,6 @@ from cdktf_cdktf_provider_aws.sns_topic_policy import SnsTopicPolicy
 from cdktf_cdktf_provider_aws.sns_topic_subscription import SnsTopicSubscription
 from constructs import Construct
 
-from envs.observability import ObservabilitySettings, endpoint_protocol
 
 from modules.core.base import Context, Module, require
 
@@ -175,14 +174,3 @@ def metric_queries(queries: list[Any]) -> list[Any]:
             q = CloudwatchMetricAlarmMetricQuery(**q)
         out.append(q)
     return out
-
-
-def alerting_settings(observability: ObservabilitySettings, kms_key_arn: str) -> AlertingSettings:
-    """Map the environment's ``[observability]`` section onto :class:`AlertingSettings`."""
-    contacts = observability.contacts
-    return AlertingSettings(
-        kms_key_arn=kms_key_arn,
-        subscriptions={topic: tuple(Subscription(endpoint_protocol(e), e) for e in getattr(contacts, topic))
-                       for topic in TOPICS if getattr(contacts, topic)},
-        escalation_minutes=observability.escalation_minutes,
-    )

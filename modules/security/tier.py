@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any, Callable
 
 from cdktf import Aspects, TerraformProvider, TerraformStack
 from cdktf_cdktf_provider_aws.cloudwatch_dashboard import CloudwatchDashboard
@@ -22,10 +22,9 @@ from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
 from cdktf_cdktf_provider_aws.cloudwatch_log_resource_policy import CloudwatchLogResourcePolicy
 from constructs import Construct
 
-from envs.schema import EnvironmentSettings
 
 from modules.security.audit import Audit, AuditSettings
-from modules.core.base import Context, Module, require
+from modules.core.base import Context, Module
 from modules.core.helpers import policy_json, tags
 from modules.security.iam import Iam, IamSettings
 from modules.security.incident_response import IncidentResponse, IncidentResponseSettings
@@ -53,55 +52,6 @@ class SecurityBaselineSettings:
     """Finding routing, containment document, quarantine group, playbook links. Default true."""
     extra_tags: dict[str, str] = field(default_factory=dict)
     """Tags on every resource of the module on top of the context tags. Default: none."""
-
-
-def security_settings(env: EnvironmentSettings, *, logs_key_arn: str, data_bucket_arns: tuple[str, ...] = (),
-                      data_bucket_names: tuple[str, ...] = (),
-                      data_bucket_key_arns: tuple[str, ...] = ()) -> SecurityBaselineSettings:
-    """Map an environment's settings (``[security]`` and the environment-wide values) onto the module settings."""
-    sec = env.security
-    baseline = sec.manage_account_baseline
-    return SecurityBaselineSettings(
-        iam=IamSettings(
-            manage_account_baseline=baseline, github_repository=sec.ci_github_repository,
-            deploy_branches=sec.ci_deploy_branches, plan_on_pull_requests=sec.ci_plan_on_pull_requests,
-            github_environment=env.name, run_log_prefix=f"runs/{env.name}/",
-            state_bucket=env.state_bucket, lock_table=env.lock_table, audit_account_id=sec.audit_account_id,
-            audit_external_id=sec.audit_external_id, human_groups=sec.human_groups,
-            password_min_length=sec.password_min_length, password_max_age_days=sec.password_max_age_days,
-            password_reuse_prevention=sec.password_reuse_prevention),
-        audit=AuditSettings(
-            logs_kms_key_arn=logs_key_arn, manage_account_baseline=baseline,
-            retention_days=sec.audit_log_retention_days, log_group_retention_days=env.log_retention_days,
-            data_bucket_arns=data_bucket_arns,
-            enable_config_rules=sec.config_rules, password_min_length=sec.password_min_length,
-            password_max_age_days=sec.password_max_age_days,
-            password_reuse_prevention=sec.password_reuse_prevention, force_destroy=not env.protected),
-        threat_detection=ThreatDetectionSettings(
-            manage_account_baseline=baseline, s3_protection=sec.guardduty_s3_protection,
-            eks_protection=sec.guardduty_eks_protection, runtime_monitoring=sec.guardduty_runtime_monitoring,
-            malware_protection=sec.guardduty_malware_protection, finding_frequency=sec.guardduty_finding_frequency,
-            enable_security_hub=sec.enable_security_hub,
-            security_hub_standards=sec.security_hub_standards if sec.enable_security_hub else (),
-            inspector_resource_types=sec.inspector_resource_types, enable_macie=sec.enable_macie,
-            macie_bucket_names=data_bucket_names, macie_kms_key_arns=data_bucket_key_arns),
-        incident={"playbooks_url": sec.playbooks_url, "critical_severity": sec.critical_finding_severity,
-                  "route_security_hub": sec.enable_security_hub, "auto_contain": sec.auto_contain_instances},
-        log_retention_days=env.log_retention_days, enable_audit=sec.enable_audit,
-        enable_threat_detection=sec.enable_threat_detection, enable_incident_response=sec.enable_incident_response,
-    )
-
-
-def waf_settings(env: EnvironmentSettings, *, logs_key_arn: str, cloudfront_logs_key_arn: str,
-                 regional: bool = True, cloudfront: bool = True) -> WafSettings:
-    """The WAF's settings; ``regional`` / ``cloudfront``: which ACLs exist (each only with something to protect)."""
-    sec = env.security
-    return WafSettings(logs_kms_key_arn=logs_key_arn, cloudfront_logs_kms_key_arn=cloudfront_logs_key_arn,
-                       enable_regional_acl=regional, enable_cloudfront_acl=cloudfront,
-                       rate_limit=sec.waf_rate_limit, rate_window_seconds=sec.waf_rate_window_seconds,
-                       blocked_countries=sec.waf_blocked_countries, allowed_cidrs=sec.waf_allowed_cidrs,
-                       blocked_cidrs=sec.waf_blocked_cidrs, log_retention_days=env.log_retention_days,
-                       enable_shield_advanced=sec.enable_shield_advanced)
 
 
 class Security(Module):
@@ -230,31 +180,3 @@ class Security(Module):
                  "desc | limit 25", 12, 8),
             *waf_widgets,
         ]}
-
-
-def build_security(stack: Any, settings: EnvironmentSettings) -> Security:
-    """Compose the baseline for a :class:`modules.stack.platform.PlatformStack` (reads what earlier modules expose)."""
-    app, data, alerting = getattr(stack, "app", None), getattr(stack, "data", None), getattr(stack, "alerting", None)
-    bucket_arns: Mapping[str, str] = getattr(data, "bucket_arns", {}) or {}
-    bucket_names: Mapping[str, str] = getattr(data, "bucket_names", {}) or {}
-    data_keys = [k for k in ("app", "static") if k in bucket_arns]
-    logs_key = stack.keys["logs"]
-    us_east_1 = stack.providers.us_east_1
-    require(alerting is not None, "the security baseline routes findings to the alerting topics; build alerting first")
-    sec = security_settings(settings, logs_key_arn=logs_key.arn,
-                            data_bucket_arns=tuple(bucket_arns[k] for k in data_keys),
-                            data_bucket_names=tuple(bucket_names[k] for k in data_keys),
-                            data_bucket_key_arns=(stack.keys["data"].arn,) if data_keys else ())
-    # A web ACL is created only with something to protect: the regional one needs the app tier's load balancer
-    # (the API stage fronts it too), the CloudFront one the distribution.
-    regional = app is not None
-    cloudfront = getattr(data, "cdn", None) is not None
-    waf = None
-    if settings.security.enable_waf and (regional or cloudfront):
-        waf = waf_settings(settings, logs_key_arn=logs_key.arn, regional=regional, cloudfront=cloudfront,
-                           cloudfront_logs_key_arn=Security.cloudfront_logs_key(stack, stack.ctx, us_east_1, logs_key)
-                           if cloudfront else logs_key.arn)
-    return Security(stack, "security", stack.ctx, sec, waf=waf, vpc_id=stack.network.vpc_id, us_east_1=us_east_1,
-                    critical_topic_arn=alerting.topic_arns["critical"], notify_topic_arn=alerting.topic_arns["warning"],
-                    alb_arn=getattr(app, "alb_arn", None),
-                    attach_cloudfront_acl=getattr(data, "attach_web_acl", None))

@@ -12,16 +12,19 @@ from constructs import Construct
 from envs.schema import EnvironmentSettings, NatStrategy
 from envs.target import Target
 
-from modules.observability.alerting import Alerting, alerting_settings
-from modules.app.tier import AppTier, app_tier_settings
+from modules.app.tier import AppTier
 from modules.core.base import Context
-from modules.data.tier import DataTier, data_tier_settings, topic_arns as data_topic_arns
-from modules.integration.tier import Integration, build_integration
-from modules.security.keys import EncryptionKey, EncryptionKeySettings, KeyServices
 from modules.core.literal import literal_settings
+from modules.data.tier import DataTier
+from modules.integration.tier import Integration
 from modules.network.vpc import Network, NetworkSettings
-from modules.observability.tier import Observability, observability_settings, observed_resources
-from modules.security.tier import Security, build_security
+from modules.observability.alerting import Alerting
+from modules.observability.tier import Observability
+from modules.security.keys import EncryptionKey, EncryptionKeySettings, KeyServices
+from modules.security.tier import Security
+from modules.stack.mapping import (alerting_settings, app_tier_settings, build_integration, build_security,
+                                   data_tier_settings, observability_settings, observed_resources)
+from modules.stack.mapping import topic_arns as data_topic_arns
 
 MANAGED_BY = "platform-iac"
 
