@@ -5,7 +5,7 @@
 dev is synthesized for the local target and initialized against an emulator of its own (state backend bootstrapped
 there, as a deploy does; the emulator answers the plan's data sources). The "before" configuration is the same
 synthesized file with each web ACL's ``rule_json`` turned back into the ``rule`` blocks it was written from
-(:func:`modules.waf.rules_from_api`, the exact inverse of what the module writes; a test checks the round trip), so
+(:func:`modules.security.waf.rules_from_api`, the exact inverse of what the module writes; a test checks the round trip), so
 the two differ in nothing else. ``terraform plan -refresh=false -lock=false`` runs --repetitions times with each,
 alternating (same folder, same providers, same plugin cache):
 
@@ -34,7 +34,7 @@ RESULTS = ROOT / "benchmarks" / "results"
 
 def blocks_variant(doc: dict) -> dict:
     """``doc`` with every web ACL's ``rule_json`` written back as ``rule`` blocks."""
-    from modules.waf import rules_from_api
+    from modules.security.waf import rules_from_api
 
     out = json.loads(json.dumps(doc))
     acls = out.get("resource", {}).get("aws_wafv2_web_acl", {})

@@ -13,6 +13,7 @@ from pydantic import Field, field_validator, model_validator
 
 from . import aws_catalog
 from .base import Section
+from .contract import COLOURS
 
 _CERT_ARN = re.compile(r"^arn:aws[a-z-]*:acm:[a-z]{2}(-gov)?-[a-z]+-\d:\d{12}:certificate/[0-9a-f-]{36}$")
 _MATCHER = re.compile(r"^\d{3}(-\d{3})?(,\d{3}(-\d{3})?)*$")
@@ -25,7 +26,6 @@ _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _AMI = re.compile(r"^ami-[0-9a-f]{8,17}$")
 #: TLS 1.3 security policies of Application Load Balancers (the ones that also accept TLS 1.2 clients first).
 TLS13_POLICY_PREFIX = "ELBSecurityPolicy-TLS13-"
-COLOURS = ("blue", "green")
 
 
 class AppTierSettings(Section):

@@ -203,15 +203,3 @@ class ObservabilitySettings(Section):
             raise ValueError(f"{value!r} must start with '/'; fix observability.health_check_path")
         return value
 
-
-def metric_namespace(name_prefix: str) -> str:
-    """Namespace of the service's request metrics (from the access log), ``Platform/<prefix>``: SLO alarms and the
-    ``sla report`` read the same metrics."""
-    return f"Platform/{name_prefix}"
-
-
-#: Metric names in :func:`metric_namespace`.
-REQUESTS_METRIC = "Requests"
-SERVER_ERRORS_METRIC = "ServerErrors"
-LATENCY_METRIC = "Latency"
-APP_ERRORS_METRIC = "ApplicationErrors"

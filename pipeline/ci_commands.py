@@ -2,7 +2,7 @@
 
 - ``ci role --env E --role deploy|plan``: the ARN and region of the environment's CI role, as ``arn=…`` and
   ``region=…`` lines for ``$GITHUB_OUTPUT``: derived from the settings (account id, name prefix), the same values the
-  role is created from (``modules/iam.py``), so the workflows hold no hand-typed role ARN.
+  role is created from (``modules/security/iam.py``), so the workflows hold no hand-typed role ARN.
 - ``pr-plan --env E --mode real|emulator``: the pull-request plan of one environment, gated once per stage (static
   gate on the synthesized JSON, plan gate on the plan) and rendered as the PR comment. ``real``: against the
   environment's own state backend (``--target aws`` in CI with the read-only plan role; ``--target local`` is the

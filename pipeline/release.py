@@ -34,22 +34,23 @@ from datetime import datetime, timezone
 from typing import Any, Callable
 
 from compliance.cli import Command
-from envs.app import COLOURS
+from envs import contract
+from envs.contract import COLOURS
 
 from .run import EXIT_BAD_INPUT, EXIT_BLOCKED, EXIT_OK, EXIT_TOOL
 
 RECORD_SCHEMA = 1
 
 
-def parameter_name(name_prefix: str) -> str:
-    """The release record's SSM parameter (must equal ``modules.app_tier.release_parameter_name``)."""
-    return f"/{name_prefix}/app/release"
+parameter_name = contract.release_parameter_name
 
 
 def names(name_prefix: str) -> dict[str, Any]:
-    """Names of the app tier's resources (must equal what ``modules/app_tier.py`` synthesizes)."""
-    return {"alb": f"{name_prefix}-alb", "target_groups": {c: f"{name_prefix}-{c}" for c in COLOURS},
-            "asgs": {c: f"{name_prefix}-app-{c}" for c in COLOURS}, "error_alarm": f"{name_prefix}-app-target-5xx-rate"}
+    """Names of the app tier's resources, from the contract the constructs build them with (``envs/contract.py``)."""
+    return {"alb": contract.load_balancer_name(name_prefix),
+            "target_groups": {c: contract.target_group_name(name_prefix, c) for c in COLOURS},
+            "asgs": {c: contract.auto_scaling_group_name(name_prefix, c) for c in COLOURS},
+            "error_alarm": contract.app_alarm_name(name_prefix, contract.RELEASE_ERROR_ALARM)}
 
 
 class ReleaseError(RuntimeError):
@@ -105,7 +106,7 @@ class AppTierApi:
                                Overwrite=True, Description="Blue-green release record (python main.py release)")
 
     def artifact_bucket(self) -> str:
-        """The artifact bucket (``modules/artifacts.py``: ``<prefix>-artifacts-<account>-<region>``)."""
+        """The artifact bucket (``modules/app/artifacts.py``: ``<prefix>-artifacts-<account>-<region>``)."""
         from .aws import client
 
         account = client("sts", self.region, self.endpoint).get_caller_identity()["Account"]

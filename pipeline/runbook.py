@@ -26,8 +26,8 @@ def cmd_runbook(args: argparse.Namespace) -> int:
         return bad_settings(exc, "no runbook was written")
     if not settings.data.enabled:
         return refuse_switched_off(args.env, args.envs_dir, "data.enabled", "data tier to recover")
-    from modules.data_tier import runbook_inputs
-    from modules.dr import render_runbook
+    from modules.stack.mapping import runbook_inputs
+    from modules.data.disaster_recovery import render_runbook
 
     out = Path(args.output) if args.output else runbook_path(args.env)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -14,7 +14,7 @@ from typing import Any
 
 from compliance.cli import Command
 
-from envs.observability import LATENCY_METRIC, REQUESTS_METRIC, SERVER_ERRORS_METRIC, metric_namespace
+from envs.contract import LATENCY_METRIC, REQUESTS_METRIC, SERVER_ERRORS_METRIC, metric_namespace
 
 DAY = 86400
 

@@ -58,8 +58,8 @@ def load_settings(names: Iterable[str] | None, envs_dir: str | os.PathLike[str] 
 def synthesize(settings: dict[str, EnvironmentSettings], target: Target, outdir: Path,
                commit: str | None = None) -> SynthResult:
     """Synthesize ``settings``' stacks into ``outdir/stacks/<env>/cdk.tf.json`` (replacing only those stacks)."""
-    from modules.base import ModuleSettingsError
-    from modules.stack import build_app  # imported here: loading cdktf costs seconds, settings errors should not
+    from modules.core.base import ModuleSettingsError
+    from modules.stack.platform import build_app  # imported here: loading cdktf costs seconds, settings errors should not
 
     from . import sources
 

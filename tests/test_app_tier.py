@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from modules.base import ModuleSettingsError
-from modules.compute import ComputeSettings, MANAGED_POLICIES
-from modules.loadbalancer import LoadBalancerSettings
+from modules.core.base import ModuleSettingsError
+from modules.app.compute import ComputeSettings, MANAGED_POLICIES
+from modules.app.load_balancer import LoadBalancerSettings
 from tests.conftest import resources
 
 ROOT = Path(__file__).resolve().parents[1]

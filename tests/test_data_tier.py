@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from compliance.secrets import find_literal_secrets
-from modules.base import ModuleSettingsError
+from modules.core.base import ModuleSettingsError
 from tests.conftest import resources
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -350,8 +350,8 @@ def test_failover_records_with_explicit_endpoints() -> None:
     from cdktf_cdktf_provider_aws.provider import AwsProvider
 
     from envs.target import AWS
-    from modules.base import Context
-    from modules.dr import DisasterRecovery, DisasterRecoverySettings, ReplicationWatch
+    from modules.core.base import Context
+    from modules.data.disaster_recovery import DisasterRecovery, DisasterRecoverySettings, ReplicationWatch
 
     app = Testing.app()
     stack = TerraformStack(app, "t")
@@ -434,10 +434,10 @@ def test_local_variant_skips_the_waits_the_emulator_makes_pointless(synth_local:
 # -- module settings ----------------------------------------------------------------------------------------------
 
 def test_module_settings_reject_conflicts() -> None:
-    from modules.cache import CacheSettings
-    from modules.cdn import CdnSettings
-    from modules.database import DatabaseSettings
-    from modules.storage import StorageSettings
+    from modules.data.cache import CacheSettings
+    from modules.data.cdn import CdnSettings
+    from modules.data.database import DatabaseSettings
+    from modules.data.buckets import StorageSettings
 
     with pytest.raises(ModuleSettingsError, match="`multi_az` needs `nodes` >= 2"):
         CacheSettings(vpc_id="v", subnet_ids=("s",), kms_key_arn="k", log_kms_key_arn="l", multi_az=True, nodes=1)
@@ -496,8 +496,8 @@ def test_bad_data_settings_exit_2(tmp_path: Path, env: str, old: str, new: str, 
 
 @pytest.mark.parametrize("env", ENVS)
 def test_committed_runbook_is_current(settings: dict, env: str) -> None:
-    from modules.data_tier import runbook_inputs
-    from modules.dr import render_runbook
+    from modules.stack.mapping import runbook_inputs
+    from modules.data.disaster_recovery import render_runbook
 
     text = render_runbook(runbook_inputs(settings[env]))
     committed = ROOT / "docs" / "runbooks" / f"{env}.md"
@@ -505,8 +505,8 @@ def test_committed_runbook_is_current(settings: dict, env: str) -> None:
 
 
 def test_runbook_says_what_fails_over_in_order(settings: dict) -> None:
-    from modules.data_tier import runbook_inputs
-    from modules.dr import render_runbook
+    from modules.stack.mapping import runbook_inputs
+    from modules.data.disaster_recovery import render_runbook
 
     text = render_runbook(runbook_inputs(settings["prod"]))
     assert "| RTO (time to restore service) | 60 minutes |" in text

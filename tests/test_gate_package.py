@@ -104,7 +104,7 @@ def test_the_gate_installs_alone_without_cdktf(gate_venv: Path, tmp_path: Path) 
     site = Path(found["file"]).parents[1]
     for data in ("compliance/resource_classes.json", "compliance/policy/organisation.toml", "compliance/prices.toml",
                  "compliance/waivers.toml", "pipeline/masking_rules.toml", "envs/dev.toml",
-                 "modules/canary/nodejs/node_modules/healthcheck.js"):
+                 "modules/observability/canary/nodejs/node_modules/healthcheck.js"):
         assert (site / data).is_file(), f"package data missing from the wheel: {data}"
     version = _run(gate_venv, "platform-gate", "--version", cwd=tmp_path)
     assert version.returncode == 0 and version.stdout.startswith("platform-gate 0.")

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from envs.integration import IntegrationSettings
-from modules.base import ModuleSettingsError
+from modules.core.base import ModuleSettingsError
 from tests.conftest import resources
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -257,7 +257,7 @@ def test_no_plaintext_secret_or_api_key_value_in_the_json(synth_aws: dict) -> No
 def small_stack(target: Any, build: Any) -> dict[str, Any]:
     from cdktf import Testing, TerraformStack
 
-    from modules.base import Context
+    from modules.core.base import Context
 
     app = Testing.app()
     stack = TerraformStack(app, "t")
@@ -268,7 +268,7 @@ def small_stack(target: Any, build: Any) -> dict[str, Any]:
 
 def test_rotation_needs_and_uses_the_rotation_function() -> None:
     from envs.target import AWS
-    from modules.integrations import ExternalIntegration, Integrations, IntegrationsSettings
+    from modules.integration.outbound import ExternalIntegration, Integrations, IntegrationsSettings
 
     fn = "arn:aws:lambda:us-east-1:111111111111:function:rotate-payments"
     doc = small_stack(AWS, lambda stack, ctx: Integrations(stack, "i", ctx, IntegrationsSettings(
@@ -283,7 +283,7 @@ def test_rotation_needs_and_uses_the_rotation_function() -> None:
 
 def test_cognito_authorizer_when_chosen() -> None:
     from envs.target import AWS
-    from modules.api_gateway import ApiGateway, ApiGatewaySettings
+    from modules.integration.api_gateway import ApiGateway, ApiGatewaySettings
 
     pool = "arn:aws:cognito-idp:us-east-1:111111111111:userpool/us-east-1_AbCdEf123"
     doc = small_stack(AWS, lambda stack, ctx: ApiGateway(stack, "api", ctx, ApiGatewaySettings(
@@ -300,7 +300,7 @@ def test_cognito_authorizer_when_chosen() -> None:
 
 def test_local_target_leaves_out_what_the_emulator_cannot_create() -> None:
     from envs.target import EMULATOR_UNSUPPORTED, Target
-    from modules.service_network import LatticeService, ServiceNetwork, ServiceNetworkSettings
+    from modules.integration.service_network import LatticeService, ServiceNetwork, ServiceNetworkSettings
 
     settings = ServiceNetworkSettings(vpc_id="vpc-1", vpc_cidr="10.0.0.0/16", log_kms_key_arn="arn:k:logs",
                                       namespace="t.p.internal",
@@ -326,9 +326,9 @@ def test_local_target_leaves_out_what_the_emulator_cannot_create() -> None:
 # -- bad settings ----------------------------------------------------------------------------------------------------
 
 def test_module_settings_reject_conflicts() -> None:
-    from modules.api_gateway import ApiGatewaySettings, MethodThrottle
-    from modules.integrations import ExternalIntegration, IntegrationsSettings
-    from modules.service_network import ServiceNetworkSettings
+    from modules.integration.api_gateway import ApiGatewaySettings, MethodThrottle
+    from modules.integration.outbound import ExternalIntegration, IntegrationsSettings
+    from modules.integration.service_network import ServiceNetworkSettings
 
     with pytest.raises(ModuleSettingsError, match="`cognito_user_pool_arns` must be set exactly when"):
         ApiGatewaySettings(backend_host="h", log_kms_key_arn="k", authorization="COGNITO_USER_POOLS")

@@ -29,7 +29,7 @@ def test_rest_api_routes_methods_and_proxy(deployed_dev, settings) -> None:
     # HTTPS to the load balancer by a name its certificate covers: origin.<zone>, a Route 53 alias of the ALB
     # (PLAT_AWS_015; no certificate covers *.elb.amazonaws.com)
     dev = settings["dev"]
-    zone_name = dev.data.dr.domain_name or f"{dev.name}.{dev.tags.project}.example.com"  # modules/data_tier.py
+    zone_name = dev.data.dr.domain_name or f"{dev.name}.{dev.tags.project}.example.com"  # modules/data/tier.py
     origin = f"origin.{zone_name}"
     r53 = deployed_dev.client("route53")
     (zone,) = [z for z in r53.list_hosted_zones()["HostedZones"] if z["Name"] == f"{zone_name}."]

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from modules.base import ModuleSettingsError
-from modules.network import NetworkSettings
+from modules.core.base import ModuleSettingsError
+from modules.network.vpc import NetworkSettings
 from tests.conftest import resources
 
 REQUIRED_TAGS = {"Environment", "Project", "Owner", "CostCenter", "ManagedBy"}

@@ -74,8 +74,8 @@ def test_subscriptions_from_settings(synth_aws: dict[str, Any], settings: dict[s
 
 
 def test_alerting_rejects_bad_module_settings() -> None:
-    from modules.alerting import AlertingSettings, Subscription
-    from modules.base import ModuleSettingsError
+    from modules.observability.alerting import AlertingSettings, Subscription
+    from modules.core.base import ModuleSettingsError
 
     with pytest.raises(ModuleSettingsError, match=r"`subscriptions` names unknown topics \['pager'\]"):
         AlertingSettings(kms_key_arn="arn:k", subscriptions={"pager": (Subscription("email", "a@b.c"),)})
@@ -208,14 +208,14 @@ def test_dashboard_widgets_for_every_observed_resource() -> None:
     from cdktf import App, TerraformStack, Testing
 
     from envs.target import AWS
-    from modules.alerting import Alerting, AlertingSettings
-    from modules.base import Context
-    from modules.monitoring import Monitoring, MonitoringSettings, ObservedResources
-    from modules.observability import observed_resources
+    from modules.observability.alerting import Alerting, AlertingSettings
+    from modules.core.base import Context
+    from modules.observability.monitoring import Monitoring, MonitoringSettings, ObservedResources
+    from modules.stack.mapping import observed_resources
 
     assert observed_resources(None, None, None) == ObservedResources()
 
-    class Security:  # what modules/security.py exposes: scope -> name
+    class Security:  # what modules/security/tier.py exposes: scope -> name
         web_acl_names = {"regional": "p-t-regional", "cloudfront": "p-t-cloudfront"}
 
     seen = observed_resources(None, None, Security())
@@ -296,8 +296,8 @@ def test_escalation_longer_than_a_day_is_rejected() -> None:
     from cdktf import App, TerraformStack
 
     from envs.target import AWS
-    from modules.alerting import Alerting, AlertingSettings
-    from modules.base import Context, ModuleSettingsError
+    from modules.observability.alerting import Alerting, AlertingSettings
+    from modules.core.base import Context, ModuleSettingsError
 
     stack = TerraformStack(App(), "t")
     ctx = Context(name_prefix="p-t", region="us-east-1", account_id="1", partition="aws", target=AWS)
@@ -333,8 +333,8 @@ def test_per_service_sampling_rules() -> None:
     from cdktf import App, TerraformStack, Testing
 
     from envs.target import AWS
-    from modules.base import Context
-    from modules.tracing import Tracing, TracingSettings
+    from modules.core.base import Context
+    from modules.observability.tracing import Tracing, TracingSettings
 
     stack = TerraformStack(App(), "t")
     ctx = Context(name_prefix="p-t", region="us-east-1", account_id="1", partition="aws", target=AWS)
@@ -376,10 +376,10 @@ def test_anomaly_detection_and_cost_allocation_tags(synth_aws: dict[str, Any]) -
 
 
 def test_module_settings_rejected() -> None:
-    from modules.base import ModuleSettingsError
-    from modules.cost import CostSettings
-    from modules.monitoring import MonitoringSettings
-    from modules.slo import SloSettings
+    from modules.core.base import ModuleSettingsError
+    from modules.observability.cost import CostSettings
+    from modules.observability.monitoring import MonitoringSettings
+    from modules.observability.slo import SloSettings
 
     with pytest.raises(ModuleSettingsError, match="`availability_percent` must be strictly between 0 and 100"):
         SloSettings(namespace="n", availability_percent=100)
@@ -413,9 +413,9 @@ def test_health_canary_module() -> None:
     from cdktf import App, TerraformStack, Testing
 
     from envs.target import AWS
-    from modules.alerting import Alerting, AlertingSettings
-    from modules.base import Context, ModuleSettingsError
-    from modules.slo import CanarySettings, HealthCanary
+    from modules.observability.alerting import Alerting, AlertingSettings
+    from modules.core.base import Context, ModuleSettingsError
+    from modules.observability.slo import CanarySettings, HealthCanary
 
     stack = TerraformStack(App(), "t")
     ctx = Context(name_prefix="webplatform-prod", region="us-east-1", account_id="1", partition="aws", target=AWS)

@@ -98,7 +98,7 @@ def test_slo_anomaly_trace_alarms_and_escalation(deployed_dev: Any) -> None:
 def test_release_validation_reads_the_deployed_5xx_alarm(deployed_dev: Any, settings: dict) -> None:
     """The release's validation step (pipeline/release.py) finds the app tier's 5xx-rate alarm by the name it derives
     (``names(prefix)["error_alarm"]``), so the alarm the stack deployed stops a release when it is in ALARM and lets it
-    go on when it is not. A name that drifted from modules/app_tier.py would read no alarm and never stop one."""
+    go on when it is not. A name that drifted from modules/app/tier.py would read no alarm and never stop one."""
     from pipeline.release import AppTierApi, Release, ReleasePlan, names
 
     dev = settings["dev"]

@@ -13,7 +13,7 @@ import pytest
 
 import envs
 from envs import SettingsError
-from modules.base import ModuleSettingsError
+from modules.core.base import ModuleSettingsError
 from tests.conftest import resources
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -71,7 +71,7 @@ def test_no_iam_policy_allows_star_on_star(synth_aws: dict, env: str) -> None:
 
 @pytest.mark.parametrize("env", ENVS)
 def test_every_kms_key_policy_names_its_services(synth_aws: dict, settings: dict, env: str) -> None:
-    from modules.stack import key_services
+    from modules.stack.platform import key_services
 
     expected = key_services(settings[env].region)
     keys = resources(synth_aws[env], "aws_kms_key")
@@ -93,7 +93,7 @@ def test_every_kms_key_policy_names_its_services(synth_aws: dict, settings: dict
         if data_class in expected:
             assert principals == set(expected[data_class].principals), name
             assert via == set(expected[data_class].via), name
-        # nothing broader: no wildcard principal; in the data-class keys (modules/kms.py) the account root
+        # nothing broader: no wildcard principal; in the data-class keys (modules/security/keys.py) the account root
         # administers without using the key, and the account uses it only through the named services
         for st in sts:
             assert st.get("Principal") != "*" and st.get("Principal", {}).get("AWS") != "*", (name, st)
@@ -122,7 +122,7 @@ def test_cloudtrail_and_logs_grants_are_scoped_to_the_account(synth_aws: dict) -
 def waf_rules(acl: dict) -> list[dict]:
     """An ACL's rules in Terraform block form, read from its ``rule_json`` (the WAFv2 API's Rule list), after checking
     that the JSON uses only API field names (the provider would silently drop an unknown one)."""
-    from modules.waf import API_FIELDS, rules_from_api
+    from modules.security.waf import API_FIELDS, rules_from_api
 
     assert "rule" not in acl
     api = json.loads(acl["rule_json"])
@@ -184,7 +184,7 @@ def test_waf_acls_rules_and_attachments(synth_aws: dict, settings: dict, env: st
 def test_waf_geo_ip_sets_and_shield_from_settings() -> None:
     from cdktf import Testing
 
-    from modules.waf import Waf, WafSettings
+    from modules.security.waf import Waf, WafSettings
 
     stack, ctx, us_east_1 = mini_stack()
     waf = Waf(stack, "waf", ctx, WafSettings(
@@ -215,7 +215,7 @@ def test_waf_geo_ip_sets_and_shield_from_settings() -> None:
 
 
 def test_waf_rejects_overlapping_ip_lists() -> None:
-    from modules.waf import WafSettings
+    from modules.security.waf import WafSettings
 
     with pytest.raises(ModuleSettingsError, match="`blocked_cidrs` .* overlap `allowed_cidrs`"):
         WafSettings(logs_kms_key_arn="k", cloudfront_logs_kms_key_arn="k", allowed_cidrs=("10.0.0.0/8",),
@@ -294,7 +294,7 @@ def test_force_mfa_username_variable_survives_terraform(synth_aws: dict) -> None
 
 
 def test_workload_role_helper_rejects_star_on_star() -> None:
-    from modules.iam import Iam, IamSettings
+    from modules.security.iam import Iam, IamSettings
 
     stack, ctx, _ = mini_stack()
     iam = Iam(stack, "iam", ctx, IamSettings())
@@ -365,7 +365,7 @@ def test_config_recorder_channel_and_managed_rules(synth_aws: dict, env: str) ->
 
 
 def test_password_rule_passes_only_values_that_differ_from_aws_defaults() -> None:
-    from modules.audit import config_rules
+    from modules.security.audit import config_rules
 
     assert config_rules(14, 90, 24)["iam-password-policy"] == ("IAM_PASSWORD_POLICY", {})
     assert config_rules(20, 90, 24)["iam-password-policy"][1] == {"MinimumPasswordLength": "20"}
@@ -413,9 +413,9 @@ def test_local_target_leaves_out_what_the_emulator_cannot_create(synth_local: Pa
 def test_without_account_baseline_no_singletons() -> None:
     from cdktf import Testing
 
-    from modules.audit import Audit, AuditSettings
-    from modules.iam import Iam, IamSettings
-    from modules.threat_detection import ThreatDetection, ThreatDetectionSettings
+    from modules.security.audit import Audit, AuditSettings
+    from modules.security.iam import Iam, IamSettings
+    from modules.security.threat_detection import ThreatDetection, ThreatDetectionSettings
 
     stack, ctx, _ = mini_stack()
     Iam(stack, "iam", ctx, IamSettings(manage_account_baseline=False, github_repository="o/r", state_bucket="b",
@@ -469,7 +469,7 @@ def test_findings_routed_by_severity_with_playbook_links(synth_aws: dict, settin
 
 
 def test_playbooks_linked_from_resources_exist_in_the_repository(synth_aws: dict) -> None:
-    from modules.incident_response import PLAYBOOKS
+    from modules.security.incident_response import PLAYBOOKS
 
     for name in PLAYBOOKS.values():
         text = (ROOT / "docs" / "playbooks" / f"{name}.md").read_text()
@@ -512,7 +512,7 @@ def test_containment_automation_document_and_quarantine_group(synth_aws: dict, e
 def test_auto_containment_rule_starts_the_automation() -> None:
     from cdktf import Testing
 
-    from modules.incident_response import IncidentResponse, IncidentResponseSettings
+    from modules.security.incident_response import IncidentResponse, IncidentResponseSettings
 
     stack, ctx, _ = mini_stack()
     IncidentResponse(stack, "ir", ctx, IncidentResponseSettings(
@@ -628,7 +628,7 @@ def mini_stack() -> tuple[Any, Any, Any]:
     from cdktf_cdktf_provider_aws.provider import AwsProvider
 
     from envs.target import AWS
-    from modules.base import Context
+    from modules.core.base import Context
 
     stack = TerraformStack(Testing.app(), "t")
     AwsProvider(stack, "aws", region="us-east-1")

@@ -167,7 +167,7 @@ def _json_strings(value: Any) -> Iterator[str]:
 
 
 def test_terraform_literal_escapes_both_introducers() -> None:
-    from modules.literal import terraform_literal
+    from modules.core.literal import terraform_literal
 
     assert terraform_literal('a ${b} %{ if c }d%{ endif } $${e} 100% {x} $x') == \
         'a $${b} %%{ if c }d%%{ endif } $$${e} 100% {x} $x'
@@ -193,7 +193,7 @@ def _template_value(text: str) -> str:
 @given(st.text(alphabet=st.sampled_from("$%{}~ax\"\\\n") | st.characters(), max_size=60))
 @settings(max_examples=300, deadline=None)
 def test_terraform_literal_is_read_back_exactly(text: str) -> None:
-    from modules.literal import terraform_literal
+    from modules.core.literal import terraform_literal
 
     assert _template_value(terraform_literal(text)) == text
 

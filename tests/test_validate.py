@@ -28,7 +28,7 @@ ENVS = ("dev", "staging", "prod")
 def emulator_override(doc: dict[str, Any], endpoint: str, state: Path) -> dict[str, Any]:
     """The override file: each AWS provider configuration of ``doc`` (by alias) pointed at ``endpoint``; a local
     backend at ``state``. Nothing else of the configuration changes."""
-    from modules.stack import EMULATOR_SERVICES
+    from modules.stack.platform import EMULATOR_SERVICES
 
     providers = []
     for provider in doc["provider"]["aws"]:

@@ -92,7 +92,7 @@ def test_workload_logs_produce_the_metrics_the_slo_alarms_read(synth_aws: dict, 
     logs = _run_requests(tmp_path, monkeypatch)
     lines = {f"/app/{prefix}/access": (logs / "access.log").read_text().splitlines(),
              f"/app/{prefix}/application": (logs / "application.log").read_text().splitlines()}
-    # what the boot script ships where (modules/compute.py agent configuration) is these same two groups
+    # what the boot script ships where (modules/app/compute.py agent configuration) is these same two groups
     metrics: dict[str, list[float]] = {}
     namespaces = set()
     for f in filters:

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from modules.compute import RELEASE_TAGS
+from modules.app.compute import RELEASE_TAGS
 from tests.conftest import ROOT, resources
 from workload import package
 
@@ -277,15 +277,16 @@ def test_instance_role_grants_everything_the_workload_uses_and_the_boundary_admi
 # -- no dead grant helper ------------------------------------------------------------------------------------------
 
 #: The stack composition code: the stack and the tier composers, where modules are wired to each other.
-COMPOSITION = ("stack.py", "app_tier.py", "data_tier.py", "security.py", "integration.py", "observability.py")
+COMPOSITION = ("stack/platform.py", "app/tier.py", "data/tier.py", "security/tier.py", "integration/tier.py",
+               "observability/tier.py")
 
 
 def uncalled_grant_helpers(modules_dir: Path) -> list[str]:
     defined: dict[str, str] = {}
-    for path in sorted(modules_dir.glob("*.py")):
+    for path in sorted(modules_dir.rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name.startswith("grant_"):
-                defined.setdefault(node.name, f"{path.name}:{node.lineno}")
+                defined.setdefault(node.name, f"{path.relative_to(modules_dir)}:{node.lineno}")
     called: set[str] = set()
     for name in COMPOSITION:
         path = modules_dir / name
@@ -305,7 +306,8 @@ def test_every_grant_helper_is_called_by_the_stack_composition() -> None:
 def test_the_dead_helper_check_finds_an_uncalled_helper(tmp_path: Path) -> None:
     (tmp_path / "thing.py").write_text("class T:\n    def grant_read(self):\n        return []\n"
                                        "    def grant_write(self):\n        return []\n")
-    (tmp_path / "stack.py").write_text("def build(t):\n    return t.grant_read()\n")
+    (tmp_path / "stack").mkdir()
+    (tmp_path / "stack" / "platform.py").write_text("def build(t):\n    return t.grant_read()\n")
     assert uncalled_grant_helpers(tmp_path) == ["grant_write (thing.py:4)"]
 
 
@@ -358,7 +360,7 @@ def test_release_publishes_a_version_once_and_refuses_other_bytes_under_it(emula
 
     api = AppTierApi("us-east-1", emulator.endpoint, f"wl{os.urandom(2).hex()}")
     bucket = api.artifact_bucket()
-    assert bucket == f"{api.prefix}-artifacts-123456789012-us-east-1"  # modules/artifacts.py's name
+    assert bucket == f"{api.prefix}-artifacts-123456789012-us-east-1"  # modules/app/artifacts.py's name
     s3 = client("s3", "us-east-1", emulator.endpoint)
     s3.create_bucket(Bucket=bucket)
     artifact = package.build("1.0.0")

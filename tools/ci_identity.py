@@ -1,6 +1,6 @@
 """The CI trust model: which workflow job assumes which role of which environment, presenting which OIDC subject.
 
-The roles trust the subjects of one rule (``modules.iam.ci_subjects``); this module reads the other side, the
+The roles trust the subjects of one rule (``modules.security.iam.ci_subjects``); this module reads the other side, the
 workflows in ``.github/workflows/*.yml``, and checks the two against each other in both directions
 (``tests/test_ci_identity.py``, over the synthesized roles of every environment):
 

@@ -1,0 +1,354 @@
+"""Disaster recovery: the DR-region key, Route 53 health check and failover records, alarms on the recovery point
+objective (replication lag), and the DR runbook generated from the settings (:func:`render_runbook`)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Sequence
+
+from cdktf import TerraformProvider
+from cdktf_cdktf_provider_aws.cloudwatch_metric_alarm import CloudwatchMetricAlarm
+from cdktf_cdktf_provider_aws.kms_alias import KmsAlias
+from cdktf_cdktf_provider_aws.kms_key import KmsKey
+from cdktf_cdktf_provider_aws.route53_health_check import Route53HealthCheck
+from cdktf_cdktf_provider_aws.route53_record import Route53Record
+from cdktf_cdktf_provider_aws.route53_zone import Route53Zone
+from constructs import Construct
+
+from modules.core.base import Context, Module, require
+
+from modules.core.helpers import policy_json, tags
+from modules.security.keys import cloudfront_read_statement
+
+
+@dataclass(frozen=True)
+class ReplicationWatch:
+    """One S3 replication rule whose latency is held against the RPO."""
+
+    source_bucket: str
+    destination_bucket: str
+    rule_id: str
+
+
+@dataclass(frozen=True)
+class DisasterRecoverySettings:
+    """Inputs of :class:`DisasterRecovery`."""
+
+    dr_region: str
+    """The DR region. Required."""
+    zone_name: str
+    """Public hosted zone holding the failover record. Required."""
+    rto_minutes: int = 240
+    """Recovery time objective. Default 240."""
+    rpo_minutes: int = 60
+    """Recovery point objective: replication-lag alarms fire above it. Default 60."""
+    record_name: str = "app"
+    """Failover record name inside the zone. Default ``app``."""
+    primary_endpoint: str | None = None
+    """DNS name of the primary entry point (the app tier's load balancer). Default: none (no failover records)."""
+    secondary_endpoint: str | None = None
+    """DNS name of the standby entry point. Default: none (no failover records)."""
+    health_check_path: str = "/health"
+    """HTTPS path checked on the primary. Default ``/health``."""
+    replication_watches: tuple[ReplicationWatch, ...] = ()
+    """S3 replication rules to alarm on. Default: none."""
+    alarm_topic_arns: tuple[str, ...] = ()
+    """SNS topics the alarms notify. Default: none."""
+    extra_tags: dict[str, str] = field(default_factory=dict)
+    """Tags on top of the context tags. Default: none."""
+
+    def __post_init__(self) -> None:
+        require(self.dr_region != "", "`dr_region` is required")
+        require(self.rpo_minutes >= 1 and self.rto_minutes >= 1, "`rpo_minutes` and `rto_minutes` must be >= 1")
+
+
+#: Services the DR-region key serves: AWS Backup (the DR vault), S3 (replicas) and RDS (replicated backups).
+DR_KEY_SERVICES = ("backup.amazonaws.com", "s3.amazonaws.com", "rds.amazonaws.com")
+
+
+class DrRegionKey(Module):
+    """A customer-managed key in the DR region (rotation on) for everything copied there.
+
+    Public attributes: ``key`` (escape hatch), ``arn``, ``alias_name``.
+    """
+
+    def __init__(self, scope: Construct, id_: str, ctx: Context, dr_provider: TerraformProvider,
+                 extra_tags: dict[str, str] | None = None) -> None:
+        super().__init__(scope, id_, ctx)
+        prefix = ctx.name_prefix
+        root = f"arn:{ctx.partition}:iam::{ctx.account_id}:root"
+        self._statements: list[dict] = [
+            {"Sid": "AccountAdministration", "Effect": "Allow", "Principal": {"AWS": root}, "Action": "kms:*",
+             "Resource": "*"},
+            {"Sid": "ServiceUse", "Effect": "Allow", "Principal": {"Service": list(DR_KEY_SERVICES)},
+             "Action": ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*",
+                        "kms:Describe*"],
+             "Resource": "*", "Condition": {"StringEquals": {"aws:SourceAccount": ctx.account_id}}}]
+        self.key = KmsKey(
+            self, "key", provider=dr_provider, description=f"{prefix}-dr: customer-managed key for DR copies",
+            enable_key_rotation=True, deletion_window_in_days=30, policy=policy_json(*self._statements),
+            tags=tags(ctx, f"{prefix}-dr", extra_tags))
+        self.alias = KmsAlias(self, "alias", provider=dr_provider, name=f"alias/{prefix}-dr",
+                              target_key_id=self.key.key_id)
+        self.arn: str = self.key.arn
+        self.alias_name: str = self.alias.name
+
+    def allow_cloudfront_read(self, distribution_arn: str) -> None:
+        """Let one CloudFront distribution decrypt the DR replica it fails over to (PLAT_AWS_001)."""
+        self._statements.append(cloudfront_read_statement(distribution_arn))
+        self.key.policy = policy_json(*self._statements)
+
+
+class DisasterRecovery(Module):
+    """DR plumbing of one environment.
+
+    Public attributes: ``zone`` / ``zone_id`` /
+    ``zone_name``, ``health_check_id`` and ``record_fqdn`` (None without both endpoints), ``alarms``.
+    """
+
+    def __init__(self, scope: Construct, id_: str, ctx: Context, settings: DisasterRecoverySettings) -> None:
+        super().__init__(scope, id_, ctx)
+        self.settings = s = settings
+        prefix, extra = ctx.name_prefix, settings.extra_tags
+
+        self.zone = Route53Zone(self, "zone", name=s.zone_name, comment=f"{prefix}: failover records",
+                                force_destroy=False, tags=tags(ctx, s.zone_name, extra))
+        self.zone_id: str = self.zone.zone_id
+        self.zone_name = s.zone_name
+        self.health_check_id: str | None = None
+        self.record_fqdn: str | None = None
+        if s.primary_endpoint and s.secondary_endpoint:
+            self._failover(s.primary_endpoint, s.secondary_endpoint)
+        self.alarms = self._alarms()
+
+    def _failover(self, primary: str, secondary: str) -> None:
+        ctx, s = self.ctx, self.settings
+        prefix = ctx.name_prefix
+        fast = s.rto_minutes < 60
+        check = Route53HealthCheck(
+            self, "primary-health", type="HTTPS", fqdn=primary, port=443, resource_path=s.health_check_path,
+            enable_sni=True, request_interval=10 if fast else 30, failure_threshold=3, measure_latency=False,
+            tags=tags(ctx, f"{prefix}-primary-health", s.extra_tags))
+        self.health_check_id = check.id
+        for role, target, health in (("PRIMARY", primary, check.id), ("SECONDARY", secondary, None)):
+            Route53Record(self, f"record-{role.lower()}", zone_id=self.zone.zone_id, name=s.record_name,
+                          type="CNAME", ttl=60, records=[target], set_identifier=f"{prefix}-{role.lower()}",
+                          failover_routing_policy={"type": role}, health_check_id=health)
+        self.record_fqdn = f"{s.record_name}.{s.zone_name}"
+
+    def _alarms(self) -> list[CloudwatchMetricAlarm]:
+        ctx, s = self.ctx, self.settings
+        topics = list(s.alarm_topic_arns)
+        alarms = []
+        for watch in s.replication_watches:
+            alarms.append(CloudwatchMetricAlarm(
+                self, f"alarm-s3-replication-{watch.rule_id}-{len(alarms)}",
+                alarm_name=f"{ctx.name_prefix}-s3-replication-latency-{len(alarms) + 1}",
+                namespace="AWS/S3", metric_name="ReplicationLatency",
+                dimensions={"SourceBucket": watch.source_bucket, "DestinationBucket": watch.destination_bucket,
+                            "RuleId": watch.rule_id},
+                statistic="Maximum", period=300, evaluation_periods=3, threshold=s.rpo_minutes * 60,
+                comparison_operator="GreaterThanThreshold", treat_missing_data="notBreaching",
+                alarm_description=f"S3 replication to {s.dr_region} lags beyond the RPO ({s.rpo_minutes} min)",
+                alarm_actions=topics, ok_actions=topics,
+                tags=tags(ctx, f"{ctx.name_prefix}-s3-replication-latency", s.extra_tags)))
+        if self.health_check_id is not None:
+            alarms.append(CloudwatchMetricAlarm(
+                self, "alarm-primary-health", alarm_name=f"{ctx.name_prefix}-primary-unhealthy",
+                namespace="AWS/Route53", metric_name="HealthCheckStatus",
+                dimensions={"HealthCheckId": self.health_check_id}, statistic="Minimum", period=60,
+                evaluation_periods=2, threshold=1, comparison_operator="LessThanThreshold",
+                treat_missing_data="breaching", alarm_description="Primary entry point failed its health check: "
+                                                                  "DNS fails over to the DR region",
+                alarm_actions=topics, ok_actions=topics,
+                tags=tags(ctx, f"{ctx.name_prefix}-primary-unhealthy", s.extra_tags)))
+        return alarms
+
+
+# -- the runbook --------------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class RunbookInputs:
+    """Everything the DR runbook says, resolved from one environment's settings (no Terraform values)."""
+
+    environment: str
+    name_prefix: str
+    region: str
+    dr_region: str
+    protected: bool
+    rto_minutes: int
+    rpo_minutes: int
+    database: bool
+    db_identifier: str
+    db_multi_az: bool
+    db_read_replicas: int
+    db_backup_retention_days: int
+    db_backups_replicated: bool
+    db_proxy: bool
+    cache: bool
+    cache_multi_az: bool
+    cache_nodes: int
+    buckets_replicated: bool
+    cdn: bool
+    backup_copy_to_dr: bool
+    backup_daily_days: int
+    backup_weekly_days: int
+    backup_dr_days: int
+    vault_lock: bool
+    restore_testing: bool
+    zone_name: str
+    record_name: str
+    health_check_path: str
+    secondary_endpoint: str | None
+
+
+def _yes(flag: bool) -> str:
+    return "yes" if flag else "no"
+
+
+def render_runbook(r: RunbookInputs) -> str:
+    """The DR runbook of one environment, as Markdown: objectives, what fails over and how, in which order, and how
+    to fail back. Deterministic (no timestamps) so the committed copy can be compared with a fresh one."""
+    vault, dr_vault = f"{r.name_prefix}-vault", f"{r.name_prefix}-vault-dr"
+    record = f"{r.record_name}.{r.zone_name}"
+    rpo_sources = []
+    if r.database:
+        rpo_sources.append("database: Multi-AZ synchronous standby (RPO 0 inside the region)" if r.db_multi_az else
+                           "database: single-AZ; point-in-time restore from automated backups (RPO about 5 minutes "
+                           "inside the region)")
+        rpo_sources.append(f"database in {r.dr_region}: " + ("replicated automated backups (point-in-time restore, "
+                                                              "RPO minutes)" if r.db_backups_replicated else
+                                                              "AWS Backup copies only (RPO up to 24 hours)"))
+    if r.buckets_replicated:
+        rpo_sources.append(f"buckets: S3 replication to {r.dr_region} with replication time control (15 minutes)")
+    rpo_sources.append("everything tagged for the backup plan: daily (05:00 UTC) and weekly recovery points"
+                       + (f", copied to `{dr_vault}` in {r.dr_region}" if r.backup_copy_to_dr else ""))
+    lines = [
+        f"# Disaster recovery runbook: {r.environment}",
+        "",
+        f"Generated by `python main.py runbook --env {r.environment}` from `envs/{r.environment}.toml`; do not edit "
+        "by hand (regenerate after changing the settings).",
+        "",
+        "## Objectives",
+        "",
+        "| objective | target |",
+        "| --- | --- |",
+        f"| RTO (time to restore service) | {r.rto_minutes} minutes |",
+        f"| RPO (data loss accepted) | {r.rpo_minutes} minutes |",
+        f"| primary region | {r.region} |",
+        f"| DR region | {r.dr_region} |",
+        f"| protected environment | {_yes(r.protected)} |",
+        "",
+        "Where the data is kept:",
+        "",
+        *[f"- {line}" for line in rpo_sources],
+        "",
+        "## What fails over by itself",
+        "",
+        "| component | automatic failover | how |",
+        "| --- | --- | --- |",
+    ]
+    if r.database:
+        lines.append(f"| RDS `{r.db_identifier}` | {_yes(r.db_multi_az)} | "
+                     + ("Multi-AZ standby promoted by RDS (60-120 s); the endpoint name stays" if r.db_multi_az else
+                        "none: single-AZ, restore from backup") + " |")
+        if r.db_read_replicas:
+            lines.append(f"| {r.db_read_replicas} read replica(s) | no | promote one manually if the primary is lost |")
+        if r.db_proxy:
+            lines.append("| RDS Proxy | yes | follows the primary; clients keep the proxy endpoint |")
+    if r.cache:
+        lines.append(f"| ElastiCache Redis ({r.cache_nodes} node(s)) | {_yes(r.cache_multi_az)} | "
+                     + ("replica promoted by ElastiCache" if r.cache_multi_az else "none: recreate from a snapshot")
+                     + " |")
+    if r.cdn:
+        lines.append("| CloudFront static content | "
+                     + ("yes | origin group fails over to the DR replica bucket on 5xx |" if r.buckets_replicated
+                        else "no | single origin |"))
+    lines.append(f"| DNS `{record}` | "
+                 + (f"yes | Route 53 health check on `https://<primary>{r.health_check_path}`; SECONDARY answers "
+                    f"`{r.secondary_endpoint or 'the CloudFront domain'}` |"))
+    lines += [
+        "",
+        "## Detection",
+        "",
+        "Alarms (all notify the alerting topics): database CPU and free storage, read-replica lag above the RPO, "
+        "Redis CPU / memory / evictions per node, S3 replication latency above the RPO, failed backup / copy / "
+        "restore-test jobs, and the primary health check.",
+        "",
+        "## Failover to the DR region (region outage)",
+        "",
+        "Follow the steps in order; note the time of each step in the incident ticket.",
+        "",
+        f"1. **Declare** the disaster when the primary region ({r.region}) is impaired for longer than the RTO allows "
+        f"waiting ({r.rto_minutes // 4} minutes). Page the database owner.",
+        "2. **Freeze writes**: set the application to maintenance mode so no client writes to the primary.",
+    ]
+    step = 3
+    if r.database:
+        if r.db_backups_replicated:
+            how = (f"restore the latest restorable time from the replicated automated backups: `aws rds "
+                   f"restore-db-instance-to-point-in-time --region {r.dr_region} --source-db-instance-automated-"
+                   f"backups-arn <arn from describe-db-instance-automated-backups> --target-db-instance-identifier "
+                   f"{r.db_identifier}-dr --use-latest-restorable-time --multi-az --db-subnet-group-name <DR subnet group>`")
+        else:
+            how = (f"restore the newest recovery point copied to `{dr_vault}`: `aws backup list-recovery-points-by-"
+                   f"backup-vault --region {r.dr_region} --backup-vault-name {dr_vault}`, then `aws backup "
+                   "start-restore-job` with the DR subnet group")
+        lines.append(f"{step}. **Database**: {how}. Wait until it is `available`; the new instance keeps the "
+                     "managed master secret in Secrets Manager of the DR region.")
+        step += 1
+    if r.cache:
+        lines.append(f"{step}. **Cache**: create a Redis replication group in {r.dr_region} (empty, or from the "
+                     "latest exported snapshot); the cache is rebuilt from the database, so it may start cold.")
+        step += 1
+    lines.append(f"{step}. **Objects**: "
+                 + (f"the replica buckets `{r.name_prefix}-app-*-{r.dr_region}` and `{r.name_prefix}-static-*-"
+                    f"{r.dr_region}` already hold the data; point the application at them." if r.buckets_replicated
+                    else f"restore the buckets from AWS Backup copies in `{dr_vault}` if they are in the plan, "
+                         "otherwise accept the loss of objects written since the last copy."))
+    step += 1
+    lines.append(f"{step}. **Application**: deploy the app tier in {r.dr_region} (the same stack with the DR region "
+                 "settings), configured with the new database endpoint, cache endpoint and buckets.")
+    step += 1
+    lines.append(f"{step}. **DNS**: Route 53 has already answered the SECONDARY record of `{record}` once the primary "
+                 "health check failed; point that record at the DR application and check it resolves.")
+    step += 1
+    lines += [
+        f"{step}. **Verify**: health endpoint `{r.health_check_path}` answers 200 through `{record}`; a write and "
+        "a read succeed; alarms in the DR region are green. Lift maintenance mode.",
+        "",
+        "## Failback to the primary region",
+        "",
+        f"1. When {r.region} is healthy, recreate the primary stack: `python main.py deploy --env {r.environment} "
+        "--target aws` (the plan gate refuses to replace stateful resources without approval).",
+        f"2. Copy the data back: snapshot the DR database and restore it (or use logical replication) into "
+        f"`{r.db_identifier}`; replicate DR buckets back with S3 Batch Replication.",
+        "3. Freeze writes in the DR region, let replication catch up (lag alarm green), switch the application "
+        "to the primary endpoints.",
+        f"4. DNS returns to PRIMARY by itself when the health check on the primary passes; watch `{record}`.",
+        "5. Remove the temporary DR resources once the primary has been healthy for a full backup cycle.",
+        "",
+        "## Backups",
+        "",
+        "| setting | value |",
+        "| --- | --- |",
+        f"| primary vault | `{vault}` ({r.region}) |",
+        f"| DR vault | {f'`{dr_vault}` ({r.dr_region})' if r.backup_copy_to_dr else 'none'} |",
+        f"| daily / weekly retention | {r.backup_daily_days} / {r.backup_weekly_days} days |",
+        f"| retention of DR copies | {r.backup_dr_days if r.backup_copy_to_dr else '-'} days |",
+        f"| vault lock | {_yes(r.vault_lock)} |",
+        f"| RDS automated backups | {r.db_backup_retention_days} days"
+        + (f", replicated to {r.dr_region}" if r.db_backups_replicated else "") + " |",
+        f"| monthly restore test | {_yes(r.restore_testing)} |",
+        "",
+        "## Exercising this runbook",
+        "",
+        "Run the failover steps against staging at least twice a year, and after every change to this file. "
+        "The monthly AWS Backup restore test proves recovery points restore; it does not test DNS or the app tier.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def replication_watches(pairs: Sequence[tuple[str, str]], rule_id: str) -> tuple[ReplicationWatch, ...]:
+    """Watches for (source bucket, destination bucket) pairs replicated by the rule ``rule_id``."""
+    return tuple(ReplicationWatch(src, dst, rule_id) for src, dst in pairs)
