@@ -1,9 +1,11 @@
-"""Run Checkov once as a subprocess over many files and parse its JSON report.
+"""Run Checkov once over many files and parse its JSON report.
 
-Checkov is run from the same interpreter (``python -m checkov.main``) with ``-o json --soft-fail --skip-download``
-and without ``--quiet`` (passed checks are needed for the counts).  With ``--soft-fail`` a non-zero exit code can
-only mean Checkov itself failed.  Every way this can go wrong (missing, non-zero exit, timeout, unparsable output,
-parsing errors, nothing scanned of a non-empty input) becomes an error string, never a pass.
+Checkov is ``python -m compliance.checkov_main`` (stock ``checkov.main`` with a faster, equivalent JSON loader; see
+that module) with ``-o json --soft-fail --skip-download --compact``, without ``--quiet`` (passed checks are needed
+for the counts), in a fork of this interpreter where possible, else a fresh ``python`` (:class:`CheckovJob`).  With
+``--soft-fail`` a non-zero exit code can only mean Checkov itself failed.  Every way this can go wrong (missing,
+non-zero exit, timeout, unparsable output, parsing errors, nothing scanned of a non-empty input) becomes an error
+string, never a pass.
 """
 from __future__ import annotations
 
