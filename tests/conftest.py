@@ -49,6 +49,9 @@ except ImportError:  # pragma: no cover - a dev dependency (pyproject.toml)
 
 #: fixture of a shared deployment -> the xdist group of the tests that use it, in the order the groups start
 DEPLOYMENT_GROUPS = {"delivery": "delivery", "deployed_dev": "dev-deployment"}
+#: expensive session fixtures whose tests share one worker, so that one worker pays for them (a Checkov gate over every
+#: compliance fixture per stage)
+SESSION_GROUPS = {"static_all": "compliance-gate-all", "plan_all": "compliance-gate-all"}
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -116,6 +119,9 @@ def pytest_runtest_protocol(item: pytest.Item) -> None:
 def _group(item: pytest.Item) -> str | None:
     names = getattr(item, "fixturenames", ())
     shared = next((group for fixture, group in DEPLOYMENT_GROUPS.items() if fixture in names), None)
+    if shared:
+        return shared
+    shared = next((group for fixture, group in SESSION_GROUPS.items() if fixture in names), None)
     if shared:
         return shared
     info = getattr(item, "_fixtureinfo", None)
