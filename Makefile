@@ -25,7 +25,7 @@ test: setup
 
 ## Every test that needs neither Terraform nor the emulator (markers `e2e` and `validate` deselected).
 test-fast: setup
-	@$(RUN) python -m pytest -q -m "not e2e and not validate" --durations=10 tests
+	@$(RUN) python -m pytest -q -n 2 --dist loadgroup --no-loadscope-reorder -m "not e2e and not validate" --durations=10 tests
 
 bench: setup
 	@$(RUN) python benchmarks/bench_synth.py

@@ -21,13 +21,12 @@ failure is never an exception: it is in ``GateResult.errors`` and makes ``exit_c
 from __future__ import annotations
 
 import enum
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
 from compliance import engine
-from compliance.checkov_runner import CheckovRun, checkov_resource_types, index_for, run_checkov
+from compliance.checkov_runner import CheckovJob, CheckovRun, checkov_resource_types, index_for
 from compliance.guards import GUARD_ID, stateful_changes
 from compliance.policy import EnvPolicy, Severities, load_organisation, load_policy, load_severities
 from compliance.waivers import Waiver, load_waivers
@@ -170,16 +169,20 @@ class Gate:
     # ------------------------------------------------------------------------------------------ internals
     def _scan(self, stage: Stage, framework: str, files: list[Path], loaded: engine.LoadedInput) -> GateResult:
         live = [r for r in loaded.resources if r.actions not in (("delete",), ("forget",))]
-        ck: CheckovRun
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            fut = None
-            if self.run_checkov:
-                idx = index_for(loaded.resources) if stage is Stage.STATIC else None
-                known = checkov_resource_types()
-                fut = pool.submit(run_checkov, framework, files, timeout=self.checkov_timeout, resource_index=idx,
-                                  expect_resources=sum(1 for r in live if r.rtype in known))
+        # Checkov starts first (a child process: see CheckovJob), the project's checks run here meanwhile, then its
+        # report is read.  Checkov's registry is loaded before the start, so a forked child inherits it.
+        job: CheckovJob | None = None
+        if self.run_checkov:
+            known = checkov_resource_types()
+            job = CheckovJob(framework, files, timeout=self.checkov_timeout)
+        try:
             outcomes = engine.evaluate(loaded)
-            ck = fut.result() if fut is not None else CheckovRun()
+        finally:
+            if job is not None:
+                idx = index_for(loaded.resources) if stage is Stage.STATIC else None
+                ck = job.finish(resource_index=idx, expect_resources=sum(1 for r in live if r.rtype in known))
+            else:
+                ck = CheckovRun()
         findings: list[Finding] = []
         passed = 0
         unknown = 0

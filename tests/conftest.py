@@ -49,6 +49,9 @@ except ImportError:  # pragma: no cover - a dev dependency (pyproject.toml)
 
 #: fixture of a shared deployment -> the xdist group of the tests that use it, in the order the groups start
 DEPLOYMENT_GROUPS = {"delivery": "delivery", "deployed_dev": "dev-deployment"}
+#: expensive session fixtures whose tests share one worker, so that one worker pays for them (a Checkov gate over every
+#: compliance fixture per stage)
+SESSION_GROUPS = {"static_all": "compliance-gate-all", "plan_all": "compliance-gate-all"}
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -118,6 +121,9 @@ def _group(item: pytest.Item) -> str | None:
     shared = next((group for fixture, group in DEPLOYMENT_GROUPS.items() if fixture in names), None)
     if shared:
         return shared
+    shared = next((group for fixture, group in SESSION_GROUPS.items() if fixture in names), None)
+    if shared:
+        return shared
     info = getattr(item, "_fixtureinfo", None)
     defs = info.name2fixturedefs.values() if info is not None else ()
     return item.nodeid.split("::")[0] if any(d and d[-1].scope == "module" for d in defs) else None
@@ -181,13 +187,38 @@ def settings() -> dict[str, Any]:
 
 
 @pytest.fixture(scope="session")
-def synth_aws(workspace: Path, settings: dict[str, Any]) -> dict[str, dict[str, Any]]:
+def synth_aws(workspace: Path, settings: dict[str, Any], tmp_path_factory: pytest.TempPathFactory
+              ) -> dict[str, dict[str, Any]]:
     """Every environment synthesized once for the aws target: env -> parsed cdk.tf.json."""
     from envs.target import AWS
     from pipeline.synth import synthesize
 
-    result = synthesize(settings, AWS, workspace / "cdktf.out", commit="0123456789ab")
-    return {name: json.loads(path.read_text()) for name, path in result.stacks.items()}
+    out = workspace / "cdktf.out"
+    shared = _run_shared_dir(tmp_path_factory)
+    if shared is None:
+        result = synthesize(settings, AWS, out, commit="0123456789ab")
+        return {name: json.loads(path.read_text()) for name, path in result.stacks.items()}
+    # Under xdist the workers of one run share one synthesis (the same settings, commit and code: the output holds
+    # no path of its own): the first worker writes it, the others wait on the lock and copy the tree.
+    import fcntl
+
+    done = shared / "synth_aws"
+    with open(shared / "synth_aws.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (done / "complete.json").exists():
+            result = synthesize(settings, AWS, done / "cdktf.out", commit="0123456789ab")
+            (done / "complete.json").write_text(json.dumps(
+                {name: str(path.relative_to(done / "cdktf.out")) for name, path in result.stacks.items()}))
+    shutil.copytree(done / "cdktf.out", out)
+    stacks = json.loads((done / "complete.json").read_text())
+    return {name: json.loads((out / rel).read_text()) for name, rel in stacks.items()}
+
+
+def _run_shared_dir(tmp_path_factory: pytest.TempPathFactory) -> Path | None:
+    """A folder every xdist worker of this run shares (the parent of the workers' base temp), None without xdist."""
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        return None
+    return tmp_path_factory.getbasetemp().parent
 
 
 @pytest.fixture(scope="session")

@@ -239,8 +239,8 @@ def _sg_plan(tmp_path, cidr="10.0.0.0/8", unknown=False):
 def test_no_environment_variable_turns_checkov_off(tmp_path, monkeypatch):
     import compliance.gate as gate_mod
     calls = []
-    real = gate_mod.run_checkov
-    monkeypatch.setattr(gate_mod, "run_checkov", lambda *a, **k: calls.append(a) or real(*a, **k))
+    real = gate_mod.CheckovJob
+    monkeypatch.setattr(gate_mod, "CheckovJob", lambda *a, **k: calls.append(a) or real(*a, **k))
     monkeypatch.setenv("PLATFORM_GATE_NO_CHECKOV", "1")
     r = Gate("prod").scan_plan([_sg_plan(tmp_path)])
     assert calls and r.checkov_version and r.missing_scanners == ()

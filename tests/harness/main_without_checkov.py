@@ -24,11 +24,17 @@ from compliance.checkov_runner import CheckovRun  # noqa: E402
 STUB_VERSION = "not run (tests/harness stub)"
 
 
-def _checkov_stub(framework, files, *, expect_resources=0, **_kw):
-    return CheckovRun(results=[], errors=[], resources_scanned=expect_resources, version=STUB_VERSION)
+class _CheckovStub:
+    """Stands in for compliance.checkov_runner.CheckovJob: starts nothing, reports nothing."""
+
+    def __init__(self, framework, files, **_kw):
+        pass
+
+    def finish(self, *, expect_resources=0, **_kw):
+        return CheckovRun(results=[], errors=[], resources_scanned=expect_resources, version=STUB_VERSION)
 
 
-_gate.run_checkov = _checkov_stub
+_gate.CheckovJob = _CheckovStub
 
 if __name__ == "__main__":
     sys.argv = [str(ROOT / "main.py"), *sys.argv[1:]]
