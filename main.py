@@ -225,6 +225,16 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     env_arg(p, True)
     p.add_argument("--output", metavar="FILE", help="where to write it (default: docs/runbooks/<env>.md)")
 
+    p = sub.add_parser("dr", help="disaster recovery: `dr drill` restores the latest cross-region backup into an "
+                                  "isolated copy, validates it, measures RTO/RPO, reports")
+    p.add_argument("action", choices=("drill",))
+    env_arg(p, True)
+    target_arg(p)
+    p.add_argument("--output", dest="report_dir", metavar="DIR",
+                   help="folder for dr-drill-<env>.md and .json (default: .build/dr-drill/<env>)")
+    p.add_argument("--allow-from", metavar="CIDR", help="the drill runner's address: the only ingress (5432) of the "
+                                                        "isolated copy (default: no ingress at all)")
+
     p = sub.add_parser("local", help="the local AWS emulator (moto server on 127.0.0.1)")
     p.add_argument("action", choices=("up", "down", "status"))
     p.add_argument("--port", type=_port, help="port for 'up' (default: a free port)")
