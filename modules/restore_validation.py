@@ -81,14 +81,18 @@ class RestoreValidation(Module):
              "Resource": f"{log_group.arn}:*"},
             {"Sid": "ReadRestoredInstances", "Effect": "Allow", "Action": "rds:DescribeDBInstances",
              "Resource": f"{arn}:rds:{ctx.region}:{ctx.account_id}:db:*"},
-            # no resource-level permissions exist for these two (Service Authorization Reference, AWS Backup)
+            # no resource-level permissions exist for these (Service Authorization Reference: AWS Backup, X-Ray)
             {"Sid": "ReportValidation", "Effect": "Allow",
-             "Action": ["backup:PutRestoreValidationResult", "backup:DescribeRestoreJob"], "Resource": "*"}))
+             "Action": ["backup:PutRestoreValidationResult", "backup:DescribeRestoreJob"], "Resource": "*"},
+            # active tracing uploads through the execution role
+            # (https://docs.aws.amazon.com/lambda/latest/dg/services-xray.html)
+            {"Sid": "Tracing", "Effect": "Allow", "Action": ["xray:PutTraceSegments", "xray:PutTelemetryRecords"],
+             "Resource": "*"}))
         code = TerraformAsset(self, "code", path=str(CODE_DIR), type=AssetType.ARCHIVE)
         self.function = LambdaFunction(
             self, "function", function_name=name, role=role.arn, runtime=RUNTIME, handler="index.handler",
             filename=code.path, source_code_hash=code.asset_hash, timeout=60, memory_size=128,
-            reserved_concurrent_executions=2, tracing_config={"mode": "Active"},
+            tracing_config={"mode": "Active"},
             description="Validates AWS Backup restore tests (PutRestoreValidationResult)",
             depends_on=[log_group], tags=tags(ctx, name, extra))
         # https://docs.aws.amazon.com/aws-backup/latest/devguide/restore-testing-validation.html (the rule) and
