@@ -23,7 +23,8 @@ the application does not write during the backup window (reference data, closed 
 1. finds the latest snapshot copy in the DR region that carries a manifest (RPO = now minus the original snapshot's
    creation time);
 2. creates an isolated security group in the DR region (no ingress at all unless ``--allow-from CIDR`` names the
-   runner; nothing from the live application) and restores the copy into a NEW instance ``<prefix>-drill-<stamp>``
+   runner; nothing from the live application), in the DR network's ``<prefix>-dr-database`` subnet group when one
+   exists, else in a DB subnet group of its own over the DR region's default VPC, and restores the copy into a NEW instance ``<prefix>-drill-<stamp>``
    (``RestoreDBInstanceFromDBSnapshot``, not publicly accessible, deletion protection off, tagged ``Purpose =
    dr-drill``) and waits until it is available; checks it is encrypted and private;
 3. validates: runs the manifest's queries on the restored data and compares each with the manifest;
@@ -62,6 +63,8 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
+
+from botocore.exceptions import ClientError
 
 from envs import SettingsError
 from envs.schema import EnvironmentSettings
@@ -406,6 +409,8 @@ class DrillReport:
     snapshot_created_at: str | None = None
     restored_instance: str | None = None
     security_group: str | None = None
+    subnet_group: str | None = None
+    subnet_group_created: bool = False
     isolation: dict[str, Any] = field(default_factory=dict)
     validation: list[dict[str, Any]] = field(default_factory=list)
     validation_passed: bool = False
@@ -513,8 +518,10 @@ def run_drill(s: EnvironmentSettings, target: Target, say: Callable[[str], None]
             return f"{snap['DBSnapshotArn']} (created {created:%Y-%m-%d %H:%M:%S}Z)"
 
         def isolate() -> str:
-            vpc = _drill_vpc(ec2_dr, rds_dr, s)
             stamp = _stamp(started)
+            vpc, group, created = _drill_network(ec2_dr, rds_dr, s, stamp)
+            report.subnet_group = group
+            report.subnet_group_created = created
             # No ingress rule at all (nothing from the live application); only --allow-from, the drill's runner.
             sg = ec2_dr.create_security_group(
                 GroupName=f"{s.name_prefix}-drill-{stamp}", VpcId=vpc,
@@ -526,7 +533,8 @@ def run_drill(s: EnvironmentSettings, target: Target, say: Callable[[str], None]
                 ec2_dr.authorize_security_group_ingress(GroupId=sg, IpPermissions=[{
                     "IpProtocol": "tcp", "FromPort": 5432, "ToPort": 5432,
                     "IpRanges": [{"CidrIp": allow_from, "Description": "DR drill runner"}]}])
-            return f"{sg} in {vpc}: " + (f"ingress 5432 from {allow_from} only" if allow_from else "no ingress")
+            return (f"{sg} in {vpc} (subnet group {group}): "
+                    + (f"ingress 5432 from {allow_from} only" if allow_from else "no ingress"))
 
         def restore() -> str:
             ident = f"{s.name_prefix}-drill-{_stamp(started)}"
@@ -538,6 +546,7 @@ def run_drill(s: EnvironmentSettings, target: Target, say: Callable[[str], None]
                 DBInstanceIdentifier=ident, DBSnapshotIdentifier=state["snap"]["DBSnapshotIdentifier"],
                 DBInstanceClass=s.sizes.db_instance_class, PubliclyAccessible=False, MultiAZ=False,
                 DeletionProtection=False, VpcSecurityGroupIds=[report.security_group], CopyTagsToSnapshot=False,
+                DBSubnetGroupName=report.subnet_group,
                 Tags=[{"Key": "Purpose", "Value": "dr-drill"}, {"Key": "Environment", "Value": s.name},
                       {"Key": "RestoredFrom", "Value": state["snap"]["DBSnapshotIdentifier"]}], **extra)
             report.restored_instance = ident
@@ -584,7 +593,7 @@ def run_drill(s: EnvironmentSettings, target: Target, say: Callable[[str], None]
         step("restore", restore)
         step("validate", check_data)
         report.rto_seconds = round(time.monotonic() - t0, 1)
-    except DrillError as exc:
+    except (DrillError, ClientError) as exc:
         report.error = str(exc)
         say(f"  drill failed: {exc}")
     finally:
@@ -605,19 +614,27 @@ def evaluate(report: DrillReport) -> DrillReport:
     return report
 
 
-def _drill_vpc(ec2: Any, rds: Any, s: EnvironmentSettings) -> str:
-    """The VPC the isolated copy goes into: the DR network's database subnet group when one exists (pilot light),
-    else the DR region's default VPC."""
+def _drill_network(ec2: Any, rds: Any, s: EnvironmentSettings, stamp: str) -> tuple[str, str, bool]:
+    """(VPC, DB subnet group, whether the drill created the group) for the isolated copy: the DR network's database
+    subnet group when one exists (pilot light), else a subnet group of the drill's own over the DR region's default
+    VPC (deleted at the end). Named explicitly: a restore otherwise asks for the source's subnet group, which does not
+    exist in the DR region."""
     try:
         group = rds.describe_db_subnet_groups(DBSubnetGroupName=f"{s.name_prefix}-dr-database")["DBSubnetGroups"][0]
-        return group["VpcId"]
-    except Exception:  # noqa: BLE001 - no DR network (backup-only mode)
+        return group["VpcId"], group["DBSubnetGroupName"], False
+    except rds.exceptions.DBSubnetGroupNotFoundFault:
         pass
     vpcs = ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"]
     if not vpcs:
         raise DrillError(f"no network to restore into in {s.dr_region}: no subnet group {s.name_prefix}-dr-database "
                          "and no default VPC")
-    return vpcs[0]["VpcId"]
+    vpc = vpcs[0]["VpcId"]
+    subnets = [x["SubnetId"] for x in ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["Subnets"]]
+    name = f"{s.name_prefix}-drill-{stamp}"
+    rds.create_db_subnet_group(DBSubnetGroupName=name, SubnetIds=subnets,
+                               DBSubnetGroupDescription=f"DR drill {stamp}: isolated restore",
+                               Tags=[{"Key": "Purpose", "Value": "dr-drill"}, {"Key": "Environment", "Value": s.name}])
+    return vpc, name, True
 
 
 def _restore_standin(s: EnvironmentSettings, target: Target, tags: dict[str, str], cluster: LocalCluster,
@@ -675,6 +692,13 @@ def _teardown(rds: Any, ec2: Any, report: DrillReport, cluster: LocalCluster | N
             out.append(f"restored instance {report.restored_instance} deleted")
         except Exception as exc:  # noqa: BLE001 - reported, and the drill fails
             out.append(f"FAILED to delete {report.restored_instance}: {exc}")
+            report.error = report.error or f"teardown failed: {exc}"
+    if report.subnet_group and report.subnet_group_created:
+        try:
+            rds.delete_db_subnet_group(DBSubnetGroupName=report.subnet_group)
+            out.append(f"DB subnet group {report.subnet_group} deleted")
+        except Exception as exc:  # noqa: BLE001
+            out.append(f"FAILED to delete DB subnet group {report.subnet_group}: {exc}")
             report.error = report.error or f"teardown failed: {exc}"
     if report.security_group:
         try:
@@ -800,7 +824,7 @@ def main(argv: list[str] | None = None) -> int:
     say(f"[{s.name}] backup-time job: manifest, snapshot, copy to {s.dr_region}")
     try:
         made = record_backup(s, target, dsn, say=say)
-    except DrillError as exc:
+    except (DrillError, ClientError) as exc:
         fail(f"error: {exc}")
         return EXIT_FAILED
     say(json.dumps(made, indent=2))

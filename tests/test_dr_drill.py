@@ -180,6 +180,9 @@ def test_dr_drill_on_dev_restores_validates_and_reports_rto_rpo(deployed_dev: An
         # ... and gone afterwards
         ids = [d["DBInstanceIdentifier"] for d in rds_dr.describe_db_instances()["DBInstances"]]
         assert report["restored_instance"] not in ids
+        assert report["subnet_group_created"] is True and report["subnet_group"].startswith(f"{PREFIX}-drill-")
+        assert report["subnet_group"] not in [g["DBSubnetGroupName"]
+                                              for g in rds_dr.describe_db_subnet_groups()["DBSubnetGroups"]]
         ec2 = client("ec2", "us-west-2", dev.endpoint)
         assert not ec2.describe_security_groups(Filters=[{"Name": "group-id", "Values": [report["security_group"]]}])[
             "SecurityGroups"]
