@@ -12,6 +12,7 @@ from pydantic import Field, field_validator, model_validator
 
 from . import aws_catalog
 from .base import Section
+from .dr_drill import DrillSettings
 
 _HHMM_WINDOW = re.compile(r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$")
 _DAY_WINDOW = re.compile(r"^(mon|tue|wed|thu|fri|sat|sun):([01]\d|2[0-3]):[0-5]\d-"
@@ -345,6 +346,9 @@ class DrSettings(Section):
     content with origin failover)."""
     health_check_path: Annotated[str, Field(pattern=r"^/")] = "/health"
     """HTTPS path the Route 53 health check requests on the primary. Default ``/health``."""
+    drill: DrillSettings = DrillSettings()
+    """What the DR drill (`dr drill`) validates. Default: all defaults of DrillSettings (nothing: the drill refuses
+    to run until tables or queries are named)."""
 
 
 class DataTierSettings(Section):

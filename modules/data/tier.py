@@ -15,6 +15,7 @@ from constructs import Construct
 
 
 from modules.data.backup import Backup, BackupSettings
+from modules.data.restore_validation import RestoreValidation, RestoreValidationSettings
 from modules.core.base import Context, Module
 from modules.data.cache import Cache, CacheSettings
 from modules.data.cdn import Cdn, CdnSettings
@@ -109,6 +110,12 @@ class DataTier(Module):
             self.backup = Backup(self, "backup", ctx, BackupSettings(
                 kms_key_arn=keys["backups"], dr_kms_key_arn=self.dr_key_arn, alarm_topic_arns=topics,
                 extra_tags=extra, **s.backup), dr_provider=dr_provider)
+        # Restore testing that validates (modules/data/restore_validation.py): where the restore testing plan exists.
+        self.restore_validation: RestoreValidation | None = None
+        if self.backup is not None and self.backup.restore_testing_plan is not None:
+            self.restore_validation = RestoreValidation(self, "restore-validation", ctx, RestoreValidationSettings(
+                restore_testing_plan_arn=self.backup.restore_testing_plan.arn, log_kms_key_arn=keys["logs"],
+                log_retention_days=s.log_retention_days, alarm_topic_arns=topics, extra_tags=extra))
         self.backup_vault_arn: str | None = self.backup.vault_arn if self.backup else None
         self.dr_backup_vault_arn: str | None = self.backup.dr_vault_arn if self.backup else None
 
@@ -187,7 +194,8 @@ class DataTier(Module):
         self.zone_id: str | None = self.dr.zone_id if self.dr else None
 
         self.alarms = [*(self.database.alarms if self.database else ()), *(self.cache.alarms if self.cache else ()),
-                       *(self.backup.alarms if self.backup else ()), *(self.dr.alarms if self.dr else ())]
+                       *(self.backup.alarms if self.backup else ()), *(self.dr.alarms if self.dr else ()),
+                       *(self.restore_validation.alarms if self.restore_validation else ())]
 
     def attach_web_acl(self, web_acl_arn: str) -> None:
         """The WAF hook: a CLOUDFRONT-scoped WAFv2 web ACL (us-east-1) on the distribution, if there is one."""
