@@ -13,6 +13,7 @@ from cdktf import TerraformProvider
 from cdktf_cdktf_provider_aws.route53_record import Route53Record
 from constructs import Construct
 
+from envs.dr import objectives as dr_objectives
 from envs.schema import EnvironmentSettings
 
 from .backup import Backup, BackupSettings
@@ -63,6 +64,7 @@ def data_tier_settings(env: EnvironmentSettings) -> DataTierSettings:
     """Resolve an environment's ``[data.*]`` settings, filling the defaults that depend on `protection_level`."""
     d, protected = env.data, env.protected
     db = d.database
+    rto, rpo = dr_objectives(env)
     database = None
     if db.enabled:
         database = dict(
@@ -79,7 +81,7 @@ def data_tier_settings(env: EnvironmentSettings) -> DataTierSettings:
             read_replicas=db.read_replicas, enable_proxy=db.enable_proxy, cpu_alarm_percent=db.cpu_alarm_percent,
             replicate_backups=protected if db.replicate_backups_to_dr is None else db.replicate_backups_to_dr,
             backup_replication_retention_days=db.backup_retention_days,
-            replica_lag_alarm_seconds=d.dr.rpo_minutes * 60)
+            replica_lag_alarm_seconds=rpo * 60)
     c = d.cache
     cache = None
     if c.enabled:
@@ -110,7 +112,7 @@ def data_tier_settings(env: EnvironmentSettings) -> DataTierSettings:
                   copy_to_dr=b.copy_to_dr, dr_retention_days=b.dr_retention_days,
                   vault_lock=protected if b.vault_lock is None else b.vault_lock, restore_testing=b.restore_testing,
                   selection_tag=b.selection_tag)
-    dr = dict(rto_minutes=d.dr.rto_minutes, rpo_minutes=d.dr.rpo_minutes,
+    dr = dict(rto_minutes=rto, rpo_minutes=rpo,
               zone_name=d.dr.domain_name or f"{env.name}.{env.tags.project}.example.com",
               record_name=d.dr.record_name, secondary_endpoint=d.dr.secondary_endpoint,
               health_check_path=d.dr.health_check_path)

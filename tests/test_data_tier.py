@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from compliance.secrets import find_literal_secrets
+from envs.dr import objectives as dr_objectives
 from modules.base import ModuleSettingsError
 from tests.conftest import resources
 
@@ -99,7 +100,7 @@ def test_read_replicas_follow_settings(synth_aws: dict, settings: dict, env: str
         assert "username" not in replica and "manage_master_user_password" not in replica
         lag = [a for a in mine(doc, "aws_cloudwatch_metric_alarm", "database").values()
                if a["metric_name"] == "ReplicaLag"]
-        assert lag and lag[0]["threshold"] == settings[env].data.dr.rpo_minutes * 60
+        assert lag and lag[0]["threshold"] == dr_objectives(settings[env])[1] * 60
 
 
 @pytest.mark.parametrize("env,replicated", [("dev", False), ("staging", False), ("prod", True)])
