@@ -115,7 +115,7 @@ def data_tier_settings(env: EnvironmentSettings) -> DataTierSettings:
     dr = dict(rto_minutes=rto, rpo_minutes=rpo,
               zone_name=d.dr.domain_name or f"{env.name}.{env.tags.project}.example.com",
               record_name=d.dr.record_name, secondary_endpoint=d.dr.secondary_endpoint,
-              health_check_path=d.dr.health_check_path)
+              health_check_path=d.dr.health_check_path, standby=d.dr.runs_in_dr)
     return DataTierSettings(environment=env.name, protected=protected, dr_region=env.dr_region,
                             log_retention_days=env.log_retention_days, database=database, cache=cache,
                             storage=storage, cdn=cdn, backup=backup, dr=dr, enable_backup=b.enabled,
@@ -271,13 +271,15 @@ class DataTier(Module):
         self.dr: DisasterRecovery | None = None
         if s.enable_dr:
             dr = dict(s.dr)
-            secondary = dr.pop("secondary_endpoint") or (self.cdn.domain_name if self.cdn else None)
+            # With a pilot light (`standby`) the stack adds the failover pairs of the record and of the origin name
+            # (modules/pilot_light.py) once the DR load balancer exists; here only the zone and the RPO alarms.
+            standby = dr.pop("standby")
             pairs = [(buckets[k].name, buckets[f"{k}-dr"].name) for k in DATA_BUCKETS if f"{k}-dr" in buckets]
             self.dr = DisasterRecovery(self, "dr", ctx, DisasterRecoverySettings(
-                dr_region=s.dr_region, primary_endpoint=alb_dns_name, secondary_endpoint=secondary,
-                replication_watches=replication_watches(pairs, "to-dr-region"), alarm_topic_arns=topics,
-                extra_tags=extra, **dr))
-            if alb_dns_name is not None and alb_zone_id is not None:
+                dr_region=s.dr_region, primary_endpoint=None if standby else alb_dns_name,
+                primary_zone_id=alb_zone_id, replication_watches=replication_watches(pairs, "to-dr-region"),
+                alarm_topic_arns=topics, extra_tags=extra, **dr))
+            if alb_dns_name is not None and alb_zone_id is not None and not standby:
                 Route53Record(self, "origin-record", zone_id=self.dr.zone_id, name=self.origin_hostname, type="A",
                               alias={"name": alb_dns_name, "zone_id": alb_zone_id, "evaluate_target_health": True})
         self.zone_id: str | None = self.dr.zone_id if self.dr else None

@@ -42,9 +42,15 @@ class DisasterRecoverySettings:
     record_name: str = "app"
     """Failover record name inside the zone. Default ``app``."""
     primary_endpoint: str | None = None
-    """DNS name of the primary entry point (the app tier's load balancer). Default: none (no failover records)."""
+    """DNS name of the primary entry point (the app tier's load balancer). Default: none (no record, no health
+    check)."""
+    primary_zone_id: str | None = None
+    """Route 53 zone id of `primary_endpoint` (the load balancer's canonical zone): the record is an alias of it.
+    Default: none (a CNAME)."""
     secondary_endpoint: str | None = None
-    """DNS name of the standby entry point. Default: none (no failover records)."""
+    """DNS name of a standby entry point of the user's own: with it the record is a PRIMARY/SECONDARY failover pair of
+    CNAMEs. Default: none (a plain record of the primary: nothing to fail over to; the pilot light's failover pair is
+    :class:`modules.pilot_light.FailoverRecords`)."""
     health_check_path: str = "/health"
     """HTTPS path checked on the primary. Default ``/health``."""
     replication_watches: tuple[ReplicationWatch, ...] = ()
@@ -114,20 +120,35 @@ class DisasterRecovery(Module):
         self.zone_name = s.zone_name
         self.health_check_id: str | None = None
         self.record_fqdn: str | None = None
-        if s.primary_endpoint and s.secondary_endpoint:
-            self._failover(s.primary_endpoint, s.secondary_endpoint)
+        if s.primary_endpoint:
+            self.health_check_id = app_health_check(self, "primary-health", ctx, s.primary_endpoint,
+                                                    s.health_check_path, s.rto_minutes, "primary", s.extra_tags).id
+            if s.secondary_endpoint:
+                self._failover(s.primary_endpoint, s.secondary_endpoint)
+            else:
+                self._single(s.primary_endpoint)
         self.alarms = self._alarms()
 
+    def _single(self, primary: str) -> None:
+        """No standby: the record answers the primary entry point only (an alias of the load balancer when its zone
+        is known). Route 53 failover to a name that serves nothing for this host (formerly the CloudFront domain,
+        whose distribution has no such alias) would only turn an outage into a TLS error."""
+        s = self.settings
+        if self.settings.primary_zone_id is not None:
+            # Alias of the ALB: https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/routing-to-elb-load-balancer.html
+            Route53Record(self, "record", zone_id=self.zone.zone_id, name=s.record_name, type="A",
+                          alias={"name": primary, "zone_id": s.primary_zone_id, "evaluate_target_health": True})
+        else:
+            Route53Record(self, "record", zone_id=self.zone.zone_id, name=s.record_name, type="CNAME", ttl=60,
+                          records=[primary])
+        self.record_fqdn = f"{s.record_name}.{s.zone_name}"
+
     def _failover(self, primary: str, secondary: str) -> None:
+        """A PRIMARY/SECONDARY failover pair of CNAMEs to a standby of the user's own (`secondary_endpoint`).
+        https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/dns-failover-types.html"""
         ctx, s = self.ctx, self.settings
         prefix = ctx.name_prefix
-        fast = s.rto_minutes < 60
-        check = Route53HealthCheck(
-            self, "primary-health", type="HTTPS", fqdn=primary, port=443, resource_path=s.health_check_path,
-            enable_sni=True, request_interval=10 if fast else 30, failure_threshold=3, measure_latency=False,
-            tags=tags(ctx, f"{prefix}-primary-health", s.extra_tags))
-        self.health_check_id = check.id
-        for role, target, health in (("PRIMARY", primary, check.id), ("SECONDARY", secondary, None)):
+        for role, target, health in (("PRIMARY", primary, self.health_check_id), ("SECONDARY", secondary, None)):
             Route53Record(self, f"record-{role.lower()}", zone_id=self.zone.zone_id, name=s.record_name,
                           type="CNAME", ttl=60, records=[target], set_identifier=f"{prefix}-{role.lower()}",
                           failover_routing_policy={"type": role}, health_check_id=health)
@@ -150,16 +171,37 @@ class DisasterRecovery(Module):
                 alarm_actions=topics, ok_actions=topics,
                 tags=tags(ctx, f"{ctx.name_prefix}-s3-replication-latency", s.extra_tags)))
         if self.health_check_id is not None:
-            alarms.append(CloudwatchMetricAlarm(
-                self, "alarm-primary-health", alarm_name=f"{ctx.name_prefix}-primary-unhealthy",
-                namespace="AWS/Route53", metric_name="HealthCheckStatus",
-                dimensions={"HealthCheckId": self.health_check_id}, statistic="Minimum", period=60,
-                evaluation_periods=2, threshold=1, comparison_operator="LessThanThreshold",
-                treat_missing_data="breaching", alarm_description="Primary entry point failed its health check: "
-                                                                  "DNS fails over to the DR region",
-                alarm_actions=topics, ok_actions=topics,
-                tags=tags(ctx, f"{ctx.name_prefix}-primary-unhealthy", s.extra_tags)))
+            alarms.append(primary_health_alarm(self, ctx, self.health_check_id, topics, s.extra_tags,
+                                               failover=bool(s.secondary_endpoint)))
         return alarms
+
+
+def app_health_check(scope: Construct, id_: str, ctx: Context, fqdn: str, path: str, rto_minutes: int, role: str,
+                     extra_tags: dict[str, str] | None = None) -> Route53HealthCheck:
+    """An HTTPS Route 53 health check of the application: ``path`` (the app's health endpoint) requested through
+    the region's entry point ``fqdn`` (its load balancer), so it fails when no instance serves, not only when the
+    load balancer is gone. 10 s interval when the RTO is under an hour; 3 failures.
+    https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/health-checks-creating-values.html"""
+    fast = rto_minutes < 60
+    return Route53HealthCheck(
+        scope, id_, type="HTTPS", fqdn=fqdn, port=443, resource_path=path, enable_sni=True,
+        request_interval=10 if fast else 30, failure_threshold=3, measure_latency=False,
+        tags=tags(ctx, f"{ctx.name_prefix}-{role}-health", extra_tags))
+
+
+def primary_health_alarm(scope: Construct, ctx: Context, health_check_id: str, topics: Sequence[str],
+                         extra_tags: dict[str, str] | None, failover: bool) -> CloudwatchMetricAlarm:
+    """The alarm on the primary's health check (Route 53 metrics are in us-east-1)."""
+    return CloudwatchMetricAlarm(
+        scope, "alarm-primary-health", alarm_name=f"{ctx.name_prefix}-primary-unhealthy",
+        namespace="AWS/Route53", metric_name="HealthCheckStatus",
+        dimensions={"HealthCheckId": health_check_id}, statistic="Minimum", period=60,
+        evaluation_periods=2, threshold=1, comparison_operator="LessThanThreshold",
+        treat_missing_data="breaching",
+        alarm_description="Primary entry point failed its health check: "
+                          + ("DNS fails over to the DR region" if failover else "no standby; see the DR runbook"),
+        alarm_actions=list(topics), ok_actions=list(topics),
+        tags=tags(ctx, f"{ctx.name_prefix}-primary-unhealthy", extra_tags))
 
 
 # -- the runbook --------------------------------------------------------------------------------------------------

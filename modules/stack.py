@@ -21,6 +21,7 @@ from .kms import EncryptionKey, EncryptionKeySettings, KeyServices
 from .literal import literal_settings
 from .network import Network, NetworkSettings
 from .observability import Observability, observability_settings, observed_resources
+from .pilot_light import PilotLight, build_pilot_light
 from .security import Security, build_security
 
 MANAGED_BY = "platform-iac"
@@ -186,6 +187,8 @@ class PlatformStack(TerraformStack):
                 TerraformOutput(self, name, value=value)
         if self.app is not None:
             self._workload_access(settings)
+        # The DR region's pilot light / warm standby (`data.dr.mode`, modules/pilot_light.py).
+        self.pilot_light: PilotLight | None = build_pilot_light(self)
         self.observability: Observability | None = None
         if s.observability.enabled:
             self.observability = Observability(
