@@ -36,6 +36,8 @@ from .dr import app_health_check, primary_health_alarm
 from .dr_database import DrDatabase, DrDatabaseSettings
 from .kms import EncryptionKey, EncryptionKeySettings
 from .network import Network, NetworkSettings
+from .security import waf_settings
+from .waf import Waf
 
 if TYPE_CHECKING:
     from .stack import PlatformStack
@@ -131,6 +133,11 @@ class PilotLight(Module):
         assert app.secret is not None
         app.secret.put_replica([SecretsmanagerSecretReplica(region=dr_region, kms_key_id=self.keys["secrets"].arn)])
         self.secret_replica_arn: str = Fn.replace(app.secret_arn, f":{settings.region}:", f":{dr_region}:")
+        # IAM names it by name and the six random characters Secrets Manager appends (a literal the gate can read):
+        # https://docs.aws.amazon.com/secretsmanager/latest/userguide/auth-and-access_iam-policies.html
+        secret_name = f"{settings.name_prefix}/app/runtime"
+        replica_grant_arn = (f"arn:{ctx.partition}:secretsmanager:{dr_region}:{ctx.account_id}:secret:"
+                             f"{secret_name}-??????")
 
         # The app tier: the same settings and artifact, at the standby capacity.
         standby = dr_rules.standby_capacity(settings)
@@ -143,7 +150,7 @@ class PilotLight(Module):
         lb = app_settings.load_balancer
         if not stack.target.is_local:
             lb = replace(lb, certificate_arn=dr.certificate_arn)
-        app_settings = replace(app_settings, load_balancer=lb, existing_secret_arn=self.secret_replica_arn)
+        app_settings = replace(app_settings, load_balancer=lb, existing_secret_arn=replica_grant_arn)
         self.app = in_region(AppTier(self, "app", ctx, app_settings), provider)
         dr_app: Any = self.app
         self.asg_names: dict[str, str] = dict(dr_app.asg_names)
@@ -158,6 +165,15 @@ class PilotLight(Module):
                 allowed_security_group_ids=(dr_app.app_security_group_id,), replica_lag_alarm_seconds=rpo * 60),
                 source=data.database), provider)  # type: ignore[assignment]
         self._workload_access(stack)
+
+        # The DR load balancer's own regional web ACL (the security baseline's rules, modules/waf.py), as the
+        # primary's: CloudFront's origin name fails over to it, so it must not be an unprotected way around the CDN.
+        self.waf: Waf | None = None
+        if settings.security.enabled and settings.security.enable_waf:
+            logs = self.keys["logs"].arn
+            self.waf = in_region(Waf(self, "waf", ctx, waf_settings(settings, logs_key_arn=logs, regional=True,
+                                                                     cloudfront=False, cloudfront_logs_key_arn=logs),
+                                     us_east_1=stack.providers.us_east_1, alb_arn=dr_app.alb_arn), provider)
 
         # DNS: the record users resolve and the origin name of CloudFront's dynamic paths and API Gateway.
         names = [dr.record_name] + ([ORIGIN_RECORD] if data.origin_hostname != app.alb_dns_name else [])
