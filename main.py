@@ -225,6 +225,15 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     env_arg(p, True)
     p.add_argument("--output", metavar="FILE", help="where to write it (default: docs/runbooks/<env>.md)")
 
+    p = sub.add_parser("dr", help="disaster recovery of an environment with a pilot light: `dr failover` moves it to "
+                                  "its DR region, `dr failback` moves it back (docs/data-tier.md)")
+    p.add_argument("action", choices=("failover", "failback"))
+    env_arg(p, True)
+    target_arg(p)
+    p.add_argument("--keep-primary-data", action="store_true",
+                   help="failback: keep the primary database when it still exists (the DR region's writes stay in "
+                        "the failback snapshot copied to the primary region)")
+
     p = sub.add_parser("local", help="the local AWS emulator (moto server on 127.0.0.1)")
     p.add_argument("action", choices=("up", "down", "status"))
     p.add_argument("--port", type=_port, help="port for 'up' (default: a free port)")

@@ -388,6 +388,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "release": lambda args: __import__("pipeline.release", fromlist=["cmd_release"]).cmd_release(args),
     "ci": lambda args: __import__("pipeline.ci_commands", fromlist=["cmd_ci"]).cmd_ci(args),
     "pr-plan": lambda args: __import__("pipeline.ci_commands", fromlist=["cmd_pr_plan"]).cmd_pr_plan(args),
+    "dr": lambda args: __import__("pipeline.dr", fromlist=["cmd_dr"]).cmd_dr(args),
 }
 
 
