@@ -335,13 +335,14 @@ def test_dr_key_zone_and_failover(synth_aws: dict, settings: dict, env: str) -> 
     assert zone["name"] == (dr.domain_name or f"{env}.webplatform.example.com")
     records = mine(doc, "aws_route53_record", "dr")
     checks = mine(doc, "aws_route53_health_check", "dr")
-    if resources(doc, "aws_lb"):  # the app tier exists: its load balancer is the primary
-        assert sorted(r["failover_routing_policy"]["type"] for r in records.values()) == ["PRIMARY", "SECONDARY"]
-        (check,) = checks.values()
+    if dr.runs_in_dr:  # the pilot light's failover pairs (tests/test_dr.py); the data tier keeps the zone only
+        assert not records and not checks
+    elif resources(doc, "aws_lb"):  # backup-only: nothing to fail over to, a plain alias of the load balancer
+        (record,) = records.values()
+        assert record["type"] == "A" and "failover_routing_policy" not in record
+        assert "aws_lb." in record["alias"]["name"] and record["alias"]["evaluate_target_health"] is True
+        (check,) = checks.values()  # still watched: the alarm pages when the primary stops answering
         assert check["type"] == "HTTPS" and check["resource_path"] == dr.health_check_path
-        primary = next(r for r in records.values() if r["failover_routing_policy"]["type"] == "PRIMARY")
-        assert "aws_route53_health_check" in primary["health_check_id"]
-        assert "aws_lb." in primary["records"][0]
     else:
         assert not records and not checks
 
