@@ -13,7 +13,7 @@ from cdktf import TerraformProvider
 from cdktf_cdktf_provider_aws.route53_record import Route53Record
 from constructs import Construct
 
-from envs.dr import objectives as dr_objectives
+from envs.dr import objectives as dr_objectives, standby_capacity as dr_standby_capacity
 from envs.schema import EnvironmentSettings
 
 from .backup import Backup, BackupSettings
@@ -140,7 +140,8 @@ def runbook_inputs(env: EnvironmentSettings) -> RunbookInputs:
         backup_dr_days=s.backup["dr_retention_days"] or s.backup["weekly_retention_days"],
         vault_lock=bool(s.backup["vault_lock"]), restore_testing=bool(s.backup["restore_testing"]),
         zone_name=s.dr["zone_name"], record_name=s.dr["record_name"], health_check_path=s.dr["health_check_path"],
-        secondary_endpoint=s.dr["secondary_endpoint"])
+        secondary_endpoint=s.dr["secondary_endpoint"], mode=env.data.dr.mode,
+        standby_capacity=dr_standby_capacity(env), app=env.app.enabled)
 
 
 def topic_arns(alerting: Any) -> tuple[str, ...]:

@@ -514,10 +514,18 @@ def test_runbook_says_what_fails_over_in_order(settings: dict) -> None:
     assert "| RTO (time to restore service) | 60 minutes |" in text
     assert "| RPO (data loss accepted) | 15 minutes |" in text
     steps = [line.split("**")[1] for line in text.splitlines() if line[:1].isdigit() and "**" in line]
-    assert steps == ["Declare", "Freeze writes", "Database", "Cache", "Objects", "Application", "DNS", "Verify"]
+    # prod has a pilot light: the failover and the failback are the commands, not manual steps
+    assert steps == ["Declare", "Freeze writes", "Fail over", "Cache", "Objects", "Verify", "Fail back"]
+    assert "`python main.py dr failover --env prod --target aws`" in text
+    assert "`python main.py dr failback --env prod --target aws`" in text
+    assert "`python main.py dr drill --env prod`" in text
     assert "replicated automated backups" in text and "## Failback to the primary region" in text
     dev = render_runbook(runbook_inputs(settings["dev"]))
     assert "AWS Backup copies only" in dev and "single-AZ" in dev
+    # dev is backup-only: nothing to fail over to, so the steps stay manual and say why; the drill is a command
+    dev_steps = [line.split("**")[1] for line in dev.splitlines() if line[:1].isdigit() and "**" in line]
+    assert dev_steps == ["Declare", "Freeze writes", "Database", "Cache", "Objects", "Application", "DNS", "Verify"]
+    assert "needs a pilot light" in dev and "`python main.py dr drill --env dev`" in dev
 
 
 def test_runbook_cli_writes_the_file(tmp_path: Path) -> None:
