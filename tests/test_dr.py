@@ -207,3 +207,14 @@ def test_dev_has_no_pilot_light_and_prod_has_one(synth_aws: dict) -> None:
     prod = synth_aws["prod"]
     assert _pilot(prod, "aws_db_instance") and _pilot(prod, "aws_wafv2_web_acl_association")
     assert len(_pilot(prod, "aws_nat_gateway")) == 1  # a pilot light: one NAT gateway, not one per AZ
+
+
+def test_dr_keys_name_the_dr_regions_services(dr_aws: dict[str, Any]) -> None:
+    """The DR keys grant what the primary's grant, through the DR region's service endpoints only."""
+    keys = _pilot(dr_aws, "aws_kms_key")
+    for key in keys.values():
+        text = key["policy"]
+        assert re.findall(r"[a-z0-9-]+\.us-east-1\.amazonaws\.com", text) == [], key["description"]
+        assert key["enable_key_rotation"] is True
+    data = next(k for k in keys.values() if k["description"].startswith("drtest-dev-dr-data"))
+    assert "rds.us-west-2.amazonaws.com" in data["policy"] and "ec2.us-west-2.amazonaws.com" in data["policy"]
