@@ -79,8 +79,8 @@ def problems(env: Any) -> list[tuple[str, str]]:
     rto_floor, rpo_floor = floors(env)
     rto, rpo = objectives(env)
     if rto < rto_floor:
-        faster = {"backup-only": "\"pilot-light\" (30) or \"warm-standby\" (10)", "pilot-light": "\"warm-standby\" (10)",
-                  "warm-standby": None}[mode]
+        faster = {"backup-only": "\"pilot-light\" (30) or \"warm-standby\" (10)",
+                  "pilot-light": "\"warm-standby\" (10)", "warm-standby": None}[mode]
         found.append(("data.dr.rto_minutes",
                       f"is {rto} but mode \"{mode}\" cannot recover in under {rto_floor} minutes; raise "
                       f"data.dr.rto_minutes to {rto_floor} or more"

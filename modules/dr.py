@@ -135,7 +135,8 @@ class DisasterRecovery(Module):
         whose distribution has no such alias) would only turn an outage into a TLS error."""
         s = self.settings
         if self.settings.primary_zone_id is not None:
-            # Alias of the ALB: https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/routing-to-elb-load-balancer.html
+            # Alias of the ALB:
+            # https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/routing-to-elb-load-balancer.html
             Route53Record(self, "record", zone_id=self.zone.zone_id, name=s.record_name, type="A",
                           alias={"name": primary, "zone_id": s.primary_zone_id, "evaluate_target_health": True})
         else:
@@ -416,7 +417,8 @@ def _commanded(r: RunbookInputs) -> list[str]:
         f"3. **Fail over**: `python main.py dr failover --env {env} --target aws`. It promotes the cross-region read "
         f"replica `{dr_db}` (where there is none it restores it from the newest copy in {r.dr_region}) and gives it "
         f"an RDS-managed master secret in {r.dr_region}, scales the DR Auto Scaling groups (standing at "
-        f"{r.standby_capacity} instance(s)) to the primary's capacity, waits for healthy targets, inverts the primary's Route 53 health check so "
+        f"{r.standby_capacity} instance(s)) to the primary's capacity, waits for healthy targets, inverts the "
+        "primary's Route 53 health check so "
         f"`{record}` and `origin.{r.zone_name}` answer the DR load balancer, and verifies that with the Route 53 "
         "API. Every step is in the run log (`s3://<state bucket>/runs/<env>/`, kind `dr-failover`). Exit 1 names "
         "the failed step; run the command again once it is fixed (a promoted database is kept).",
@@ -445,7 +447,8 @@ def _commanded(r: RunbookInputs) -> list[str]:
         f"restores `{r.db_identifier}` from it when the primary instance is gone, un-inverts the health check and "
         "verifies DNS, scales the DR groups back to the standby capacity, deletes the promoted DR instance and runs "
         "the deploy that re-creates the cross-region read replica. While the primary instance still exists it "
-        "stops (exit 1) once the snapshot is copied, before touching the primary, DNS or the DR region: reconcile the DR region's writes from the copied snapshot, then "
+        "stops (exit 1) once the snapshot is copied, before touching the primary, DNS or the DR region: reconcile "
+        "the DR region's writes from the copied snapshot, then "
         "run it again with `--keep-primary-data`.",
         "3. Lift maintenance mode; watch the replica-lag alarm turn green.",
         "",

@@ -245,9 +245,12 @@ class DrOperations:
     def live_colours(self, dr: bool) -> list[str]:
         """Colours with a non-zero weight on the HTTPS listener of the (DR or primary) load balancer."""
         elbv2 = self.c("elbv2", dr)
-        (lb,) = elbv2.describe_load_balancers(Names=[self.n.alb(dr)])["LoadBalancers"]
-        listener = next(l for l in elbv2.describe_listeners(LoadBalancerArn=lb["LoadBalancerArn"])["Listeners"]
-                        if l["Port"] == 443)
+        lbs = elbv2.describe_load_balancers(Names=[self.n.alb(dr)])["LoadBalancers"]
+        listener = next((l for lb in lbs[:1] for l in elbv2.describe_listeners(
+            LoadBalancerArn=lb["LoadBalancerArn"])["Listeners"] if l["Port"] == 443), None)
+        if listener is None:
+            raise DrError(f"load balancer {self.n.alb(dr)} with an HTTPS listener not found in "
+                          f"{self.dr_region if dr else self.region}: deploy the environment first")
         arns = {elbv2.describe_target_groups(Names=[tg])["TargetGroups"][0]["TargetGroupArn"]: c
                 for c, tg in self.n.target_groups(dr).items()}
         live = []
@@ -362,7 +365,8 @@ class DrOperations:
         n = self.n
         rds_dr, rds = self.c("rds", True), self.c("rds", False)
         if self._instance(n.dr_db, True) is None:
-            raise DrError(f"{n.dr_db} does not exist in {self.dr_region}: nothing to fail back (was `dr failover` run?)")
+            raise DrError(f"{n.dr_db} does not exist in {self.dr_region}: nothing to fail back (was `dr failover` "
+                          "run?)")
         snap = f"{n.dr_db}-failback-{stamp}"
         rds_dr.create_db_snapshot(DBInstanceIdentifier=n.dr_db, DBSnapshotIdentifier=snap)
         self._wait(f"snapshot {snap}", lambda: rds_dr.describe_db_snapshots(DBSnapshotIdentifier=snap)[
@@ -449,6 +453,11 @@ def _run(args: argparse.Namespace, kind: str, body: Callable[[DrOperations, Reco
     ops = DrOperations(settings, target.endpoint, client, poll_seconds=2 if target.is_local else 15)
     try:
         url = log.save(record)
+    except (ClientError, BotoCoreError) as exc:
+        commands.fail(f"error: {kind} of {settings.name}: the run log cannot be written to "
+                      f"s3://{settings.state_bucket} ({exc}); deploy the environment first")
+        return EXIT_BLOCKED
+    try:
         body(ops, recorder)
         record.status, record.message = SUCCEEDED, f"{kind} of {settings.name} done"
         code = EXIT_OK
