@@ -326,29 +326,61 @@ class BackupSettings(Section):
 
 
 class DrSettings(Section):
-    """``[data.dr]``: recovery objectives, DNS failover and the alarms that watch them."""
+    """``[data.dr]``: the DR mode, recovery objectives, DNS failover and the alarms that watch them (the bounds the
+    objectives are held to per mode are in envs/dr.py and docs/data-tier.md, "Disaster recovery modes")."""
 
     enabled: bool = True
     """Build the DR resources: the Route 53 zone, the health check and failover records, and the replication (RPO)
     alarms. Default true. The objectives (`rto_minutes`, `rpo_minutes`) still shape the runbook and the database's
     replica-lag alarm when false."""
 
-    rto_minutes: Annotated[int, Field(ge=1, le=10080)] = 240
-    """Recovery time objective in minutes (in the runbook and the health check's sensitivity). Default 240."""
-    rpo_minutes: Annotated[int, Field(ge=1, le=10080)] = 60
-    """Recovery point objective in minutes: replication lag alarms fire above it. Default 60."""
+    mode: Literal["backup-only", "pilot-light", "warm-standby"] = "backup-only"
+    """``backup-only`` (copies in the DR region, nothing runs there), ``pilot-light`` (the DR region runs the
+    network, the load balancer, an Auto Scaling group at zero instances, a cross-region read replica of the
+    database, replicated secrets and keys; `dr failover` scales it up) or ``warm-standby`` (the same with
+    `standby_capacity` instances always running). Default ``backup-only``. The objectives must be deliverable by
+    the mode (envs/dr.py)."""
+    rto_minutes: Annotated[int, Field(ge=1, le=10080)] | None = None
+    """Recovery time objective in minutes (in the runbook and the health check's sensitivity). Default 240 for
+    ``backup-only``, 60 for ``pilot-light``, 15 for ``warm-standby``; never below what the mode can deliver."""
+    rpo_minutes: Annotated[int, Field(ge=1, le=10080)] | None = None
+    """Recovery point objective in minutes: replication lag alarms fire above it. Default: the smallest the mode
+    delivers (``backup-only``: 1440, the daily backup copy, or 15 with `data.database.replicate_backups_to_dr`;
+    ``pilot-light`` and ``warm-standby``: 15)."""
+    standby_capacity: Annotated[int, Field(ge=0, le=100)] | None = None
+    """Instances the DR Auto Scaling group keeps running. Default 0 for ``pilot-light`` (must stay 0), 1 for
+    ``warm-standby`` (must be at least 1)."""
+    certificate_arn: str | None = None
+    """ACM certificate in `dr_region` for the DR load balancer's HTTPS listener (certificates are regional; it must
+    cover ``origin.<domain_name>`` like the primary's). Required with ``pilot-light``/``warm-standby`` on the aws
+    target; the local target requests one on the emulator."""
     domain_name: Annotated[str, Field(pattern=r"^([a-z0-9-]+\.)+[a-z]{2,}$")] | None = None
     """Public DNS zone holding the failover record. Default: ``<environment>.<project>.example.com``."""
     record_name: Annotated[str, Field(pattern=r"^[a-z0-9-]+$")] = "app"
     """Name of the failover record inside the zone. Default ``app``."""
     secondary_endpoint: Annotated[str, Field(pattern=r"^([a-z0-9-]+\.)+[a-z]{2,}$")] | None = None
-    """DNS name of the standby entry point in the DR region. Default: the CloudFront distribution's domain (static
-    content with origin failover)."""
+    """DNS name of a standby entry point of your own in the DR region (``backup-only`` only: with a pilot light
+    the SECONDARY records are aliases of the DR load balancer). Default: none, and then ``backup-only`` builds no
+    failover pair: ``<record_name>`` is a plain alias of the primary load balancer (there is nothing in the DR
+    region to fail over to until it is deployed there)."""
     health_check_path: Annotated[str, Field(pattern=r"^/")] = "/health"
-    """HTTPS path the Route 53 health check requests on the primary. Default ``/health``."""
+    """HTTPS path the Route 53 health checks request through each region's entry point. Default ``/health``."""
     drill: DrillSettings = DrillSettings()
     """What the DR drill (`dr drill`) validates. Default: all defaults of DrillSettings (nothing: the drill refuses
     to run until tables or queries are named)."""
+
+    @field_validator("certificate_arn")
+    @classmethod
+    def _certificate(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/.+$", value):
+            raise ValueError(f"{value!r} is not an ACM certificate ARN; set data.dr.certificate_arn to "
+                             "'arn:aws:acm:<dr_region>:<account>:certificate/<uuid>' or remove it")
+        return value
+
+    @property
+    def runs_in_dr(self) -> bool:
+        """True for the modes that keep resources running in the DR region (pilot light, warm standby)."""
+        return self.mode != "backup-only"
 
 
 class DataTierSettings(Section):

@@ -253,6 +253,8 @@ class EnvironmentSettings(Section):
                                                                "balancer, but app.enabled is false: set "
                                                                "integration.enable_api_gateway = false (or "
                                                                "integration.enabled = false), or app.enabled = true"))
+        from . import dr  # the DR mode's objectives and pilot-light needs (envs/dr.py)
+        problems += dr.problems(self)
         if problems:
             raise CrossFieldError(problems)
         return self

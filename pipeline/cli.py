@@ -18,12 +18,12 @@ import argparse
 
 from compliance.cli import Command, Handler, build_parser as _build_parser, dispatch, program_version
 
-from . import ci_commands, commands, cost_report, envsync, ephemeral, machine, release, runbook, sla
+from . import ci_commands, commands, cost_report, dr_commands, envsync, ephemeral, machine, release, runbook, sla
 from .cli_helpers import fail
 from .run import EXIT_TOOL
 
 #: The command modules, in the order their commands appear in ``--help``.
-COMMAND_MODULES = (commands, ci_commands, envsync, ephemeral, release, runbook, sla, cost_report)
+COMMAND_MODULES = (commands, ci_commands, envsync, ephemeral, release, runbook, dr_commands, sla, cost_report)
 
 DESCRIPTION = "platform-iac: the cdktf app (no arguments) and the command-line tool (with a subcommand)."
 

@@ -744,7 +744,7 @@ def record_run(s: EnvironmentSettings, target: Target, report: DrillReport) -> s
 def cmd_dr(args: argparse.Namespace) -> int:
     """``dr drill --env E [--target local|aws] [--output DIR] [--allow-from CIDR]``."""
     from . import synth as synth_mod
-    from .commands import _bad_settings, _target, fail, say
+    from .cli_helpers import bad_settings as _bad_settings, fail, say, target as _target
     from .run import default_build_dir
 
     try:
@@ -793,7 +793,7 @@ def cmd_dr(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     """``python -m pipeline.dr_drill record --env E [--target local|aws] [--dsn DSN]``: the backup-time job."""
     from . import synth as synth_mod
-    from .commands import _bad_settings, _target, fail, say
+    from .cli_helpers import bad_settings as _bad_settings, fail, say, target as _target
 
     p = argparse.ArgumentParser(prog="python -m pipeline.dr_drill", description=main.__doc__)
     p.add_argument("action", choices=("record",))

@@ -266,6 +266,15 @@ def synth_local(workspace: Path, settings: dict[str, Any]) -> Path:
     return outdir
 
 
+def primary_region(doc: dict[str, Any]) -> dict[str, Any]:
+    """A synthesized stack without its DR-region pilot light (``pilot-light_*``, prod's `data.dr.mode`): for tests of
+    the primary region's tiers; the pilot light itself is tests/test_dr.py's."""
+    out = dict(doc)
+    out["resource"] = {rtype: {n: r for n, r in items.items() if not n.startswith("pilot-light_")}
+                       for rtype, items in doc.get("resource", {}).items()}
+    return out
+
+
 def resources(doc: dict[str, Any], rtype: str) -> dict[str, dict[str, Any]]:
     """The resources of ``rtype`` in a synthesized stack: name -> config."""
     return doc.get("resource", {}).get(rtype, {})

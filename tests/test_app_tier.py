@@ -22,7 +22,8 @@ ENVS = ("dev", "staging", "prod")
 
 
 def one(doc: dict[str, Any], rtype: str, contains: str = "") -> dict[str, Any]:
-    found = [v for k, v in resources(doc, rtype).items() if contains in k]
+    # the primary region's tier; prod's copy in the DR region (``pilot-light_app_*``) is tests/test_dr.py's
+    found = [v for k, v in resources(doc, rtype).items() if contains in k and not k.startswith("pilot-light_")]
     assert len(found) == 1, f"{rtype} *{contains}*: {len(found)} found"
     return found[0]
 

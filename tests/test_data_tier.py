@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from compliance.secrets import find_literal_secrets
+from envs.dr import objectives as dr_objectives
 from modules.core.base import ModuleSettingsError
 from tests.conftest import resources
 
@@ -99,7 +100,7 @@ def test_read_replicas_follow_settings(synth_aws: dict, settings: dict, env: str
         assert "username" not in replica and "manage_master_user_password" not in replica
         lag = [a for a in mine(doc, "aws_cloudwatch_metric_alarm", "database").values()
                if a["metric_name"] == "ReplicaLag"]
-        assert lag and lag[0]["threshold"] == settings[env].data.dr.rpo_minutes * 60
+        assert lag and lag[0]["threshold"] == dr_objectives(settings[env])[1] * 60
 
 
 @pytest.mark.parametrize("env,replicated", [("dev", False), ("staging", False), ("prod", True)])
@@ -334,13 +335,14 @@ def test_dr_key_zone_and_failover(synth_aws: dict, settings: dict, env: str) -> 
     assert zone["name"] == (dr.domain_name or f"{env}.webplatform.example.com")
     records = mine(doc, "aws_route53_record", "dr")
     checks = mine(doc, "aws_route53_health_check", "dr")
-    if resources(doc, "aws_lb"):  # the app tier exists: its load balancer is the primary
-        assert sorted(r["failover_routing_policy"]["type"] for r in records.values()) == ["PRIMARY", "SECONDARY"]
-        (check,) = checks.values()
+    if dr.runs_in_dr:  # the pilot light's failover pairs (tests/test_dr.py); the data tier keeps the zone only
+        assert not records and not checks
+    elif resources(doc, "aws_lb"):  # backup-only: nothing to fail over to, a plain alias of the load balancer
+        (record,) = records.values()
+        assert record["type"] == "A" and "failover_routing_policy" not in record
+        assert "aws_lb." in record["alias"]["name"] and record["alias"]["evaluate_target_health"] is True
+        (check,) = checks.values()  # still watched: the alarm pages when the primary stops answering
         assert check["type"] == "HTTPS" and check["resource_path"] == dr.health_check_path
-        primary = next(r for r in records.values() if r["failover_routing_policy"]["type"] == "PRIMARY")
-        assert "aws_route53_health_check" in primary["health_check_id"]
-        assert "aws_lb." in primary["records"][0]
     else:
         assert not records and not checks
 
@@ -512,10 +514,18 @@ def test_runbook_says_what_fails_over_in_order(settings: dict) -> None:
     assert "| RTO (time to restore service) | 60 minutes |" in text
     assert "| RPO (data loss accepted) | 15 minutes |" in text
     steps = [line.split("**")[1] for line in text.splitlines() if line[:1].isdigit() and "**" in line]
-    assert steps == ["Declare", "Freeze writes", "Database", "Cache", "Objects", "Application", "DNS", "Verify"]
+    # prod has a pilot light: the failover and the failback are the commands, not manual steps
+    assert steps == ["Declare", "Freeze writes", "Fail over", "Cache", "Objects", "Verify", "Fail back"]
+    assert "`python main.py dr failover --env prod --target aws`" in text
+    assert "`python main.py dr failback --env prod --target aws`" in text
+    assert "`python main.py dr drill --env prod`" in text
     assert "replicated automated backups" in text and "## Failback to the primary region" in text
     dev = render_runbook(runbook_inputs(settings["dev"]))
     assert "AWS Backup copies only" in dev and "single-AZ" in dev
+    # dev is backup-only: nothing to fail over to, so the steps stay manual and say why; the drill is a command
+    dev_steps = [line.split("**")[1] for line in dev.splitlines() if line[:1].isdigit() and "**" in line]
+    assert dev_steps == ["Declare", "Freeze writes", "Database", "Cache", "Objects", "Application", "DNS", "Verify"]
+    assert "needs a pilot light" in dev and "`python main.py dr drill --env dev`" in dev
 
 
 def test_runbook_cli_writes_the_file(tmp_path: Path) -> None:

@@ -14,10 +14,16 @@ import pytest
 
 from envs.integration import IntegrationSettings
 from modules.core.base import ModuleSettingsError
-from tests.conftest import resources
+from tests.conftest import primary_region, resources
 
 ROOT = Path(__file__).resolve().parents[1]
 ENVS = ("dev", "staging", "prod")
+
+
+@pytest.fixture(scope="session")
+def synth_aws(synth_aws: dict[str, Any]) -> dict[str, Any]:
+    """The primary region's resources (prod's pilot light in the DR region is tests/test_dr.py's)."""
+    return {env: primary_region(doc) for env, doc in synth_aws.items()}
 
 
 def only(doc: dict[str, Any], rtype: str, part: str = "") -> dict[str, Any]:

@@ -9,9 +9,15 @@ import pytest
 
 from modules.core.base import ModuleSettingsError
 from modules.network.vpc import NetworkSettings
-from tests.conftest import resources
+from tests.conftest import primary_region, resources
 
 REQUIRED_TAGS = {"Environment", "Project", "Owner", "CostCenter", "ManagedBy"}
+
+
+@pytest.fixture(scope="session")
+def synth_aws(synth_aws: dict[str, Any]) -> dict[str, Any]:
+    """The primary region's resources (prod's pilot light in the DR region is tests/test_dr.py's)."""
+    return {env: primary_region(doc) for env, doc in synth_aws.items()}
 
 
 def by_tier(doc: dict[str, Any], tier: str) -> list[dict[str, Any]]:

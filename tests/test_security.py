@@ -14,13 +14,19 @@ import pytest
 import envs
 from envs import SettingsError
 from modules.core.base import ModuleSettingsError
-from tests.conftest import resources
+from tests.conftest import primary_region, resources
 
 ROOT = Path(__file__).resolve().parents[1]
 ENVS = ("dev", "staging", "prod")
 MANAGED_GROUPS = {"AWSManagedRulesCommonRuleSet", "AWSManagedRulesKnownBadInputsRuleSet", "AWSManagedRulesSQLiRuleSet",
                   "AWSManagedRulesLinuxRuleSet", "AWSManagedRulesAmazonIpReputationList",
                   "AWSManagedRulesAnonymousIpList"}
+
+
+@pytest.fixture(scope="session")
+def synth_aws(synth_aws: dict[str, Any]) -> dict[str, Any]:
+    """The primary region's resources (prod's pilot light in the DR region is tests/test_dr.py's)."""
+    return {env: primary_region(doc) for env, doc in synth_aws.items()}
 
 
 def ours(doc: dict[str, Any], rtype: str) -> dict[str, dict[str, Any]]:

@@ -21,11 +21,17 @@ from typing import Any
 import pytest
 
 from modules.app.compute import RELEASE_TAGS
-from tests.conftest import ROOT, resources
+from tests.conftest import ROOT, primary_region, resources
 from workload import package
 
 ENVS = ("dev", "staging", "prod")
 ACCOUNT, REGION_FAKE = "123456789012", "us-east-1"
+
+
+@pytest.fixture(scope="session")
+def synth_aws(synth_aws: dict[str, Any]) -> dict[str, Any]:
+    """The primary region's resources (prod's pilot light in the DR region is tests/test_dr.py's)."""
+    return {env: primary_region(doc) for env, doc in synth_aws.items()}
 
 
 def app(doc: dict[str, Any], rtype: str, contains: str = "app_") -> dict[str, dict[str, Any]]:

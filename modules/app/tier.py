@@ -84,6 +84,9 @@ class AppTierModuleSettings:
     """AMI holding the application (``image``); replaces `image_ssm_parameter`. Default none."""
     secrets_kms_key_arn: str | None = None
     """Key of the application's secret. Default none: the secret uses the EBS key of `compute`."""
+    existing_secret_arn: str | None = None
+    """Use this secret (e.g. the DR region's replica of the primary's secret) instead of creating
+    ``<prefix>/app/runtime``; its key is `secrets_kms_key_arn`. Default none: the tier creates its secret."""
     force_destroy_artifacts: bool = True
     """Let Terraform delete the artifact bucket with its objects. Default true (the stack sets false for
     protected environments)."""
@@ -146,13 +149,16 @@ class AppTier(Module):
                                      artifact_key=f"try({doc}.colours.{c}.artifact_key, {key})",
                                      sha256=f"try({doc}.colours.{c}.sha256, {sha})")
                     for c in COLOURS}
-        self.secret = SecretsmanagerSecret(
-            self, "secret", name=f"{prefix}/app/runtime",
-            description=f"{prefix}: the application's own secret (its value is put out of band, never in Terraform)",
-            kms_key_id=s.secrets_kms_key_arn or s.compute.ebs_kms_key_arn,
-            recovery_window_in_days=0 if s.force_destroy_artifacts else 30,
-            tags=tags(ctx, f"{prefix}-app-runtime"))
-        self.secret_arn: str = self.secret.arn
+        self.secret: SecretsmanagerSecret | None = None
+        if s.existing_secret_arn is None:
+            self.secret = SecretsmanagerSecret(
+                self, "secret", name=f"{prefix}/app/runtime",
+                description=f"{prefix}: the application's own secret (its value is put out of band, never in "
+                            "Terraform)",
+                kms_key_id=s.secrets_kms_key_arn or s.compute.ebs_kms_key_arn,
+                recovery_window_in_days=0 if s.force_destroy_artifacts else 30,
+                tags=tags(ctx, f"{prefix}-app-runtime"))
+        self.secret_arn: str = self.secret.arn if self.secret is not None else s.existing_secret_arn
 
         self.compute = Compute(self, "compute", ctx,
                                replace(s.compute, load_balancer_security_group_id=lb.security_group_id),

@@ -166,6 +166,7 @@ class Database(Module):
                                     policy_arn=f"arn:{ctx.partition}:iam::aws:policy/service-role/"
                                                "AmazonRDSEnhancedMonitoringRole")
         self._monitoring_role_arn = monitoring_role.arn if monitoring_role else None
+        self.monitoring_role_arn: str | None = self._monitoring_role_arn
 
         self.instance = DbInstance(
             self, "primary",

@@ -44,9 +44,15 @@ class DisasterRecoverySettings:
     record_name: str = "app"
     """Failover record name inside the zone. Default ``app``."""
     primary_endpoint: str | None = None
-    """DNS name of the primary entry point (the app tier's load balancer). Default: none (no failover records)."""
+    """DNS name of the primary entry point (the app tier's load balancer). Default: none (no record, no health
+    check)."""
+    primary_zone_id: str | None = None
+    """Route 53 zone id of `primary_endpoint` (the load balancer's canonical zone): the record is an alias of it.
+    Default: none (a CNAME)."""
     secondary_endpoint: str | None = None
-    """DNS name of the standby entry point. Default: none (no failover records)."""
+    """DNS name of a standby entry point of the user's own: with it the record is a PRIMARY/SECONDARY failover pair of
+    CNAMEs. Default: none (a plain record of the primary: nothing to fail over to; the pilot light's failover pair is
+    :class:`modules.pilot_light.FailoverRecords`)."""
     health_check_path: str = "/health"
     """HTTPS path checked on the primary. Default ``/health``."""
     replication_watches: tuple[ReplicationWatch, ...] = ()
@@ -116,20 +122,36 @@ class DisasterRecovery(Module):
         self.zone_name = s.zone_name
         self.health_check_id: str | None = None
         self.record_fqdn: str | None = None
-        if s.primary_endpoint and s.secondary_endpoint:
-            self._failover(s.primary_endpoint, s.secondary_endpoint)
+        if s.primary_endpoint:
+            self.health_check_id = app_health_check(self, "primary-health", ctx, s.primary_endpoint,
+                                                    s.health_check_path, s.rto_minutes, "primary", s.extra_tags).id
+            if s.secondary_endpoint:
+                self._failover(s.primary_endpoint, s.secondary_endpoint)
+            else:
+                self._single(s.primary_endpoint)
         self.alarms = self._alarms()
 
+    def _single(self, primary: str) -> None:
+        """No standby: the record answers the primary entry point only (an alias of the load balancer when its zone
+        is known). Route 53 failover to a name that serves nothing for this host (formerly the CloudFront domain,
+        whose distribution has no such alias) would only turn an outage into a TLS error."""
+        s = self.settings
+        if self.settings.primary_zone_id is not None:
+            # Alias of the ALB:
+            # https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/routing-to-elb-load-balancer.html
+            Route53Record(self, "record", zone_id=self.zone.zone_id, name=s.record_name, type="A",
+                          alias={"name": primary, "zone_id": s.primary_zone_id, "evaluate_target_health": True})
+        else:
+            Route53Record(self, "record", zone_id=self.zone.zone_id, name=s.record_name, type="CNAME", ttl=60,
+                          records=[primary])
+        self.record_fqdn = f"{s.record_name}.{s.zone_name}"
+
     def _failover(self, primary: str, secondary: str) -> None:
+        """A PRIMARY/SECONDARY failover pair of CNAMEs to a standby of the user's own (`secondary_endpoint`).
+        https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/dns-failover-types.html"""
         ctx, s = self.ctx, self.settings
         prefix = ctx.name_prefix
-        fast = s.rto_minutes < 60
-        check = Route53HealthCheck(
-            self, "primary-health", type="HTTPS", fqdn=primary, port=443, resource_path=s.health_check_path,
-            enable_sni=True, request_interval=10 if fast else 30, failure_threshold=3, measure_latency=False,
-            tags=tags(ctx, f"{prefix}-primary-health", s.extra_tags))
-        self.health_check_id = check.id
-        for role, target, health in (("PRIMARY", primary, check.id), ("SECONDARY", secondary, None)):
+        for role, target, health in (("PRIMARY", primary, self.health_check_id), ("SECONDARY", secondary, None)):
             Route53Record(self, f"record-{role.lower()}", zone_id=self.zone.zone_id, name=s.record_name,
                           type="CNAME", ttl=60, records=[target], set_identifier=f"{prefix}-{role.lower()}",
                           failover_routing_policy={"type": role}, health_check_id=health)
@@ -152,16 +174,37 @@ class DisasterRecovery(Module):
                 alarm_actions=topics, ok_actions=topics,
                 tags=tags(ctx, f"{ctx.name_prefix}-s3-replication-latency", s.extra_tags)))
         if self.health_check_id is not None:
-            alarms.append(CloudwatchMetricAlarm(
-                self, "alarm-primary-health", alarm_name=f"{ctx.name_prefix}-primary-unhealthy",
-                namespace="AWS/Route53", metric_name="HealthCheckStatus",
-                dimensions={"HealthCheckId": self.health_check_id}, statistic="Minimum", period=60,
-                evaluation_periods=2, threshold=1, comparison_operator="LessThanThreshold",
-                treat_missing_data="breaching", alarm_description="Primary entry point failed its health check: "
-                                                                  "DNS fails over to the DR region",
-                alarm_actions=topics, ok_actions=topics,
-                tags=tags(ctx, f"{ctx.name_prefix}-primary-unhealthy", s.extra_tags)))
+            alarms.append(primary_health_alarm(self, ctx, self.health_check_id, topics, s.extra_tags,
+                                               failover=bool(s.secondary_endpoint)))
         return alarms
+
+
+def app_health_check(scope: Construct, id_: str, ctx: Context, fqdn: str, path: str, rto_minutes: int, role: str,
+                     extra_tags: dict[str, str] | None = None) -> Route53HealthCheck:
+    """An HTTPS Route 53 health check of the application: ``path`` (the app's health endpoint) requested through
+    the region's entry point ``fqdn`` (its load balancer), so it fails when no instance serves, not only when the
+    load balancer is gone. 10 s interval when the RTO is under an hour; 3 failures.
+    https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/health-checks-creating-values.html"""
+    fast = rto_minutes < 60
+    return Route53HealthCheck(
+        scope, id_, type="HTTPS", fqdn=fqdn, port=443, resource_path=path, enable_sni=True,
+        request_interval=10 if fast else 30, failure_threshold=3, measure_latency=False,
+        tags=tags(ctx, f"{ctx.name_prefix}-{role}-health", extra_tags))
+
+
+def primary_health_alarm(scope: Construct, ctx: Context, health_check_id: str, topics: Sequence[str],
+                         extra_tags: dict[str, str] | None, failover: bool) -> CloudwatchMetricAlarm:
+    """The alarm on the primary's health check (Route 53 metrics are in us-east-1)."""
+    return CloudwatchMetricAlarm(
+        scope, "alarm-primary-health", alarm_name=f"{ctx.name_prefix}-primary-unhealthy",
+        namespace="AWS/Route53", metric_name="HealthCheckStatus",
+        dimensions={"HealthCheckId": health_check_id}, statistic="Minimum", period=60,
+        evaluation_periods=2, threshold=1, comparison_operator="LessThanThreshold",
+        treat_missing_data="breaching",
+        alarm_description="Primary entry point failed its health check: "
+                          + ("DNS fails over to the DR region" if failover else "no standby; see the DR runbook"),
+        alarm_actions=list(topics), ok_actions=list(topics),
+        tags=tags(ctx, f"{ctx.name_prefix}-primary-unhealthy", extra_tags))
 
 
 # -- the runbook --------------------------------------------------------------------------------------------------
@@ -199,6 +242,14 @@ class RunbookInputs:
     record_name: str
     health_check_path: str
     secondary_endpoint: str | None
+    mode: str = "backup-only"
+    standby_capacity: int = 0
+    app: bool = True
+
+    @property
+    def pilot_light(self) -> bool:
+        """True when the DR region runs a pilot light or warm standby: `dr failover` / `dr failback` apply."""
+        return self.mode != "backup-only" and self.app and self.database
 
 
 def _yes(flag: bool) -> str:
@@ -263,9 +314,23 @@ def render_runbook(r: RunbookInputs) -> str:
         lines.append("| CloudFront static content | "
                      + ("yes | origin group fails over to the DR replica bucket on 5xx |" if r.buckets_replicated
                         else "no | single origin |"))
-    lines.append(f"| DNS `{record}` | "
-                 + (f"yes | Route 53 health check on `https://<primary>{r.health_check_path}`; SECONDARY answers "
-                    f"`{r.secondary_endpoint or 'the CloudFront domain'}` |"))
+    if r.pilot_light:
+        lines.append(f"| DNS `{record}` and `origin.{r.zone_name}` | yes | Route 53 failover: the health check on "
+                     f"`https://<primary load balancer>{r.health_check_path}` fails, SECONDARY aliases answer the "
+                     f"DR load balancer in {r.dr_region} (CloudFront's `/api/*` and API Gateway follow `origin`); "
+                     "`dr failover` forces the switch |")
+        lines.append(f"| app tier in {r.dr_region} | no | {_standby(r)}; `dr failover` scales it to the primary's "
+                     "capacity |")
+        if r.database:
+            lines.append(f"| database in {r.dr_region} | no | cross-region read replica `{r.name_prefix}-dr-postgres`, "
+                         "promoted by `dr failover` |")
+    elif r.secondary_endpoint:
+        lines.append(f"| DNS `{record}` | yes | Route 53 health check on `https://<primary>{r.health_check_path}`; "
+                     f"SECONDARY answers `{r.secondary_endpoint}` |")
+    else:
+        lines.append(f"| DNS `{record}` | no | alias of the primary load balancer; nothing runs in {r.dr_region} "
+                     f"to fail over to (`data.dr.mode` = `{r.mode}`); the health check on "
+                     f"`https://<primary>{r.health_check_path}` raises the primary-unhealthy alarm |")
     lines += [
         "",
         "## Detection",
@@ -282,6 +347,8 @@ def render_runbook(r: RunbookInputs) -> str:
         f"waiting ({r.rto_minutes // 4} minutes). Page the database owner.",
         "2. **Freeze writes**: set the application to maintenance mode so no client writes to the primary.",
     ]
+    if r.pilot_light:
+        return "\n".join(lines + _commanded(r))
     step = 3
     if r.database:
         if r.db_backups_replicated:
@@ -309,12 +376,19 @@ def render_runbook(r: RunbookInputs) -> str:
     lines.append(f"{step}. **Application**: deploy the app tier in {r.dr_region} (the same stack with the DR region "
                  "settings), configured with the new database endpoint, cache endpoint and buckets.")
     step += 1
-    lines.append(f"{step}. **DNS**: Route 53 has already answered the SECONDARY record of `{record}` once the primary "
-                 "health check failed; point that record at the DR application and check it resolves.")
+    lines.append(f"{step}. **DNS**: " + (
+        f"Route 53 has already answered the SECONDARY record of `{record}` (`{r.secondary_endpoint}`) once the "
+        "primary health check failed; point that record at the DR application and check it resolves."
+        if r.secondary_endpoint else
+        f"`{record}` is an alias of the primary load balancer: UPSERT it (and `origin.{r.zone_name}`) as an alias "
+        "of the DR application's load balancer (`aws route53 change-resource-record-sets`) and check it resolves."))
     step += 1
     lines += [
         f"{step}. **Verify**: health endpoint `{r.health_check_path}` answers 200 through `{record}`; a write and "
         "a read succeed; alarms in the DR region are green. Lift maintenance mode.",
+        "",
+        f"`python main.py dr failover --env {r.environment}` needs a pilot light (`data.dr.mode = \"pilot-light\"` "
+        f"or `\"warm-standby\"`); with `{r.mode}` these steps are manual.",
         "",
         "## Failback to the primary region",
         "",
@@ -327,6 +401,67 @@ def render_runbook(r: RunbookInputs) -> str:
         f"4. DNS returns to PRIMARY by itself when the health check on the primary passes; watch `{record}`.",
         "5. Remove the temporary DR resources once the primary has been healthy for a full backup cycle.",
         "",
+        *_backups_and_drill(r),
+    ]
+    return "\n".join(lines)
+
+
+def _standby(r: RunbookInputs) -> str:
+    return (f"load balancer and Auto Scaling groups at {r.standby_capacity} instance(s)" if r.standby_capacity
+            else "load balancer and empty Auto Scaling groups (pilot light)")
+
+
+def _commanded(r: RunbookInputs) -> list[str]:
+    """Failover, failback, backups and rehearsal of an environment with a pilot light: the commands."""
+    record = f"{r.record_name}.{r.zone_name}"
+    env, dr_db = r.environment, f"{r.name_prefix}-dr-postgres"
+    lines = [
+        f"3. **Fail over**: `python main.py dr failover --env {env} --target aws`. It promotes the cross-region read "
+        f"replica `{dr_db}` (where there is none it restores it from the newest copy in {r.dr_region}) and gives it "
+        f"an RDS-managed master secret in {r.dr_region}, scales the DR Auto Scaling groups (standing at "
+        f"{r.standby_capacity} instance(s)) to the primary's capacity, waits for healthy targets, inverts the "
+        "primary's Route 53 health check so "
+        f"`{record}` and `origin.{r.zone_name}` answer the DR load balancer, and verifies that with the Route 53 "
+        "API. Every step is in the run log (`s3://<state bucket>/runs/<env>/`, kind `dr-failover`). Exit 1 names "
+        "the failed step; run the command again once it is fixed (a promoted database is kept).",
+    ]
+    step = 4
+    if r.cache:
+        lines.append(f"{step}. **Cache**: none in {r.dr_region}; the application starts without it (the cache is "
+                     "rebuilt from the database).")
+        step += 1
+    lines.append(f"{step}. **Objects**: "
+                 + (f"the replica buckets in {r.dr_region} already hold the data; the DR instances read them."
+                    if r.buckets_replicated else f"not replicated: objects written since the last AWS Backup copy "
+                                                 "are lost."))
+    step += 1
+    lines += [
+        f"{step}. **Verify**: `{r.health_check_path}` answers 200 through `{record}`; a write and a read succeed. "
+        "Lift maintenance mode. Do not `deploy` while failed over: the plan would scale the DR groups back to the "
+        "standby capacity.",
+        "",
+        "## Failback to the primary region",
+        "",
+        f"1. Make sure {r.region} serves again (`python main.py deploy --env {env} --target aws` if it has to be "
+        "rebuilt); freeze writes.",
+        f"2. **Fail back**: `python main.py dr failback --env {env} --target aws`. It checks the primary's healthy "
+        f"targets, snapshots `{dr_db}` and copies the snapshot to {r.region} (`{r.db_identifier}-failback-<time>`), "
+        f"restores `{r.db_identifier}` from it when the primary instance is gone, un-inverts the health check and "
+        "verifies DNS, scales the DR groups back to the standby capacity, deletes the promoted DR instance and runs "
+        "the deploy that re-creates the cross-region read replica. While the primary instance still exists it "
+        "stops (exit 1) once the snapshot is copied, before touching the primary, DNS or the DR region: reconcile "
+        "the DR region's writes from the copied snapshot, then "
+        "run it again with `--keep-primary-data`.",
+        "3. Lift maintenance mode; watch the replica-lag alarm turn green.",
+        "",
+        *_backups_and_drill(r),
+    ]
+    return lines
+
+
+def _backups_and_drill(r: RunbookInputs) -> list[str]:
+    vault, dr_vault = f"{r.name_prefix}-vault", f"{r.name_prefix}-vault-dr"
+    return [
         "## Backups",
         "",
         "| setting | value |",
@@ -342,11 +477,14 @@ def render_runbook(r: RunbookInputs) -> str:
         "",
         "## Exercising this runbook",
         "",
-        "Run the failover steps against staging at least twice a year, and after every change to this file. "
-        "The monthly AWS Backup restore test proves recovery points restore; it does not test DNS or the app tier.",
+        f"`python main.py dr drill --env {r.environment}` rehearses the recovery: it restores the latest "
+        "cross-region backup into an isolated copy, validates the data, measures the achieved RTO and RPO against "
+        "the objectives above and writes a report (exit 1 when an objective is missed). Run it monthly and after "
+        "every change to this file"
+        + (f"; rehearse `dr failover` / `dr failback` against staging or a copy of {r.environment} twice a year."
+           if r.pilot_light else "."),
         "",
     ]
-    return "\n".join(lines)
 
 
 def replication_watches(pairs: Sequence[tuple[str, str]], rule_id: str) -> tuple[ReplicationWatch, ...]:

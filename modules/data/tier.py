@@ -182,13 +182,15 @@ class DataTier(Module):
         self.dr: DisasterRecovery | None = None
         if s.enable_dr:
             dr = dict(s.dr)
-            secondary = dr.pop("secondary_endpoint") or (self.cdn.domain_name if self.cdn else None)
+            # With a pilot light (`standby`) the stack adds the failover pairs of the record and of the origin name
+            # (modules/pilot_light.py) once the DR load balancer exists; here only the zone and the RPO alarms.
+            standby = dr.pop("standby")
             pairs = [(buckets[k].name, buckets[f"{k}-dr"].name) for k in DATA_BUCKETS if f"{k}-dr" in buckets]
             self.dr = DisasterRecovery(self, "dr", ctx, DisasterRecoverySettings(
-                dr_region=s.dr_region, primary_endpoint=alb_dns_name, secondary_endpoint=secondary,
-                replication_watches=replication_watches(pairs, "to-dr-region"), alarm_topic_arns=topics,
-                extra_tags=extra, **dr))
-            if alb_dns_name is not None and alb_zone_id is not None:
+                dr_region=s.dr_region, primary_endpoint=None if standby else alb_dns_name,
+                primary_zone_id=alb_zone_id, replication_watches=replication_watches(pairs, "to-dr-region"),
+                alarm_topic_arns=topics, extra_tags=extra, **dr))
+            if alb_dns_name is not None and alb_zone_id is not None and not standby:
                 Route53Record(self, "origin-record", zone_id=self.dr.zone_id, name=self.origin_hostname, type="A",
                               alias={"name": alb_dns_name, "zone_id": alb_zone_id, "evaluate_target_health": True})
         self.zone_id: str | None = self.dr.zone_id if self.dr else None

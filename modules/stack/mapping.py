@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from envs.contract import metric_namespace
+from envs.dr import objectives as dr_objectives, standby_capacity as dr_standby_capacity
 from envs.integration import IntegrationSettings
 from envs.observability import ObservabilitySettings, endpoint_protocol
 from envs.schema import EnvironmentSettings
@@ -196,6 +197,7 @@ def data_tier_settings(env: EnvironmentSettings) -> DataTierSettings:
     """Resolve an environment's ``[data.*]`` settings, filling the defaults that depend on `protection_level`."""
     d, protected = env.data, env.protected
     db = d.database
+    rto, rpo = dr_objectives(env)
     database = None
     if db.enabled:
         database = dict(
@@ -212,7 +214,7 @@ def data_tier_settings(env: EnvironmentSettings) -> DataTierSettings:
             read_replicas=db.read_replicas, enable_proxy=db.enable_proxy, cpu_alarm_percent=db.cpu_alarm_percent,
             replicate_backups=protected if db.replicate_backups_to_dr is None else db.replicate_backups_to_dr,
             backup_replication_retention_days=db.backup_retention_days,
-            replica_lag_alarm_seconds=d.dr.rpo_minutes * 60)
+            replica_lag_alarm_seconds=rpo * 60)
     c = d.cache
     cache = None
     if c.enabled:
@@ -243,10 +245,10 @@ def data_tier_settings(env: EnvironmentSettings) -> DataTierSettings:
                   copy_to_dr=b.copy_to_dr, dr_retention_days=b.dr_retention_days,
                   vault_lock=protected if b.vault_lock is None else b.vault_lock, restore_testing=b.restore_testing,
                   selection_tag=b.selection_tag)
-    dr = dict(rto_minutes=d.dr.rto_minutes, rpo_minutes=d.dr.rpo_minutes,
+    dr = dict(rto_minutes=rto, rpo_minutes=rpo,
               zone_name=d.dr.domain_name or f"{env.name}.{env.tags.project}.example.com",
               record_name=d.dr.record_name, secondary_endpoint=d.dr.secondary_endpoint,
-              health_check_path=d.dr.health_check_path)
+              health_check_path=d.dr.health_check_path, standby=d.dr.runs_in_dr)
     return DataTierSettings(environment=env.name, protected=protected, dr_region=env.dr_region,
                             log_retention_days=env.log_retention_days, database=database, cache=cache,
                             storage=storage, cdn=cdn, backup=backup, dr=dr, enable_backup=b.enabled,
@@ -271,7 +273,8 @@ def runbook_inputs(env: EnvironmentSettings) -> RunbookInputs:
         backup_dr_days=s.backup["dr_retention_days"] or s.backup["weekly_retention_days"],
         vault_lock=bool(s.backup["vault_lock"]), restore_testing=bool(s.backup["restore_testing"]),
         zone_name=s.dr["zone_name"], record_name=s.dr["record_name"], health_check_path=s.dr["health_check_path"],
-        secondary_endpoint=s.dr["secondary_endpoint"])
+        secondary_endpoint=s.dr["secondary_endpoint"], mode=env.data.dr.mode,
+        standby_capacity=dr_standby_capacity(env), app=env.app.enabled)
 
 
 def topic_arns(alerting: Any) -> tuple[str, ...]:

@@ -25,6 +25,7 @@ from modules.security.tier import Security
 from modules.stack.mapping import (alerting_settings, app_tier_settings, build_integration, build_security,
                                    data_tier_settings, observability_settings, observed_resources)
 from modules.stack.mapping import topic_arns as data_topic_arns
+from modules.stack.pilot_light import PilotLight, build_pilot_light
 
 MANAGED_BY = "platform-iac"
 
@@ -189,6 +190,8 @@ class PlatformStack(TerraformStack):
                 TerraformOutput(self, name, value=value)
         if self.app is not None:
             self._workload_access(settings)
+        # The DR region's pilot light / warm standby (`data.dr.mode`, modules/stack/pilot_light.py).
+        self.pilot_light: PilotLight | None = build_pilot_light(self)
         self.observability: Observability | None = None
         if s.observability.enabled:
             self.observability = Observability(

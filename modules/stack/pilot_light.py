@@ -1,0 +1,233 @@
+"""The DR region's pilot light (`data.dr.mode` = ``pilot-light`` or ``warm-standby``, docs/data-tier.md).
+
+What runs in the DR region, built from the SAME constructs as the primary region's (moved there by the stack's ``dr``
+provider with :func:`in_region`), named ``<prefix>-dr-*``:
+
+- keys: ``logs``, ``data`` and ``secrets`` customer-managed keys of the DR region (:class:`modules.kms.EncryptionKey`;
+  KMS keys are regional);
+- the network (:class:`modules.network.Network`, one NAT gateway for a pilot light, the primary's strategy for a warm
+  standby);
+- the app tier (:class:`modules.app_tier.AppTier`): load balancer (HTTPS with `data.dr.certificate_arn`), blue/green
+  Auto Scaling groups from the same launch template settings and the same artifact, at `data.dr.standby_capacity`
+  instances (0 for a pilot light); `dr failover` scales them to the primary's capacity;
+- the database (:class:`modules.dr_database.DrDatabase`): a cross-region read replica of the primary where the target
+  supports it, else what a restore from the latest cross-region copy needs;
+- the application's secret, replicated by Secrets Manager (``replica`` block of the primary's secret, encrypted with
+  the DR ``secrets`` key); the DR instances read the replica;
+- DNS (:class:`FailoverRecords`): PRIMARY/SECONDARY alias pairs for ``<record_name>.<zone>`` and for
+  ``origin.<zone>`` (the name CloudFront's ``/api/*`` behaviour and API Gateway reach the app by, so API traffic fails
+  over too), with HTTPS health checks of the application through each region's load balancer.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any, Sequence
+
+from cdktf import Fn, TerraformDataSource, TerraformOutput, TerraformProvider, TerraformResource
+from cdktf_cdktf_provider_aws.route53_record import Route53Record
+from cdktf_cdktf_provider_aws.secretsmanager_secret import SecretsmanagerSecretReplica
+from constructs import Construct
+
+from envs import dr as dr_rules
+
+from modules.app.tier import AppTier
+from modules.core.base import Context, Module
+from modules.data.disaster_recovery import app_health_check, primary_health_alarm
+from modules.data.dr_database import DrDatabase, DrDatabaseSettings
+from modules.network.vpc import Network, NetworkSettings
+from modules.security.keys import EncryptionKey, EncryptionKeySettings
+from modules.security.waf import Waf
+from modules.stack.mapping import app_tier_settings, waf_settings
+
+if TYPE_CHECKING:
+    from modules.stack.platform import PlatformStack
+
+#: Data classes with a key of their own in the DR region.
+DR_KEY_CLASSES = ("logs", "data", "secrets")
+#: The origin name in the zone (modules/data/tier.py ORIGIN_RECORD).
+ORIGIN_RECORD = "origin"
+
+
+def dr_prefix(name_prefix: str) -> str:
+    """Prefix of the DR region's resources: ``<prefix>-dr`` (pipeline/dr.py finds them by it)."""
+    return f"{name_prefix}-dr"
+
+
+def in_region(construct: Construct, provider: TerraformProvider) -> Construct:
+    """Move every resource and data source under ``construct`` to ``provider`` (the stack's ``dr`` alias): one
+    construct, two regions, no copy of its code."""
+    for node in construct.node.find_all():
+        if isinstance(node, (TerraformResource, TerraformDataSource)):
+            node.provider = provider
+    return construct
+
+
+class FailoverRecords(Module):
+    """Route 53 active-passive failover between the primary and the DR load balancer.
+
+    For each name in ``record_names``: a PRIMARY alias of the primary load balancer carrying the primary's health
+    check, and a SECONDARY alias of the DR load balancer carrying the DR's; both evaluate target health. Route 53
+    answers the SECONDARY once the primary's check fails (and the PRIMARY again when both fail).
+    https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/dns-failover-types.html
+    https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/resource-record-sets-values-failover-alias.html
+    https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/routing-to-elb-load-balancer.html
+
+    Public attributes: ``primary_health_check_id``, ``dr_health_check_id``, ``alarms``.
+    """
+
+    def __init__(self, scope: Construct, id_: str, ctx: Context, *, zone_id: str, record_names: Sequence[str],
+                 primary: tuple[str, str], standby: tuple[str, str], health_check_path: str, rto_minutes: int,
+                 alarm_topic_arns: Sequence[str] = (), extra_tags: dict[str, str] | None = None) -> None:
+        super().__init__(scope, id_, ctx)
+        prefix = ctx.name_prefix
+        checks = {"primary": app_health_check(self, "primary-health", ctx, primary[0], health_check_path,
+                                              rto_minutes, "primary", extra_tags),
+                  "secondary": app_health_check(self, "dr-health", ctx, standby[0], health_check_path,
+                                                rto_minutes, "dr", extra_tags)}
+        self.primary_health_check_id: str = checks["primary"].id
+        self.dr_health_check_id: str = checks["secondary"].id
+        for name in record_names:
+            for role, (dns, zone) in (("primary", primary), ("secondary", standby)):
+                Route53Record(self, f"{name}-{role}", zone_id=zone_id, name=name, type="A",
+                              set_identifier=f"{prefix}-{name}-{role}",
+                              failover_routing_policy={"type": role.upper()}, health_check_id=checks[role].id,
+                              alias={"name": dns, "zone_id": zone, "evaluate_target_health": True})
+        self.alarms = [primary_health_alarm(self, ctx, self.primary_health_check_id, alarm_topic_arns, extra_tags,
+                                            failover=True)]
+
+
+class PilotLight(Module):
+    """Public attributes: ``keys`` (class -> EncryptionKey), ``network``, ``app``, ``database`` (None without the
+    primary database), ``secret_replica_arn``, ``dns`` (:class:`FailoverRecords`), ``asg_names``, ``alb_dns_name``."""
+
+    def __init__(self, scope: Construct, id_: str, stack: "PlatformStack") -> None:
+        settings, provider = stack.settings, stack.providers.dr
+        dr_region = settings.dr_region
+        ctx = replace(stack.ctx, name_prefix=dr_prefix(settings.name_prefix), region=dr_region)
+        super().__init__(scope, id_, ctx)
+        from .stack import key_services
+
+        data, app = stack.data, stack.app
+        assert data is not None and app is not None and data.dr is not None
+        dr = settings.data.dr
+        rto, rpo = dr_rules.objectives(settings)
+
+        # Keys of the DR region, with the same per-class service grants as the primary's.
+        services = key_services(dr_region)
+        self.keys = {c: EncryptionKey(self, f"kms-{c}", ctx, EncryptionKeySettings(
+            data_class=c, service_principals=services[c].principals, via_services=services[c].via,
+            logs_encryption_context=c == "logs"), provider=provider) for c in DR_KEY_CLASSES}
+
+        # The network: same CIDR (nothing peers the two VPCs), the DR region's AZs.
+        azs = tuple(f"{dr_region}{letter}" for letter in "abcd"[: settings.network.az_count])
+        primary_nat = len(azs) if settings.network.nat_strategy.value == "one_per_az" else 1
+        self.network = in_region(Network(self, "network", ctx, NetworkSettings(
+            vpc_cidr=settings.network.vpc_cidr, availability_zones=azs,
+            nat_gateways=primary_nat if dr.mode == "warm-standby" else 1,
+            subnet_newbits=settings.network.subnet_newbits, flow_log_retention_days=settings.log_retention_days,
+            flow_log_kms_key_arn=self.keys["logs"].arn)), provider)
+        net: Any = self.network
+
+        # The application's secret, replicated by Secrets Manager; the replica's ARN differs only by its region.
+        # https://docs.aws.amazon.com/secretsmanager/latest/userguide/replicate-secrets.html
+        assert app.secret is not None
+        app.secret.put_replica([SecretsmanagerSecretReplica(region=dr_region, kms_key_id=self.keys["secrets"].arn)])
+        self.secret_replica_arn: str = Fn.replace(app.secret_arn, f":{settings.region}:", f":{dr_region}:")
+        # IAM names it by name and the six random characters Secrets Manager appends (a literal the gate can read):
+        # https://docs.aws.amazon.com/secretsmanager/latest/userguide/auth-and-access_iam-policies.html
+        secret_name = f"{settings.name_prefix}/app/runtime"
+        replica_grant_arn = (f"arn:{ctx.partition}:secretsmanager:{dr_region}:{ctx.account_id}:secret:"
+                             f"{secret_name}-??????")
+
+        # The app tier: the same settings and artifact, at the standby capacity.
+        standby = dr_rules.standby_capacity(settings)
+        sizes = settings.sizes.model_copy(update={"min_capacity": standby, "desired_capacity": standby})
+        app_settings = app_tier_settings(
+            settings.app, sizes, protected=settings.protected, target=stack.target, vpc_id=net.vpc_id,
+            public_subnet_ids=net.public_subnet_ids, private_subnet_ids=net.private_subnet_ids,
+            ebs_kms_key_arn=self.keys["data"].arn, alarm_topic_arns=None,
+            secrets_kms_key_arn=self.keys["secrets"].arn)
+        lb = app_settings.load_balancer
+        if not stack.target.is_local:
+            lb = replace(lb, certificate_arn=dr.certificate_arn)
+        app_settings = replace(app_settings, load_balancer=lb, existing_secret_arn=replica_grant_arn)
+        self.app = in_region(AppTier(self, "app", ctx, app_settings), provider)
+        dr_app: Any = self.app
+        self.asg_names: dict[str, str] = dict(dr_app.asg_names)
+        self.alb_dns_name: str = dr_app.alb_dns_name
+
+        # The database.
+        self.database: DrDatabase | None = None
+        if data.database is not None:
+            self.database = in_region(DrDatabase(self, "database", ctx, DrDatabaseSettings(
+                vpc_id=net.vpc_id, subnet_group_name=net.database_subnet_group_name,
+                storage_kms_key_arn=self.keys["data"].arn, log_kms_key_arn=self.keys["logs"].arn,
+                allowed_security_group_ids=(dr_app.app_security_group_id,), replica_lag_alarm_seconds=rpo * 60),
+                source=data.database), provider)  # type: ignore[assignment]
+        self._workload_access(stack)
+
+        # The DR load balancer's own regional web ACL (the security baseline's rules, modules/security/waf.py), as the
+        # primary's: CloudFront's origin name fails over to it, so it must not be an unprotected way around the CDN.
+        self.waf: Waf | None = None
+        if settings.security.enabled and settings.security.enable_waf:
+            logs = self.keys["logs"].arn
+            self.waf = in_region(Waf(self, "waf", ctx, waf_settings(settings, logs_key_arn=logs, regional=True,
+                                                                     cloudfront=False, cloudfront_logs_key_arn=logs),
+                                     us_east_1=stack.providers.us_east_1, alb_arn=dr_app.alb_arn), provider)
+
+        # DNS: the record users resolve and the origin name of CloudFront's dynamic paths and API Gateway.
+        names = [dr.record_name] + ([ORIGIN_RECORD] if data.origin_hostname != app.alb_dns_name else [])
+        self.dns = FailoverRecords(self, "dns", stack.ctx, zone_id=data.dr.zone_id, record_names=names,
+                                   primary=(app.alb_dns_name, app.alb_zone_id),
+                                   standby=(dr_app.alb_dns_name, dr_app.alb_zone_id),
+                                   health_check_path=dr.health_check_path, rto_minutes=rto,
+                                   alarm_topic_arns=data.alarm_topic_arns)
+        data.alarms.extend(self.dns.alarms)
+
+        for name, value in (("dr_alb_dns_name", self.alb_dns_name), ("dr_asg_names", self.asg_names),
+                            ("primary_health_check_id", self.dns.primary_health_check_id),
+                            ("dr_health_check_id", self.dns.dr_health_check_id)):
+            TerraformOutput(stack, name, value=value)
+
+    def _workload_access(self, stack: "PlatformStack") -> None:
+        """What the DR instances connect to: the replica buckets (when replicated), the replicated secret, the DR
+        database (when it is a replica; a restored instance is found by `dr failover`), as for the primary
+        (modules/stack/platform.py ``_workload_access``), all in the DR region."""
+        settings, app, data = stack.settings, self.app, stack.data
+        assert data is not None
+        dr_app: Any = app
+        buckets = data.bucket_names
+        config: dict[str, Any] = {
+            "region": settings.dr_region, "bucket": buckets.get("app-dr"), "static_bucket": buckets.get("static-dr"),
+            "secret_arn": self.secret_replica_arn,
+            "xray": {"daemon": "127.0.0.1:2000", "service_name": settings.name_prefix,
+                     "sample_rate": settings.observability.tracing.default_sampling_rate}}
+        statements = [*dr_app.artifacts.grant_read(), *dr_app.grant_secret_read()]
+        for key in ("app-dr", "static-dr"):
+            if key in buckets:
+                for statement in data.storage.grant_read_write(key):
+                    if "Condition" in statement:  # the replica's key is used through S3 of the DR region
+                        statement = {**statement, "Condition": {"StringEquals": {
+                            "kms:ViaService": f"s3.{settings.dr_region}.amazonaws.com"}}}
+                    statements.append(statement)
+        db = self.database
+        if db is not None:
+            user = settings.data.database.master_username
+            if db.address is not None:
+                config["database"] = {"host": db.address, "port": 5432, "name": settings.data.database.db_name,
+                                      "user": user, "auth": "iam", "sslmode": "require"}
+            statements += db.grant_connect(user)
+            dr_app.compute.allow_to("database", db.security_group_id, 5432, "PostgreSQL to the DR database")
+        dr_app.publish_config(config)
+        statements += dr_app.grant_config_read()
+        dr_app.compute.grant("workload", statements)
+        in_region(dr_app, stack.providers.dr)  # the configuration parameter and policy added above
+
+
+def build_pilot_light(stack: "PlatformStack") -> PilotLight | None:
+    """The pilot light of ``stack`` when its settings ask for one (`data.dr.mode`), else None."""
+    s = stack.settings
+    if not (s.data.enabled and s.data.dr.enabled and s.data.dr.runs_in_dr and stack.app is not None
+            and stack.data is not None):
+        return None
+    return PilotLight(stack, "pilot-light", stack)
