@@ -21,6 +21,7 @@ from .kms import EncryptionKey, EncryptionKeySettings, KeyServices
 from .literal import literal_settings
 from .network import Network, NetworkSettings
 from .observability import Observability, observability_settings, observed_resources
+from .operations import Operations, build_operations
 from .security import Security, build_security
 
 MANAGED_BY = "platform-iac"
@@ -31,7 +32,8 @@ EMULATOR_SERVICES = (
     "acm", "apigateway", "apigatewayv2", "autoscaling", "backup", "budgets", "ce", "cloudfront", "cloudtrail",
     "cloudwatch", "cloudwatchlogs", "configservice", "dynamodb", "ec2", "elasticache", "elbv2", "events",
     "guardduty", "iam", "inspector2", "kms", "lambda_", "macie2", "rds", "route53", "s3", "secretsmanager",
-    "securityhub", "servicediscovery", "shield", "sns", "sqs", "ssm", "sts", "synthetics", "vpclattice", "wafv2",
+    "securityhub", "servicediscovery", "shield", "sns", "sqs", "ssm", "ssmcontacts", "ssmincidents", "sts",
+    "synthetics", "vpclattice", "wafv2",
     "xray",
 )
 
@@ -183,6 +185,11 @@ class PlatformStack(TerraformStack):
         self.integration: Integration | None = build_integration(self, settings) if s.integration.enabled else None
         if self.integration is not None:
             for name, value in self.integration.outputs().items():
+                TerraformOutput(self, name, value=value)
+        # On-call and compliance remediation read the security baseline (topics, finding rules, Config rules).
+        self.operations: Operations | None = build_operations(self, settings)
+        if self.operations is not None:
+            for name, value in self.operations.outputs().items():
                 TerraformOutput(self, name, value=value)
         if self.app is not None:
             self._workload_access(settings)
