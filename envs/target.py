@@ -48,6 +48,8 @@ EMULATOR_UNSUPPORTED: Mapping[str, str] = {
     "aws_ssmcontacts_rotation": "moto 5.2.5 has no ssm-contacts service",
     "aws_config_conformance_pack": "PutConformancePack not implemented in moto 5.2.5",
     "aws_config_remediation_configuration": "PutRemediationConfigurations not implemented in moto 5.2.5",
+    "aws_secretsmanager_secret_rotation": "RotateSecret invokes the rotation function at once, and moto runs Lambda "
+                                          "functions only in Docker, which the local target does not require",
 }
 
 #: Read replicas are an ``aws_db_instance`` with ``replicate_source_db``; moto fails to read them back: it gives every

@@ -15,6 +15,7 @@ from envs.schema import EnvironmentSettings
 from .api_gateway import ApiGateway, ApiGatewaySettings, MethodThrottle, PartnerPlan
 from .base import Context, Module
 from .integrations import ExternalIntegration, Integrations, IntegrationsSettings
+from .secret_rotation import SecretRotation, SecretRotationSettings
 from .service_network import LatticeService, ServiceNetwork, ServiceNetworkSettings
 
 
@@ -43,7 +44,8 @@ class Integration(Module):
     """API Gateway + service networking + outbound integrations.
 
     Public attributes: ``api`` (ApiGateway or None), ``service_network`` (ServiceNetwork or None), ``integrations``
-    (Integrations).
+    (Integrations), ``rotation`` (SecretRotation: the shipped rotation function, or None when no integration uses
+    it).
     """
 
     def __init__(self, scope: Construct, id_: str, ctx: Context, settings: IntegrationSettings,
@@ -83,12 +85,31 @@ class Integration(Module):
             vpc_id=i.vpc_id, vpc_cidr=i.vpc_cidr, subnet_ids=i.private_subnet_ids,
             secrets_kms_key_arn=i.secrets_kms_key_arn, logs_kms_key_arn=i.logs_kms_key_arn,
             endpoint_services=tuple(s.endpoint_services) if s.enable_interface_endpoints else (),
+            # An integration with `rotation_days` and no function of its own is rotated by the shipped function
+            # (below), which needs the secret first; Integrations schedules only rotations by your own function.
             integrations=tuple(ExternalIntegration(
                 name=x.name, description=x.description, rotation_lambda_arn=x.rotation_lambda_arn,
-                rotation_days=x.rotation_days, error_pattern=x.error_pattern, error_threshold=x.error_threshold,
-                error_period_seconds=x.error_period_seconds) for x in s.integrations),
+                rotation_days=x.rotation_days if x.rotation_lambda_arn else None, error_pattern=x.error_pattern,
+                error_threshold=x.error_threshold, error_period_seconds=x.error_period_seconds)
+                for x in s.integrations),
             secret_recovery_window_days=s.secret_recovery_window_days, log_retention_days=i.log_retention_days,
             alarm_topic_arns=i.alarm_topic_arns))
+
+        self.rotation: SecretRotation | None = None
+        shipped = [x for x in s.integrations if x.rotation_days is not None and x.rotation_lambda_arn is None]
+        if shipped:
+            out = self.integrations
+            secret_prefix = f"{ctx.name_prefix}/integrations/"
+            self.rotation = SecretRotation(self, "rotation", ctx, SecretRotationSettings(
+                secrets_kms_key_arn=i.secrets_kms_key_arn, logs_kms_key_arn=i.logs_kms_key_arn,
+                subnet_ids=i.private_subnet_ids, security_group_ids=(out.client_security_group_id,),
+                secret_name_prefix=secret_prefix, log_retention_days=i.log_retention_days,
+                endpoints={f"{secret_prefix}{x.name}": {"set": x.rotation_endpoint,
+                                                         "test": x.rotation_test_endpoint or x.rotation_endpoint,
+                                                         "method": x.rotation_method}
+                           for x in shipped if x.rotation_endpoint}))
+            for x in shipped:
+                self.rotation.rotate(x.name, out.secret_arns[x.name], out.secrets[x.name].id, x.rotation_days)
 
 
     def outputs(self) -> dict[str, Any]:
@@ -107,6 +128,8 @@ class Integration(Module):
         if self.integrations.secret_arns:
             out["integration_secret_arns"] = self.integrations.secret_arns
         out["integration_log_group"] = self.integrations.log_group_name
+        if self.rotation is not None:
+            out["integration_rotation_function"] = self.rotation.function_name
         return out
 
 
