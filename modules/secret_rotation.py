@@ -99,6 +99,8 @@ class SecretRotation(Module):
              "Condition": {"StringEquals": {"kms:ViaService": f"secretsmanager.{ctx.region}.amazonaws.com"}}},
             {"Sid": "OwnLogGroup", "Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
              "Resource": f"{group.arn}:*"},
+            {"Sid": "Tracing", "Effect": "Allow", "Action": ["xray:PutTraceSegments", "xray:PutTelemetryRecords"],
+             "Resource": "*"},
             # Lambda creates and removes its network interfaces in the VPC with the function's role; Describe has
             # no resource-level permission.
             {"Sid": "VpcNetworkInterfaces", "Effect": "Allow",
@@ -117,6 +119,9 @@ class SecretRotation(Module):
             filename=code.path, source_code_hash=code.asset_hash, timeout=60, memory_size=128,
             vpc_config={"subnet_ids": list(s.subnet_ids), "security_group_ids": list(s.security_group_ids)},
             environment={"variables": env}, logging_config={"log_format": "JSON", "log_group": group.name},
+            # Rotations are rare and sequential per secret; a small reserve keeps them from being starved and from
+            # starving others. Traces show each step's Secrets Manager and partner calls.
+            reserved_concurrent_executions=5, tracing_config={"mode": "Active"},
             depends_on=[group], tags=tags(ctx, self.function_name, s.extra_tags))
         self.function_arn: str = self.function.arn
         self.rotations: dict[str, int] = {}

@@ -14,7 +14,8 @@ https://docs.aws.amazon.com/secretsmanager/latest/userguide/rotate-secrets_lambd
   key is the platform's own (the partner reads it from the secret): nothing to set.
 - testSecret: with an endpoint, a GET of the test URL authenticated with the pending key must answer 2xx; without,
   the pending value must be JSON holding a key of ``KEY_LENGTH`` characters.
-- finishSecret: AWSCURRENT moves to the token's version (the old one keeps AWSPREVIOUS).
+- finishSecret: AWSCURRENT moves to the token's version (the old one gets AWSPREVIOUS) and the version
+  loses AWSPENDING.
 
 Only the standard library and boto3 (present in the Lambda Python runtime).
 """
@@ -140,4 +141,7 @@ def finish_secret(sm: Any, arn: str, token: str) -> None:
         return
     sm.update_secret_version_stage(SecretId=arn, VersionStage="AWSCURRENT", MoveToVersionId=token,
                                    RemoveFromVersionId=current)
+    # The rotation is complete: the version is no longer pending (a later rotation starts from a clean state).
+    if "AWSPENDING" in versions.get(token, []):
+        sm.update_secret_version_stage(SecretId=arn, VersionStage="AWSPENDING", RemoveFromVersionId=token)
     log.info("finishSecret: version %s of %s is AWSCURRENT (was %s)", token, arn, current)
