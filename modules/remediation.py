@@ -41,6 +41,7 @@ from constructs import Construct
 
 from .base import Context, Module, policy_json, require, tags
 from .iam import assume_role_policy
+from .waf import blocks
 
 #: Managed rules of the AWS sample conformance pack "Operational Best Practices for CIS AWS Foundations Benchmark v1.4
 #: Level 1" (awslabs/aws-config-rules, aws-config-conformance-packs/Operational-Best-Practices-for-CIS-AWS-v1.4-
@@ -202,7 +203,7 @@ class Remediation(Module):
                 parameters.append({"name": resource_parameter, "resource_value": "RESOURCE_ID"})
             ConfigRemediationConfiguration(
                 self, f"remediation-{name}", config_rule_name=rule_name, target_type="SSM_DOCUMENT",
-                target_id=document, resource_type=resource_type, parameter=parameters,
+                target_id=document, resource_type=resource_type, parameter=blocks(parameters),
                 automatic=self.automatic, maximum_automatic_attempts=s.attempts,
                 retry_attempt_seconds=s.retry_seconds,
                 execution_controls={"ssm_controls": {"concurrent_execution_rate_percentage": 10,
