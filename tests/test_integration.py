@@ -361,7 +361,7 @@ def test_module_settings_reject_conflicts() -> None:
     ({"api_rate_limit": 100, "api_burst_limit": 50}, "set integration.api_burst_limit >= integration.api_rate_limit"),
     ({"api_authorization": "COGNITO_USER_POOLS"}, "list the user pool ARNs"),
     ({"integrations": [{"name": "payments", "rotation_endpoint": "https://p.example.com/keys"}]},
-     "set rotation_days (e.g. 30) or remove the endpoint"),
+     "without rotation_days; set rotation_days"),
     ({"integrations": [{"name": "payments", "rotation_days": 30, "rotation_lambda_arn": "rotate"}]},
      "is not a Lambda function ARN"),
     ({"api_method_limits": [{"method_path": "orders/GET", "rate_limit": 1, "burst_limit": 1}]},
