@@ -118,7 +118,8 @@ class SecretRotation(Module):
             self, "function", function_name=self.function_name, role=role.arn, handler=HANDLER, runtime=RUNTIME,
             filename=code.path, source_code_hash=code.asset_hash, timeout=60, memory_size=128,
             vpc_config={"subnet_ids": list(s.subnet_ids), "security_group_ids": list(s.security_group_ids)},
-            environment={"variables": env}, logging_config={"log_format": "JSON", "log_group": group.name},
+            # Logs go to the default group /aws/lambda/<name>, which is the KMS-encrypted group above (created first).
+            environment={"variables": env},
             # Rotations are rare and sequential per secret; a small reserve keeps them from being starved and from
             # starving others. Traces show each step's Secrets Manager and partner calls.
             reserved_concurrent_executions=5, tracing_config={"mode": "Active"},

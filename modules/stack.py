@@ -93,7 +93,9 @@ def _provider(scope: Construct, id_: str, region: str, settings: EnvironmentSett
     # Emulator-only settings: credentials come from the runner's environment (AWS_ACCESS_KEY_ID=test), never JSON.
     return AwsProvider(
         scope, id_, **common,
-        endpoints=[{service: target.endpoint for service in EMULATOR_SERVICES}],
+        # A list of plain dicts reaches jsii as maps with the schema's own keys: ``lambda``, not the binding's
+        # ``lambda_`` (which would be dropped silently and send Lambda calls to AWS).
+        endpoints=[{service.rstrip("_"): target.endpoint for service in EMULATOR_SERVICES}],
         skip_credentials_validation=True, skip_requesting_account_id=True, skip_metadata_api_check="true",
         s3_use_path_style=True,
         max_retries=2,  # without it an unimplemented API is retried until the apply hangs
