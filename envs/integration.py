@@ -16,6 +16,7 @@ from .base import Section
 
 _NAME = r"^[a-z][a-z0-9-]{1,30}$"
 _LAMBDA_ARN = re.compile(r"^arn:aws[a-z-]*:lambda:[a-z]{2}(-gov)?-[a-z]+-\d:\d{12}:function:[A-Za-z0-9_-]+(:[A-Za-z0-9_$-]+)?$")
+_HTTPS_URL = re.compile(r"^https://[A-Za-z0-9.-]+(:\d{1,5})?(/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*)?(\?[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*)?$")
 _USER_POOL_ARN = re.compile(r"^arn:aws[a-z-]*:cognito-idp:[a-z]{2}(-gov)?-[a-z]+-\d:\d{12}:userpool/[\w-]+_[0-9A-Za-z]+$")
 #: A DNS name (RFC 1123 labels), as API Gateway's HTTPS backend and Cloud Map's namespace need.
 _DNS_NAME = re.compile(r"^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$")
@@ -84,10 +85,22 @@ class Integration(Section):
     description: str = ""
     """What the integration is. Default: empty."""
     rotation_lambda_arn: str | None = None
-    """ARN of the Lambda function that rotates this secret (e.g. one deployed from the AWS Secrets Manager rotation
-    templates). Default none: no automatic rotation. Required when `rotation_days` is set."""
+    """ARN of your own Lambda function that rotates this secret (e.g. one deployed from the AWS Secrets Manager
+    rotation templates for another credential type). Default none: with `rotation_days`, the platform's shipped
+    API-key rotation function (modules/integration/rotation/api_key_rotation.py) rotates it."""
     rotation_days: Annotated[int, Field(ge=1, le=365)] | None = None
-    """Days between automatic rotations, 1 to 365. Default none (no rotation); needs `rotation_lambda_arn`."""
+    """Days between automatic rotations, 1 to 365. Default none (no rotation). The secret's value must be JSON with
+    the key under ``api_key`` for the shipped function."""
+    rotation_endpoint: str | None = None
+    """The partner's documented key endpoint (https://): the shipped rotation function registers each new key there
+    (``rotation_method``, authenticated with the current key as a Bearer token, body ``{"api_key": "<new>"}``) and
+    tests it with a GET of `rotation_test_endpoint`. Default none: the new random key is the platform's own (the
+    partner reads it from the secret). Needs `rotation_days`, not `rotation_lambda_arn`."""
+    rotation_test_endpoint: str | None = None
+    """https:// URL a GET with the new key must succeed on (2xx) before the key becomes current. Default:
+    `rotation_endpoint`."""
+    rotation_method: Literal["POST", "PUT"] = "POST"
+    """HTTP method of the key registration call. Default ``POST``."""
     error_pattern: str | None = None
     """CloudWatch Logs filter pattern matching one error of this integration in the integration log group. Default:
     ``{ $.integration = "<name>" && $.level = "ERROR" }`` (JSON log lines with ``integration`` and ``level``)."""
@@ -104,11 +117,24 @@ class Integration(Section):
                              "arn:aws:lambda:<region>:<account>:function:<name>")
         return value
 
+    @field_validator("rotation_endpoint", "rotation_test_endpoint")
+    @classmethod
+    def _https(cls, value: str | None, info) -> str | None:  # type: ignore[no-untyped-def]
+        if value is not None and not _HTTPS_URL.match(value):
+            raise ValueError(f"{value!r} is not an https:// URL; the rotation function sends keys over TLS only: fix "
+                             f"integration.integrations[].{info.field_name}")
+        return value
+
     @model_validator(mode="after")
     def _rotation(self) -> "Integration":
-        if self.rotation_days is not None and self.rotation_lambda_arn is None:
-            raise ValueError(f"rotation_days is set for integration {self.name!r} but rotation_lambda_arn is not; "
-                             "rotation needs a rotation function: set rotation_lambda_arn or remove rotation_days")
+        if (self.rotation_endpoint or self.rotation_test_endpoint) and self.rotation_days is None:
+            raise ValueError(f"rotation_endpoint is set for integration {self.name!r} without rotation_days; set "
+                             "rotation_days (e.g. 30) or remove the endpoint")
+        if (self.rotation_endpoint or self.rotation_test_endpoint) and self.rotation_lambda_arn is not None:
+            raise ValueError(f"integration {self.name!r}: rotation_endpoint configures the shipped rotation function, "
+                             "but rotation_lambda_arn names your own; remove one of them")
+        if self.rotation_test_endpoint and not self.rotation_endpoint:
+            raise ValueError(f"integration {self.name!r}: rotation_test_endpoint needs rotation_endpoint")
         if self.rotation_lambda_arn is not None and self.rotation_days is None:
             raise ValueError(f"rotation_lambda_arn is set for integration {self.name!r} without rotation_days; "
                              "set rotation_days (e.g. 30)")

@@ -17,6 +17,7 @@ from .base import Section
 from .data import DataTierSettings
 from .integration import IntegrationSettings
 from .observability import ObservabilitySettings
+from .operations import OperationsSettings
 from .security import SecuritySettings
 
 #: Retention values CloudWatch Logs accepts (days).
@@ -197,6 +198,8 @@ class EnvironmentSettings(Section):
     integration: IntegrationSettings = IntegrationSettings()
     """Integration layer (API Gateway, service networking, outbound integrations). Default: all defaults of
     IntegrationSettings."""
+    operations: OperationsSettings = OperationsSettings()
+    """Operations: on-call and incident response, conformance packs and remediation. Default: all off."""
 
     @field_validator("log_retention_days")
     @classmethod
@@ -255,6 +258,7 @@ class EnvironmentSettings(Section):
                                                                "integration.enabled = false), or app.enabled = true"))
         from . import dr  # the DR mode's objectives and pilot-light needs (envs/dr.py)
         problems += dr.problems(self)
+        problems += _operations_problems(self)
         if problems:
             raise CrossFieldError(problems)
         return self
@@ -290,6 +294,28 @@ class EnvironmentSettings(Section):
     def state_key(self) -> str:
         """The state object key: ``<name>/terraform.tfstate`` (one key per environment)."""
         return f"{self.name}/terraform.tfstate"
+
+
+def _operations_problems(env: "EnvironmentSettings") -> list[tuple[str, str]]:
+    """What `[operations]` needs from the rest of the settings (the security baseline, AWS Config)."""
+    ops, sec = env.operations, env.security
+    problems: list[tuple[str, str]] = []
+    if ops.oncall.enabled and not sec.enabled:
+        problems.append(("operations.oncall.enabled", "incidents are started from the security baseline's alerting "
+                                                      "and findings, but security.enabled is false: set "
+                                                      "security.enabled = true or operations.oncall.enabled = false"))
+    config = sec.enabled and sec.enable_audit and sec.manage_account_baseline
+    comp = ops.compliance
+    if (comp.conformance_packs or comp.any_remediation) and not config:
+        problems.append(("operations.compliance", "conformance packs and remediation need AWS Config, which this "
+                                                  "environment does not build (security.enabled, enable_audit and "
+                                                  "manage_account_baseline must all be true): enable them or remove "
+                                                  "the conformance packs and remediations"))
+    elif (comp.remediate_public_s3 or comp.remediate_open_ssh) and not sec.config_rules:
+        problems.append(("operations.compliance", "remediate_public_s3 and remediate_open_ssh correct the findings "
+                                                  "of the managed Config rules, but security.config_rules is false: "
+                                                  "set it true or turn these remediations off"))
+    return problems
 
 
 class CrossFieldError(ValueError):

@@ -10,6 +10,7 @@ from typing import Literal
 
 from pydantic import field_validator, model_validator
 
+from . import iso3166
 from .base import Section
 
 #: WAF rate-based rule limits (requests per evaluation window per IP) that AWS accepts.
@@ -62,7 +63,9 @@ class SecuritySettings(Section):
     waf_rate_window_seconds: int = 300
     """Evaluation window of the rate-based rule: 60, 120, 300 or 600 seconds. Default 300."""
     waf_blocked_countries: tuple[str, ...] = ()
-    """ISO 3166-1 alpha-2 country codes (``"KP"``) whose requests are blocked. Default: none (no geo rule)."""
+    """ISO 3166-1 alpha-2 country codes (``"KP"``) whose requests the WAF blocks (a geo match rule in every web ACL:
+    the load balancer's and the CloudFront distribution's), checked against the 249 assigned codes. Default: none
+    (no geo rule)."""
     waf_allowed_cidrs: tuple[str, ...] = ()
     """CIDRs always allowed (evaluated before every other rule). Default: none."""
     waf_blocked_cidrs: tuple[str, ...] = ()
@@ -158,10 +161,10 @@ class SecuritySettings(Section):
     @field_validator("waf_blocked_countries")
     @classmethod
     def _countries(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        bad = [c for c in value if not re.fullmatch(r"[A-Z]{2}", c)]
+        bad = [c for c in value if c not in iso3166.ALPHA_2]
         if bad:
-            raise ValueError(f"{bad} are not ISO 3166-1 alpha-2 codes; write security.waf_blocked_countries as "
-                             "upper-case two-letter codes such as \"KP\"")
+            raise ValueError(f"{bad} are not ISO 3166-1 alpha-2 country codes; write security.waf_blocked_countries "
+                             "as assigned upper-case two-letter codes such as \"KP\" (envs/iso3166.py lists them)")
         if len(set(value)) != len(value):
             raise ValueError("lists a country twice; remove the duplicate from security.waf_blocked_countries")
         return value

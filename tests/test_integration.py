@@ -139,7 +139,12 @@ def test_api_alarms_on_5xx_4xx_latency_notify_alerting(synth_aws: dict, settings
     assert set(alarms) == {"5XXError", "4XXError", "Latency"}
     critical = ref(doc, "aws_sns_topic", "alerting_topic-critical", "arn")
     warning = ref(doc, "aws_sns_topic", "alerting_topic-warning", "arn")
-    assert alarms["5XXError"]["alarm_actions"] == [critical]
+    # With on-call (operations.oncall), a critical alarm also starts an incident from the response plan
+    # (tests/test_operations.py); its first action is the critical topic either way.
+    plan = ([ref(doc, "aws_ssmincidents_response_plan", "operations_oncall", "arn")]
+            if settings[env].operations.oncall.enabled else [])
+    assert alarms["5XXError"]["alarm_actions"] == [critical, *plan]
+    assert alarms["5XXError"]["ok_actions"] == [critical]
     assert alarms["5XXError"]["threshold"] == pytest.approx(s.api_alarm_5xx_rate_percent / 100)
     assert alarms["4XXError"]["alarm_actions"] == [warning]
     assert alarms["Latency"]["extended_statistic"] == "p99"
@@ -238,7 +243,11 @@ def test_integration_secrets_kms_no_value_and_error_alarms(synth_aws: dict, sett
         assert secret["kms_key_id"] == ref(doc, "aws_kms_key", "kms-secrets", "arn")
         assert secret["recovery_window_in_days"] == s.secret_recovery_window_days
     assert not resources(doc, "aws_secretsmanager_secret_version")
-    assert not named(doc, "aws_secretsmanager_secret_rotation", "integration")  # no rotation function configured
+    # Integrations with rotation_days (and no function of their own) rotate with the shipped function.
+    rotated = {i.name: i.rotation_days for i in s.integrations if i.rotation_days and not i.rotation_lambda_arn}
+    rotations = named(doc, "aws_secretsmanager_secret_rotation", "integration_rotation")
+    assert {k.split("rotation-")[-1].rsplit("_", 1)[0]: r["rotation_rules"]["automatically_after_days"]
+            for k, r in rotations.items()} == rotated
     group = only(doc, "aws_cloudwatch_log_group", "integration_outbound_log-group")
     assert group["kms_key_id"] == ref(doc, "aws_kms_key", "kms-logs", "arn")
     for integration in s.integrations:
@@ -357,7 +366,8 @@ def test_module_settings_reject_conflicts() -> None:
 @pytest.mark.parametrize("values,message", [
     ({"api_rate_limit": 100, "api_burst_limit": 50}, "set integration.api_burst_limit >= integration.api_rate_limit"),
     ({"api_authorization": "COGNITO_USER_POOLS"}, "list the user pool ARNs"),
-    ({"integrations": [{"name": "payments", "rotation_days": 30}]}, "set rotation_lambda_arn or remove rotation_days"),
+    ({"integrations": [{"name": "payments", "rotation_endpoint": "https://p.example.com/keys"}]},
+     "without rotation_days; set rotation_days"),
     ({"integrations": [{"name": "payments", "rotation_days": 30, "rotation_lambda_arn": "rotate"}]},
      "is not a Lambda function ARN"),
     ({"api_method_limits": [{"method_path": "orders/GET", "rate_limit": 1, "burst_limit": 1}]},
@@ -374,8 +384,8 @@ def test_settings_validators_name_the_field_and_the_fix(values: dict, message: s
 @pytest.mark.parametrize("table,message", [
     ('[integration]\napi_rate_limit = 100\napi_burst_limit = 50\n',
      "set integration.api_burst_limit >= integration.api_rate_limit"),
-    ('[integration]\nintegrations = [{ name = "payments", rotation_days = 30 }]\n',
-     "rotation needs a rotation function: set rotation_lambda_arn or remove rotation_days"),
+    ('[integration]\nintegrations = [{ name = "payments", rotation_days = 30, rotation_endpoint = "http://p.example.com" }]\n',
+     "is not an https:// URL"),
 ])
 def test_bad_integration_settings_exit_2(tmp_path: Path, table: str, message: str) -> None:
     for name in ENVS:

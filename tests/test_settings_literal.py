@@ -52,7 +52,11 @@ FORBIDDING = {
     "integration.api_method_limits.0.method_path", "integration.api_partners.0.name",
     "integration.endpoint_services.0", "integration.integrations.0.name", "integration.api_backend_hostname",
     "integration.discovery_namespace", "integration.lattice_allowed_principals.0",
-    "integration.integrations.0.rotation_lambda_arn",
+    "integration.integrations.0.rotation_lambda_arn", "integration.integrations.0.rotation_endpoint",
+    "integration.integrations.0.rotation_test_endpoint", "operations.oncall.contacts.0.alias",
+    "operations.oncall.contacts.0.email", "operations.oncall.contacts.0.sms", "operations.oncall.rotation_members.0",
+    "operations.oncall.escalation_contacts.0", "operations.oncall.rotation_start", "operations.oncall.rotation_time_zone",
+    "operations.oncall.rotation_handoff_time",
 }
 
 
@@ -95,6 +99,9 @@ def _base() -> dict[str, Any]:
         api_authorization="COGNITO_USER_POOLS",
         api_cognito_user_pool_arns=["arn:aws:cognito-idp:us-east-1:111111111111:userpool/us-east-1_Abc123"])
     raw["integration"]["integrations"][0].update(error_pattern='{ $.level = "ERROR" }')
+    raw["operations"] = {"oncall": {
+        "enabled": True, "contacts": [{"alias": "a", "name": "A", "email": "a@example.com", "sms": "+14255550100"}],
+        "rotation_members": ["a"], "escalation_contacts": ["a"], "rotation_start": "2026-01-05T09:00:00Z"}}
     return raw
 
 
@@ -234,5 +241,6 @@ def test_every_free_form_settings_string_reaches_terraform_as_a_literal(tmp_path
     reached = {field for field, value in payloads.items()
                if re.search(rf"F{paths.index(_path(field))}(?!\d)", text)}
     assert {"integration.integrations.0.description", "observability.contacts.critical.0",
-            "observability.canary_url", "integration.integrations.0.error_pattern"} <= reached, sorted(set(payloads) - reached)
+            "observability.canary_url", "integration.integrations.0.error_pattern",
+            "operations.oncall.contacts.0.name"} <= reached, sorted(set(payloads) - reached)
     assert text.count("$${file(") >= len(reached)

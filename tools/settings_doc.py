@@ -43,6 +43,16 @@ def _type_name(annotation: object) -> str:
     return getattr(annotation, "__name__", str(annotation))
 
 
+def _list_item_model(annotation: object) -> type[BaseModel] | None:
+    if typing.get_origin(annotation) is typing.Annotated:
+        annotation = typing.get_args(annotation)[0]
+    if typing.get_origin(annotation) in (list, tuple):
+        args = [a for a in typing.get_args(annotation) if a is not Ellipsis]
+        if args and isinstance(args[0], type) and issubclass(args[0], BaseModel):
+            return args[0]
+    return None
+
+
 def _rows(model: type[BaseModel], prefix: str = "") -> list[tuple[str, str, str]]:
     rows: list[tuple[str, str, str]] = []
     for name, field in model.model_fields.items():
@@ -53,6 +63,9 @@ def _rows(model: type[BaseModel], prefix: str = "") -> list[tuple[str, str, str]
         nested = annotation if isinstance(annotation, type) and issubclass(annotation, BaseModel) else None
         if nested is not None:
             rows.extend(_rows(nested, f"{path}."))
+        item = _list_item_model(annotation)
+        if item is not None:  # the fields of each entry of a list of tables: `<list>[].<field>`
+            rows.extend(_rows(item, f"{path}[]."))
     return rows
 
 

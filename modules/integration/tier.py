@@ -12,6 +12,7 @@ from constructs import Construct
 from modules.core.base import Context, Module
 from modules.integration.api_gateway import ApiGateway, ApiGatewaySettings
 from modules.integration.outbound import Integrations, IntegrationsSettings
+from modules.integration.secret_rotation import SecretRotation, SecretRotationSettings
 from modules.integration.service_network import ServiceNetwork, ServiceNetworkSettings
 
 
@@ -37,6 +38,19 @@ class IntegrationInputs:
 
 
 @dataclass(frozen=True)
+class ShippedRotation:
+    """An external integration's secret rotated by the shipped API-key function (modules/integration/rotation/)."""
+
+    name: str
+    rotation_days: int
+    endpoint: str | None = None
+    """The partner's documented key endpoint (https) the function calls in setSecret. Default none: the function
+    generates and stages a new random key."""
+    test_endpoint: str | None = None
+    method: str = "POST"
+
+
+@dataclass(frozen=True)
 class IntegrationModuleSettings:
     """Inputs of :class:`Integration`: the settings of each part (None: the part is not built)."""
 
@@ -46,13 +60,17 @@ class IntegrationModuleSettings:
     """The API Gateway in front of the load balancer. Default none (no API)."""
     service_network: ServiceNetworkSettings | None = None
     """VPC Lattice and Cloud Map. Default none."""
+    rotations: tuple[ShippedRotation, ...] = ()
+    """Integration secrets rotated by the shipped function (those with `rotation_days` and no function of their
+    own). Default none: no rotation function is built."""
 
 
 class Integration(Module):
     """API Gateway + service networking + outbound integrations.
 
     Public attributes: ``api`` (ApiGateway or None), ``service_network`` (ServiceNetwork or None), ``integrations``
-    (Integrations).
+    (Integrations), ``rotation`` (SecretRotation: the shipped rotation function, or None when no integration uses
+    it).
     """
 
     def __init__(self, scope: Construct, id_: str, ctx: Context, settings: IntegrationModuleSettings) -> None:
@@ -65,6 +83,22 @@ class Integration(Module):
         if settings.service_network is not None:
             self.service_network = ServiceNetwork(self, "service-network", ctx, settings.service_network)
         self.integrations = Integrations(self, "outbound", ctx, settings.outbound)
+
+        # An integration with `rotation_days` and no function of its own is rotated by the shipped function, which
+        # needs the secret first; Integrations schedules only rotations by your own function.
+        self.rotation: SecretRotation | None = None
+        if settings.rotations:
+            out, o = self.integrations, settings.outbound
+            secret_prefix = f"{ctx.name_prefix}/integrations/"
+            self.rotation = SecretRotation(self, "rotation", ctx, SecretRotationSettings(
+                secrets_kms_key_arn=o.secrets_kms_key_arn, logs_kms_key_arn=o.logs_kms_key_arn,
+                subnet_ids=o.subnet_ids, security_group_ids=(out.client_security_group_id,),
+                secret_name_prefix=secret_prefix, log_retention_days=o.log_retention_days,
+                endpoints={f"{secret_prefix}{x.name}": {"set": x.endpoint, "test": x.test_endpoint or x.endpoint,
+                                                         "method": x.method}
+                           for x in settings.rotations if x.endpoint}))
+            for x in settings.rotations:
+                self.rotation.rotate(x.name, out.secret_arns[x.name], out.secrets[x.name].id, x.rotation_days)
 
     def outputs(self) -> dict[str, Any]:
         """Stack outputs of the layer (only what exists): API id/URL/stage, Lattice ids, namespace, secrets."""
@@ -82,4 +116,6 @@ class Integration(Module):
         if self.integrations.secret_arns:
             out["integration_secret_arns"] = self.integrations.secret_arns
         out["integration_log_group"] = self.integrations.log_group_name
+        if self.rotation is not None:
+            out["integration_rotation_function"] = self.rotation.function_name
         return out

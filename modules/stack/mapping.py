@@ -19,7 +19,7 @@ from modules.data.tier import DataTierSettings
 from modules.integration.api_gateway import ApiGatewaySettings, MethodThrottle, PartnerPlan
 from modules.integration.outbound import ExternalIntegration, IntegrationsSettings
 from modules.integration.service_network import LatticeService, ServiceNetworkSettings
-from modules.integration.tier import Integration, IntegrationInputs, IntegrationModuleSettings
+from modules.integration.tier import Integration, IntegrationInputs, IntegrationModuleSettings, ShippedRotation
 from modules.observability.alerting import TOPICS, AlertingSettings, Subscription
 from modules.observability.cost import CostSettings
 from modules.observability.monitoring import MonitoringSettings, ObservedResources
@@ -178,11 +178,16 @@ def integration_settings(s: IntegrationSettings, i: IntegrationInputs) -> Integr
         endpoint_services=tuple(s.endpoint_services) if s.enable_interface_endpoints else (),
         integrations=tuple(ExternalIntegration(
             name=x.name, description=x.description, rotation_lambda_arn=x.rotation_lambda_arn,
-            rotation_days=x.rotation_days, error_pattern=x.error_pattern, error_threshold=x.error_threshold,
-            error_period_seconds=x.error_period_seconds) for x in s.integrations),
+            rotation_days=x.rotation_days if x.rotation_lambda_arn else None, error_pattern=x.error_pattern,
+            error_threshold=x.error_threshold, error_period_seconds=x.error_period_seconds)
+            for x in s.integrations),
         secret_recovery_window_days=s.secret_recovery_window_days, log_retention_days=i.log_retention_days,
         alarm_topic_arns=i.alarm_topic_arns)
-    return IntegrationModuleSettings(outbound=outbound, api=api, service_network=service_network)
+    rotations = tuple(ShippedRotation(name=x.name, rotation_days=x.rotation_days, endpoint=x.rotation_endpoint,
+                                      test_endpoint=x.rotation_test_endpoint, method=x.rotation_method)
+                      for x in s.integrations if x.rotation_days is not None and x.rotation_lambda_arn is None)
+    return IntegrationModuleSettings(outbound=outbound, api=api, service_network=service_network,
+                                     rotations=rotations)
 
 
 def build_integration(stack: Any, env: EnvironmentSettings) -> Integration:

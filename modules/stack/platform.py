@@ -26,6 +26,7 @@ from modules.stack.mapping import (alerting_settings, app_tier_settings, build_i
                                    data_tier_settings, observability_settings, observed_resources)
 from modules.stack.mapping import topic_arns as data_topic_arns
 from modules.stack.pilot_light import PilotLight, build_pilot_light
+from modules.stack.operations import Operations, build_operations
 
 MANAGED_BY = "platform-iac"
 
@@ -35,7 +36,8 @@ EMULATOR_SERVICES = (
     "acm", "apigateway", "apigatewayv2", "autoscaling", "backup", "budgets", "ce", "cloudfront", "cloudtrail",
     "cloudwatch", "cloudwatchlogs", "configservice", "dynamodb", "ec2", "elasticache", "elbv2", "events",
     "guardduty", "iam", "inspector2", "kms", "lambda_", "macie2", "rds", "route53", "s3", "secretsmanager",
-    "securityhub", "servicediscovery", "shield", "sns", "sqs", "ssm", "sts", "synthetics", "vpclattice", "wafv2",
+    "securityhub", "servicediscovery", "shield", "sns", "sqs", "ssm", "ssmcontacts", "ssmincidents", "sts",
+    "synthetics", "vpclattice", "wafv2",
     "xray",
 )
 
@@ -95,7 +97,9 @@ def _provider(scope: Construct, id_: str, region: str, settings: EnvironmentSett
     # Emulator-only settings: credentials come from the runner's environment (AWS_ACCESS_KEY_ID=test), never JSON.
     return AwsProvider(
         scope, id_, **common,
-        endpoints=[{service: target.endpoint for service in EMULATOR_SERVICES}],
+        # A list of plain dicts reaches jsii as maps with the schema's own keys: ``lambda``, not the binding's
+        # ``lambda_`` (which would be dropped silently and send Lambda calls to AWS).
+        endpoints=[{service.rstrip("_"): target.endpoint for service in EMULATOR_SERVICES}],
         skip_credentials_validation=True, skip_requesting_account_id=True, skip_metadata_api_check="true",
         s3_use_path_style=True,
         max_retries=2,  # without it an unimplemented API is retried until the apply hangs
@@ -187,6 +191,11 @@ class PlatformStack(TerraformStack):
         self.integration: Integration | None = build_integration(self, settings) if s.integration.enabled else None
         if self.integration is not None:
             for name, value in self.integration.outputs().items():
+                TerraformOutput(self, name, value=value)
+        # On-call and compliance remediation read the security baseline (topics, finding rules, Config rules).
+        self.operations: Operations | None = build_operations(self, settings)
+        if self.operations is not None:
+            for name, value in self.operations.outputs().items():
                 TerraformOutput(self, name, value=value)
         if self.app is not None:
             self._workload_access(settings)
