@@ -23,7 +23,7 @@ from html import escape
 from typing import Iterable, Sequence
 
 from compliance.gate import Finding, GateResult
-from compliance.report import environment_label, policy_in_force
+from compliance.labels import environment_label, policy_in_force
 from compliance.secrets import scrub_text
 
 #: Levels from worst to best, as :attr:`Finding.level` spells them.

@@ -9,7 +9,7 @@ from typing import Any, Sequence
 from xml.sax.saxutils import escape, quoteattr
 
 from compliance.gate import Finding, GateResult
-from compliance.policy import STRICTEST_ENV as STRICTEST_POLICY  # the policy when no environment is given
+from compliance.labels import environment_label, policy_in_force  # noqa: F401  (re-exported)
 from compliance.secrets import scrub_text
 
 FORMATS = ("text", "json", "markdown", "sarif", "junit", "html")
@@ -45,29 +45,6 @@ def _rel(path: str) -> str:
     except ValueError:
         return path
     return path if rel.startswith("..") else rel
-
-
-def environment_label(r: GateResult) -> str:
-    """A short name for ``r``'s column or heading: its environment, the environments it judged (``dev, staging``),
-    or ``policy prod`` when no environment was given (never a "(none: ...)" that needs decoding)."""
-    if r.environment:
-        return r.environment
-    policies = [p for p in r.policy.split(", ") if p]
-    return ", ".join(policies) if len(policies) > 1 else f"policy {r.policy}"
-
-
-def policy_in_force(r: GateResult) -> str:
-    """The policy that judged ``r``, said plainly: ``environment dev (policy dev)``, ``environments dev, prod,
-    staging (each under its own policy)`` or ``no environment given: policy prod``."""
-    if r.environment:
-        return f"environment {r.environment} (policy {r.policy})"
-    policies = [p for p in r.policy.split(", ") if p]
-    if len(policies) > 1:
-        return f"environments {', '.join(policies)} (each under its own policy)"
-    judged = {f.environment for f in r.findings if f.environment}
-    if judged == {r.policy} or r.policy != STRICTEST_POLICY:  # one environment's stacks (the cdktf app, check)
-        return f"environment {r.policy} (policy {r.policy})"
-    return f"no environment given: policy {r.policy} (the strictest)"
 
 
 def _counts(r: GateResult) -> dict[str, int]:

@@ -66,7 +66,7 @@ def test_every_command_module_is_collected_and_every_command_is_in_the_parser() 
     names = [c.name for c in iac_cli.all_commands()]
     assert list(subparsers(main.build_parser())) == names and len(set(names)) == len(names)
     assert {"synth", "check", "plan", "review", "deploy", "drift", "destroy", "rollback", "promote", "approve",
-            "bootstrap", "local", "ci", "pr-plan", "env", "cleanup", "release", "runbook", "sla", "cost"} == set(names)
+            "bootstrap", "local", "ci", "pr-plan", "env", "cleanup", "release", "runbook", "dr", "sla", "cost"} == set(names)
     # each parsed command carries its own handler: one dispatch, no table of names to keep in step
     args = main.build_parser().parse_args(["sla", "report", "--env", "dev"])
     assert args.handler.__module__ == "pipeline.sla" and args.json_result is False

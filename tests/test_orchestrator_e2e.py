@@ -167,11 +167,18 @@ def test_failed_apply_is_detected_by_the_next_run_and_recovered(delivery: Delive
     assert len(delivery.vpcs()) == 1
     # a later run sees no partial apply any more: it passes the recovery gate and records a plain deploy
     before = len(delivery.runs())
-    again = delivery.run("deploy", "--env", "staging")
+    # ... run with the machine-readable result (`--format json`): the result document on stdout, progress on stderr
+    again = delivery.run("deploy", "--env", "staging", "--format", "json")
     # On the emulator a fresh plan may still hold the documented read-back diffs (envs/target.py
     # EMULATOR_REPLAN_DIFFS); the deploy's own re-plan gate has verified that nothing else remains.
     assert again.returncode == 0 and "partial apply" not in again.stdout + again.stderr, _out(again)
+    doc = json.loads(again.stdout)
+    assert doc["command"] == "deploy" and doc["env"] == "staging" and doc["exit_code"] == 0, doc
+    assert doc["verdict"] == "succeeded" and doc["run"]["status"] == "succeeded" and doc["run"]["kind"] == "deploy"
+    assert doc["paths"]["stack"].endswith("cdk.tf.json") and doc["counts"]["blocking"] == 0, doc
+    assert "[staging] deployed" in again.stderr, _out(again)
     records = delivery.runs()
+    assert records[-1]["id"] == doc["run"]["id"], (records[-1]["id"], doc["run"])
     assert len(records) == before + 1, [r["id"] for r in records]
     assert records[-1]["status"] == "succeeded" and records[-1]["kind"] == "deploy"
     assert "recovers" not in (records[-1].get("source") or {}), records[-1]["source"]
@@ -193,8 +200,10 @@ def test_drift_is_detected_and_corrected_through_the_gates(delivery: Delivery) -
     assert any(a.startswith("aws_vpc.network_vpc_") for a in record["source"]["drift"])
     tags = {t["Key"]: t["Value"] for t in delivery.client("ec2").describe_vpcs(VpcIds=[vpc["VpcId"]])["Vpcs"][0]["Tags"]}
     assert tags["Owner"] == "platform-team@example.com"
-    clean = delivery.run("drift", "--env", "staging")
-    assert clean.returncode == 0 and "no drift" in clean.stdout, _out(clean)
+    clean = delivery.run("drift", "--env", "staging", "--format", "json")
+    assert clean.returncode == 0 and "no drift" in clean.stderr, _out(clean)
+    doc = json.loads(clean.stdout)
+    assert doc["command"] == "drift" and doc["exit_code"] == 0 and doc["verdict"] == "succeeded", doc
 
 
 def test_rollback_goes_through_the_gates_and_the_stateful_guard(delivery: Delivery) -> None:

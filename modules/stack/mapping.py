@@ -28,6 +28,7 @@ from modules.observability.tier import ObservabilityModuleSettings
 from modules.observability.tracing import TracingSettings
 from modules.security.audit import AuditSettings
 from modules.security.iam import IamSettings
+from modules.security.keys import KeyServices
 from modules.security.threat_detection import ThreatDetectionSettings
 from modules.security.tier import Security, SecurityBaselineSettings
 from modules.security.waf import WafSettings
@@ -418,3 +419,25 @@ def app_tier_settings(app, sizes, *, protected: bool, target, vpc_id: str, publi
         alarm_topic_arns=alarm_topic_arns, workload=app.workload, artifact_key=app.artifact_key,
         artifact_sha256=app.artifact_sha256, image_id=app.image_id, secrets_kms_key_arn=secrets_kms_key_arn,
         force_destroy_artifacts=not protected)
+
+
+def key_services(region: str) -> dict[str, KeyServices]:
+    """Data class -> the services its key policy grants, nothing broader (see modules/security/keys.py):
+    ``principals`` call KMS themselves; ``via`` are the services through which this account's principals use it."""
+    def via(*services: str) -> tuple[str, ...]:
+        return tuple(f"{s}.{region}.amazonaws.com" for s in services)
+
+    return {
+        # CloudWatch Logs (log groups), CloudTrail (trail), vended logs and Config (audit bucket deliveries).
+        "logs": KeyServices(principals=(f"logs.{region}.amazonaws.com", "cloudtrail.amazonaws.com",
+                                        "delivery.logs.amazonaws.com", "config.amazonaws.com",
+                                        "logging.s3.amazonaws.com"),
+                            via=via("s3")),
+        "data": KeyServices(via=via("s3", "rds", "elasticache", "dynamodb", "ec2")),
+        "backups": KeyServices(via=via("backup")),
+        "secrets": KeyServices(via=via("secretsmanager", "ssm")),
+        # Alarms, EventBridge rules, Budgets and cost anomaly alerts publish to the encrypted topics.
+        "alerts": KeyServices(principals=("cloudwatch.amazonaws.com", "events.amazonaws.com",
+                                          "budgets.amazonaws.com", "costalerts.amazonaws.com"),
+                              via=via("sns")),
+    }

@@ -21,7 +21,7 @@ provider with :func:`in_region`), named ``<prefix>-dr-*``:
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import Any, Sequence
 
 from cdktf import Fn, TerraformDataSource, TerraformOutput, TerraformProvider, TerraformResource
 from cdktf_cdktf_provider_aws.route53_record import Route53Record
@@ -37,10 +37,8 @@ from modules.data.dr_database import DrDatabase, DrDatabaseSettings
 from modules.network.vpc import Network, NetworkSettings
 from modules.security.keys import EncryptionKey, EncryptionKeySettings
 from modules.security.waf import Waf
-from modules.stack.mapping import app_tier_settings, waf_settings
+from modules.stack.mapping import app_tier_settings, key_services, waf_settings
 
-if TYPE_CHECKING:
-    from modules.stack.platform import PlatformStack
 
 #: Data classes with a key of their own in the DR region.
 DR_KEY_CLASSES = ("logs", "data", "secrets")
@@ -100,12 +98,11 @@ class PilotLight(Module):
     """Public attributes: ``keys`` (class -> EncryptionKey), ``network``, ``app``, ``database`` (None without the
     primary database), ``secret_replica_arn``, ``dns`` (:class:`FailoverRecords`), ``asg_names``, ``alb_dns_name``."""
 
-    def __init__(self, scope: Construct, id_: str, stack: "PlatformStack") -> None:
+    def __init__(self, scope: Construct, id_: str, stack: Any) -> None:
         settings, provider = stack.settings, stack.providers.dr
         dr_region = settings.dr_region
         ctx = replace(stack.ctx, name_prefix=dr_prefix(settings.name_prefix), region=dr_region)
         super().__init__(scope, id_, ctx)
-        from .stack import key_services
 
         data, app = stack.data, stack.app
         assert data is not None and app is not None and data.dr is not None
@@ -189,7 +186,7 @@ class PilotLight(Module):
                             ("dr_health_check_id", self.dns.dr_health_check_id)):
             TerraformOutput(stack, name, value=value)
 
-    def _workload_access(self, stack: "PlatformStack") -> None:
+    def _workload_access(self, stack: Any) -> None:
         """What the DR instances connect to: the replica buckets (when replicated), the replicated secret, the DR
         database (when it is a replica; a restored instance is found by `dr failover`), as for the primary
         (modules/stack/platform.py ``_workload_access``), all in the DR region."""
@@ -224,7 +221,7 @@ class PilotLight(Module):
         in_region(dr_app, stack.providers.dr)  # the configuration parameter and policy added above
 
 
-def build_pilot_light(stack: "PlatformStack") -> PilotLight | None:
+def build_pilot_light(stack: Any) -> PilotLight | None:
     """The pilot light of ``stack`` when its settings ask for one (`data.dr.mode`), else None."""
     s = stack.settings
     if not (s.data.enabled and s.data.dr.enabled and s.data.dr.runs_in_dr and stack.app is not None

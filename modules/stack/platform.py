@@ -24,6 +24,7 @@ from modules.security.keys import EncryptionKey, EncryptionKeySettings, KeyServi
 from modules.security.tier import Security
 from modules.stack.mapping import (alerting_settings, app_tier_settings, build_integration, build_security,
                                    data_tier_settings, observability_settings, observed_resources)
+from modules.stack.mapping import key_services
 from modules.stack.mapping import topic_arns as data_topic_arns
 from modules.stack.pilot_light import PilotLight, build_pilot_light
 from modules.stack.operations import Operations, build_operations
@@ -40,28 +41,6 @@ EMULATOR_SERVICES = (
     "synthetics", "vpclattice", "wafv2",
     "xray",
 )
-
-
-def key_services(region: str) -> dict[str, KeyServices]:
-    """Data class -> the services its key policy grants, nothing broader (see modules/security/keys.py):
-    ``principals`` call KMS themselves; ``via`` are the services through which this account's principals use it."""
-    def via(*services: str) -> tuple[str, ...]:
-        return tuple(f"{s}.{region}.amazonaws.com" for s in services)
-
-    return {
-        # CloudWatch Logs (log groups), CloudTrail (trail), vended logs and Config (audit bucket deliveries).
-        "logs": KeyServices(principals=(f"logs.{region}.amazonaws.com", "cloudtrail.amazonaws.com",
-                                        "delivery.logs.amazonaws.com", "config.amazonaws.com",
-                                        "logging.s3.amazonaws.com"),
-                            via=via("s3")),
-        "data": KeyServices(via=via("s3", "rds", "elasticache", "dynamodb", "ec2")),
-        "backups": KeyServices(via=via("backup")),
-        "secrets": KeyServices(via=via("secretsmanager", "ssm")),
-        # Alarms, EventBridge rules, Budgets and cost anomaly alerts publish to the encrypted topics.
-        "alerts": KeyServices(principals=("cloudwatch.amazonaws.com", "events.amazonaws.com",
-                                          "budgets.amazonaws.com", "costalerts.amazonaws.com"),
-                              via=via("sns")),
-    }
 
 
 def default_tags(settings: EnvironmentSettings) -> dict[str, str]:
