@@ -263,7 +263,10 @@ def test_alarms_for_unhealthy_hosts_and_5xx_rate_go_to_alerting(synth_aws: dict,
     exprs = [q for q in rate["metric_query"] if q.get("expression")]
     assert len(exprs) == 1 and exprs[0]["return_data"] is True and "errors" in exprs[0]["expression"]
     # wired to the alerting topics (critical for 5xx, warning for unhealthy hosts)
-    assert all(ref(x, "aws_sns_topic", "critical") for x in rate["alarm_actions"]) and rate["alarm_actions"]
+    # critical: the critical topic, and in prod the on-call response plan (modules/security/oncall.py)
+    assert any(ref(x, "aws_sns_topic", "critical") for x in rate["alarm_actions"])
+    assert all(ref(x, "aws_sns_topic", "critical") or "aws_ssmincidents_response_plan." in x
+               for x in rate["alarm_actions"])
     assert all(ref(x, "aws_sns_topic", "warning") for x in unhealthy["alarm_actions"]) and unhealthy["alarm_actions"]
 
 

@@ -147,7 +147,7 @@ def test_local_target_points_every_service_at_the_emulator(synth_local) -> None:
     for provider in doc["provider"]["aws"]:
         endpoints = provider["endpoints"][0]
         assert set(endpoints.values()) == {endpoints["ec2"]} and endpoints["ec2"].startswith("http://127.0.0.1:")
-        from modules.stack import EMULATOR_SERVICES  # every service, under its schema name (lambda, not lambda_)
+        from modules.stack.platform import EMULATOR_SERVICES  # every service, under its schema name (lambda, not lambda_)
         assert set(endpoints) == {service.rstrip("_") for service in EMULATOR_SERVICES}
         assert provider["max_retries"] == 2 and provider["skip_credentials_validation"] is True
         assert "access_key" not in provider and "secret_key" not in provider

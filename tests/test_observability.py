@@ -280,7 +280,10 @@ def test_critical_alarms_escalate_after_n_minutes(synth_aws: dict[str, Any], set
     alarms = _alarms(doc)
     latency = alarms["webplatform-prod-slo-latency-p99"]
     assert latency["extended_statistic"] == "p99" and latency["threshold"] == 500
-    assert latency["alarm_actions"] == [_topic(doc, "critical")]
+    # a critical alarm pages through the critical topic and engages on-call (the response plan, prod)
+    assert latency["alarm_actions"][0] == _topic(doc, "critical"), latency["alarm_actions"]
+    assert all("aws_ssmincidents_response_plan." in a for a in latency["alarm_actions"][1:])
+    assert len(latency["alarm_actions"]) == 2
     twin = alarms["webplatform-prod-slo-latency-p99-escalation"]
     assert twin["evaluation_periods"] == twin["datapoints_to_alarm"] == 3 + minutes * 60 // 300
     assert twin["alarm_actions"] == [_topic(doc, "escalation")]

@@ -316,7 +316,8 @@ def test_prod_blocks_the_configured_countries_in_every_acl(synth_aws: dict[str, 
     countries = list(settings["prod"].security.waf_blocked_countries)
     assert countries == ["KP", "IR", "SY", "CU"]
     acls = resources(synth_aws["prod"], "aws_wafv2_web_acl")
-    assert len(acls) == 2
+    # the CloudFront ACL, the primary's regional ACL and the pilot light's regional ACL in the DR region
+    assert len(acls) == 3
     for acl in acls.values():
         rules = {r["name"]: r for r in rules_from_api(json.loads(acl["rule_json"]))}
         assert rules["geo-block"]["statement"] == {"geo_match_statement": {"country_codes": countries}}

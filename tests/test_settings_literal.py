@@ -43,7 +43,7 @@ FORBIDDING = {
     "data.cache.engine_version", "data.cache.snapshot_window", "data.cache.maintenance_window",
     "data.cache.maxmemory_policy", "data.cdn.price_class", "data.cdn.acm_certificate_arn",
     "data.backup.selection_tag", "data.dr.domain_name", "data.dr.record_name", "data.dr.secondary_endpoint",
-    "data.dr.certificate_arn",
+    "data.dr.certificate_arn", "data.dr.drill.database", "data.dr.drill.tables.0", "data.dr.drill.queries.<key>",
     "security.waf_blocked_countries.0", "security.waf_allowed_cidrs.0", "security.waf_blocked_cidrs.0",
     "security.ci_github_repository", "security.ci_deploy_branches.0", "security.audit_account_id",
     "security.audit_external_id", "security.human_groups.0", "observability.tracing.services.<key>",
