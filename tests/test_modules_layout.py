@@ -7,8 +7,9 @@
 - Constructs never import ``compliance/`` or ``pipeline/``, and never take the stack (``stack: Any``,
   ``getattr(stack, ...)``) or import a sibling under ``try/except ImportError``.
 - No construct decides on the target: ``is_local`` / ``target.supports(...)`` / ``target.lifecycle(...)`` appear
-  only in the stack layer, except the decisions listed in ``TARGET_DECISIONS_LEFT`` (issue 15 item 2 is not done:
-  they move into one aspect; the list may only shrink, and a stale entry fails too).
+  only in the stack layer (``modules/stack/local_variant.py``), except the decisions listed in
+  ``TARGET_DECISIONS_LEFT`` (docs/modules.md, "The local target": why they stay; the list may only shrink, and a
+  stale entry fails too).
 """
 from __future__ import annotations
 
@@ -24,14 +25,9 @@ TOP_LEVEL = {"__init__.py", "_fastimport.py", "cdk.py"}
 #: envs modules a construct may import: the shared names (the contract); the target type only for the context.
 ENVS_ALLOWED = {"envs.contract"}
 ENVS_TARGET_ALLOWED_IN = {"modules/core/base.py"}
-#: Target decisions still inside constructs, file -> count (issue 15 item 2, to move into the stack layer's aspect).
+#: Target decisions still inside constructs, file -> count (issue 15 item 2; why each stays: docs/modules.md).
 TARGET_DECISIONS_LEFT = {
-    "modules/data/backup.py": 5, "modules/data/cdn.py": 1, "modules/data/database.py": 3, "modules/data/tier.py": 1,
-    "modules/integration/service_network.py": 2, "modules/observability/cost.py": 4,
-    "modules/observability/monitoring.py": 1, "modules/observability/slo.py": 1, "modules/observability/tier.py": 1,
-    "modules/observability/tracing.py": 2, "modules/security/threat_detection.py": 4,
-    # added by the operations work (issue 16) in the same style, before the aspect exists; they move with the rest
-    "modules/integration/secret_rotation.py": 1, "modules/security/remediation.py": 2,
+    "modules/data/tier.py": 1, "modules/observability/slo.py": 1, "modules/observability/tier.py": 1,
 }
 TARGET_DECISION = re.compile(r"\bis_local\b|\.supports\(|\.lifecycle\(")
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, TypeVar
 
 from cdktf_cdktf_provider_aws.iam_role import IamRole
 from cdktf_cdktf_provider_aws.security_group import SecurityGroup
@@ -18,6 +18,8 @@ from constructs import Construct
 
 from modules.core.base import Context
 
+
+C = TypeVar("C", bound=Construct)
 
 def tags(ctx: Context, name: str, extra: Mapping[str, str] | None = None) -> dict[str, str]:
     """Resource tags, general to specific: context tags, then ``extra``, then ``Name``."""
@@ -45,6 +47,19 @@ def struct_list(items: list[dict[str, Any]], raw: tuple[str, ...] = ()) -> list[
 
 
 # -- IAM: roles that an AWS service assumes ------------------------------------------------------------------------
+
+def serves_only(construct: C, *resource_types: str) -> C:
+    """Mark ``construct`` (and everything under it) as existing only for resources of ``resource_types``: where the
+    target cannot create any of them, the stack layer's local variant (``modules/stack/local_variant.py``) leaves it
+    out too. Returns ``construct``. The mark changes nothing in the synthesized JSON."""
+    construct._serves_only = frozenset(resource_types)  # type: ignore[attr-defined]
+    return construct
+
+
+def served_types(construct: Any) -> frozenset[str] | None:
+    """The resource types ``construct`` exists for (:func:`serves_only`), or None when it is not marked."""
+    return getattr(construct, "_serves_only", None)
+
 
 def service_trust_policy(ctx: Context, service: str, *, this_account_only: bool = True) -> str:
     """The trust policy of a role that ``service`` (``backup.amazonaws.com``) assumes.

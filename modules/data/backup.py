@@ -20,7 +20,7 @@ from constructs import Construct
 
 from modules.core.base import Context, Module, require
 
-from modules.core.helpers import service_role, struct_list, tags
+from modules.core.helpers import serves_only, service_role, struct_list, tags
 
 DAILY_SCHEDULE = "cron(0 5 * * ? *)"
 WEEKLY_SCHEDULE = "cron(0 6 ? * SUN *)"
@@ -84,9 +84,7 @@ class Backup(Module):
         self.plan_name = f"{prefix}-backup"
         self.selection_tags = {s.selection_tag: self.plan_name}
 
-        # Emulator-only: moto does not implement ListRecoveryPointsByBackupVault, which the provider calls before a
-        # forced delete (it holds no recovery points to delete anyway).
-        force_destroy = not s.vault_lock and not ctx.target.is_local
+        force_destroy = not s.vault_lock
         self.vault = BackupVault(self, "vault", name=f"{prefix}-vault", kms_key_arn=s.kms_key_arn,
                                  force_destroy=force_destroy, tags=tags(ctx, f"{prefix}-vault", extra))
         self.vault_arn: str = self.vault.arn
@@ -124,17 +122,15 @@ class Backup(Module):
         ]))
         self.plan_id: str = self.plan.id
 
-        needs_role = ctx.target.supports("aws_backup_selection") or (
-            s.restore_testing and ctx.target.supports("aws_backup_restore_testing_plan"))
-        self.role: IamRole | None = self._role() if needs_role else None
-        if self.role is not None and ctx.target.supports("aws_backup_selection"):
+        self.role: IamRole | None = self._role()
+        if self.role is not None:
             BackupSelection(self, "selection", name=f"{prefix}-by-tag", plan_id=self.plan.id,
                             iam_role_arn=self.role.arn,
                             selection_tag=struct_list([{"type": "STRINGEQUALS", "key": s.selection_tag,
                                                          "value": self.plan_name}]))
 
         self.restore_testing_plan: BackupRestoreTestingPlan | None = None
-        if self.role is not None and s.restore_testing and ctx.target.supports("aws_backup_restore_testing_plan"):
+        if self.role is not None and s.restore_testing:
             name = f"{prefix.replace('-', '_')}_restore_test"
             self.restore_testing_plan = BackupRestoreTestingPlan(
                 self, "restore-testing", name=name, schedule_expression=RESTORE_TEST_SCHEDULE, start_window_hours=24,
@@ -163,10 +159,14 @@ class Backup(Module):
     def _role(self) -> IamRole:
         ctx = self.ctx
         prefix = ctx.name_prefix
-        role = service_role(self, "role", ctx, name=f"{prefix}-backup", service="backup.amazonaws.com",
-                            extra_tags=self.settings.extra_tags)
+        # The role exists only for the selection and the restore tests: where the target can create neither, the
+        # stack layer's local variant leaves it (and its policies) out.
+        served = ("aws_backup_selection", "aws_backup_restore_testing_plan")
+        role = serves_only(service_role(self, "role", ctx, name=f"{prefix}-backup", service="backup.amazonaws.com",
+                                        extra_tags=self.settings.extra_tags), *served)
         for key, policy in (("backup", "AWSBackupServiceRolePolicyForBackup"),
                             ("restore", "AWSBackupServiceRolePolicyForRestores")):
-            IamRolePolicyAttachment(self, f"role-{key}", role=role.name,
-                                    policy_arn=f"arn:{ctx.partition}:iam::aws:policy/service-role/{policy}")
+            serves_only(IamRolePolicyAttachment(
+                self, f"role-{key}", role=role.name,
+                policy_arn=f"arn:{ctx.partition}:iam::aws:policy/service-role/{policy}"), *served)
         return role

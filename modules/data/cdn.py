@@ -132,8 +132,6 @@ class Cdn(Module):
             restrictions={"geo_restriction": {"restriction_type": "none"}},
             logging_config={"bucket": s.log_bucket_domain_name, "prefix": "cloudfront/", "include_cookies": False},
             web_acl_id=s.web_acl_arn,
-            # The provider waits for "Deployed" after a 1-minute delay; the emulator deploys on its first read.
-            wait_for_deployment=False if ctx.target.is_local else None,
             tags=tags(ctx, f"{prefix}-cdn", s.extra_tags))
         self.distribution_id: str = self.distribution.id
         self.distribution_arn: str = self.distribution.arn

@@ -187,7 +187,6 @@ class Database(Module):
             auto_minor_version_upgrade=True, apply_immediately=False,
             enabled_cloudwatch_logs_exports=list(LOG_EXPORTS),
             **self._observability(),
-            lifecycle=ctx.target.lifecycle("aws_db_instance"),
             depends_on=log_groups,
             tags=tags(ctx, self.identifier_name, {**extra, **s.backup_tags}),
         )
@@ -221,7 +220,7 @@ class Database(Module):
 
         # Cross-region replication of automated backups (point-in-time restore in the DR region).
         self.backup_replication: DbInstanceAutomatedBackupsReplication | None = None
-        if s.backup_replication_kms_key_arn and ctx.target.supports("aws_db_instance_automated_backups_replication"):
+        if s.backup_replication_kms_key_arn:
             self.backup_replication = DbInstanceAutomatedBackupsReplication(
                 self, "backup-replication", source_db_instance_arn=self.instance.arn,
                 kms_key_id=s.backup_replication_kms_key_arn, retention_period=s.backup_replication_retention_days,
@@ -231,7 +230,7 @@ class Database(Module):
         self.proxy_endpoint: str | None = None
         self.proxy_security_group_id: str | None = None
         self.proxy_resource_id: str | None = None
-        if s.enable_proxy and ctx.target.supports("aws_db_proxy"):
+        if s.enable_proxy:
             self._proxy()
 
         self.alarms: list[CloudwatchMetricAlarm] = self._alarms()

@@ -17,6 +17,7 @@ from constructs import Construct
 from modules.data.backup import Backup, BackupSettings
 from modules.data.restore_validation import RestoreValidation, RestoreValidationSettings
 from modules.core.base import Context, Module
+from modules.core.helpers import serves_only
 from modules.data.cache import Cache, CacheSettings
 from modules.data.cdn import Cdn, CdnSettings
 from modules.data.database import Database, DatabaseSettings
@@ -113,9 +114,11 @@ class DataTier(Module):
         # Restore testing that validates (modules/data/restore_validation.py): where the restore testing plan exists.
         self.restore_validation: RestoreValidation | None = None
         if self.backup is not None and self.backup.restore_testing_plan is not None:
-            self.restore_validation = RestoreValidation(self, "restore-validation", ctx, RestoreValidationSettings(
+            # Validates the restore tests: where the target cannot create the plan, it goes too.
+            self.restore_validation = serves_only(RestoreValidation(self, "restore-validation", ctx, RestoreValidationSettings(
                 restore_testing_plan_arn=self.backup.restore_testing_plan.arn, log_kms_key_arn=keys["logs"],
-                log_retention_days=s.log_retention_days, alarm_topic_arns=topics, extra_tags=extra))
+                log_retention_days=s.log_retention_days, alarm_topic_arns=topics, extra_tags=extra)),
+                "aws_backup_restore_testing_plan")
         self.backup_vault_arn: str | None = self.backup.vault_arn if self.backup else None
         self.dr_backup_vault_arn: str | None = self.backup.dr_vault_arn if self.backup else None
 

@@ -137,8 +137,6 @@ class SecretRotation(Module):
             function_name=self.function.function_name, principal="secretsmanager.amazonaws.com",
             source_arn=secret_arn, source_account=ctx.account_id)
         self.rotations[name] = days
-        if not ctx.target.supports("aws_secretsmanager_secret_rotation"):
-            return None
         return SecretsmanagerSecretRotation(
             self, f"rotation-{name}", secret_id=secret_id, rotation_lambda_arn=self.function.arn,
             rotation_rules={"automatically_after_days": days}, depends_on=[permission])

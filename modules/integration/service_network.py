@@ -172,16 +172,14 @@ class ServiceNetwork(Module):
                 "Condition": {"StringEquals": {"aws:PrincipalAccount": ctx.account_id}}}
 
     def _auth_policy(self, id_: str, resource_arn: str) -> None:
-        if self.ctx.target.supports("aws_vpclattice_auth_policy"):
-            VpclatticeAuthPolicy(self, f"{id_}-auth-policy", resource_identifier=resource_arn,
-                                 policy=policy_json(self._principals_statement()))
+        VpclatticeAuthPolicy(self, f"{id_}-auth-policy", resource_identifier=resource_arn,
+                             policy=policy_json(self._principals_statement()))
 
     def _access_logs(self, id_: str, resource_arn: str) -> None:
-        if self.ctx.target.supports("aws_vpclattice_access_log_subscription"):
-            VpclatticeAccessLogSubscription(
-                self, f"{id_}-access-logs", resource_identifier=resource_arn,
-                destination_arn=self.access_log_group.arn,
-                tags=tags(self.ctx, f"{self.ctx.name_prefix}-{id_}-access-logs", self.settings.extra_tags))
+        VpclatticeAccessLogSubscription(
+            self, f"{id_}-access-logs", resource_identifier=resource_arn,
+            destination_arn=self.access_log_group.arn,
+            tags=tags(self.ctx, f"{self.ctx.name_prefix}-{id_}-access-logs", self.settings.extra_tags))
 
     def _lattice_service(self, svc: LatticeService) -> None:
         ctx, s, supports = self.ctx, self.settings, self.ctx.target.supports

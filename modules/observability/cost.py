@@ -68,44 +68,40 @@ class Cost(Module):
         self.budget_name = f"{prefix}-monthly"
         self.anomaly_monitor_name = f"{prefix}-cost-anomalies"
         self.budget: BudgetsBudget | None = None
-        if ctx.target.supports("aws_budgets_budget"):
-            notifications = [
-                BudgetsBudgetNotification(comparison_operator="GREATER_THAN", notification_type="ACTUAL", threshold=pct,
-                                          threshold_type="PERCENTAGE", subscriber_sns_topic_arns=alerting.actions(
-                                              "critical" if pct >= 100 else "warning"))
-                for pct in s.actual_thresholds_percent
-            ] + [
-                BudgetsBudgetNotification(comparison_operator="GREATER_THAN", notification_type="FORECASTED",
-                                          threshold=pct, threshold_type="PERCENTAGE",
-                                          subscriber_sns_topic_arns=alerting.actions("warning"))
-                for pct in s.forecast_thresholds_percent
-            ]
-            self.budget = BudgetsBudget(
-                self, "budget", name=self.budget_name, budget_type="COST", time_unit="MONTHLY",
-                limit_amount=f"{s.monthly_limit_usd:.2f}", limit_unit="USD",
-                cost_filter=[BudgetsBudgetCostFilter(name="TagKeyValue",
-                                                     values=[f"user:Environment${s.environment}"])],
-                notification=notifications, tags=tags(ctx, self.budget_name, extra))
-        if ctx.target.supports("aws_ce_anomaly_monitor") and ctx.target.supports("aws_ce_anomaly_subscription"):
-            monitor = CeAnomalyMonitor(
-                self, "anomaly-monitor", name=self.anomaly_monitor_name, monitor_type="CUSTOM",
-                monitor_specification=_json({"Tags": {"Key": "Environment", "Values": [s.environment],
-                                                      "MatchOptions": ["EQUALS"]}}),
-                tags=tags(ctx, self.anomaly_monitor_name, extra))
-            CeAnomalySubscription(
-                self, "anomaly-subscription", name=f"{prefix}-cost-anomaly-alerts", frequency="IMMEDIATE",
-                monitor_arn_list=[monitor.arn],
-                subscriber=[CeAnomalySubscriptionSubscriber(type="SNS", address=alerting.topic_arns["warning"])],
-                threshold_expression=CeAnomalySubscriptionThresholdExpression(
-                    dimension=CeAnomalySubscriptionThresholdExpressionDimension(
-                        key="ANOMALY_TOTAL_IMPACT_ABSOLUTE", match_options=["GREATER_THAN_OR_EQUAL"],
-                        values=[f"{s.anomaly_threshold_usd:g}"])),
-                tags=tags(ctx, f"{prefix}-cost-anomaly-alerts", extra))
-        self.cost_allocation_tags: tuple[str, ...] = ()
-        if ctx.target.supports("aws_ce_cost_allocation_tag"):
-            for key in s.cost_allocation_tags:
-                CeCostAllocationTag(self, f"allocation-tag-{key}", tag_key=key, status="Active")
-            self.cost_allocation_tags = s.cost_allocation_tags
+        notifications = [
+            BudgetsBudgetNotification(comparison_operator="GREATER_THAN", notification_type="ACTUAL", threshold=pct,
+                                      threshold_type="PERCENTAGE", subscriber_sns_topic_arns=alerting.actions(
+                                          "critical" if pct >= 100 else "warning"))
+            for pct in s.actual_thresholds_percent
+        ] + [
+            BudgetsBudgetNotification(comparison_operator="GREATER_THAN", notification_type="FORECASTED",
+                                      threshold=pct, threshold_type="PERCENTAGE",
+                                      subscriber_sns_topic_arns=alerting.actions("warning"))
+            for pct in s.forecast_thresholds_percent
+        ]
+        self.budget = BudgetsBudget(
+            self, "budget", name=self.budget_name, budget_type="COST", time_unit="MONTHLY",
+            limit_amount=f"{s.monthly_limit_usd:.2f}", limit_unit="USD",
+            cost_filter=[BudgetsBudgetCostFilter(name="TagKeyValue",
+                                                 values=[f"user:Environment${s.environment}"])],
+            notification=notifications, tags=tags(ctx, self.budget_name, extra))
+        monitor = CeAnomalyMonitor(
+            self, "anomaly-monitor", name=self.anomaly_monitor_name, monitor_type="CUSTOM",
+            monitor_specification=_json({"Tags": {"Key": "Environment", "Values": [s.environment],
+                                                  "MatchOptions": ["EQUALS"]}}),
+            tags=tags(ctx, self.anomaly_monitor_name, extra))
+        CeAnomalySubscription(
+            self, "anomaly-subscription", name=f"{prefix}-cost-anomaly-alerts", frequency="IMMEDIATE",
+            monitor_arn_list=[monitor.arn],
+            subscriber=[CeAnomalySubscriptionSubscriber(type="SNS", address=alerting.topic_arns["warning"])],
+            threshold_expression=CeAnomalySubscriptionThresholdExpression(
+                dimension=CeAnomalySubscriptionThresholdExpressionDimension(
+                    key="ANOMALY_TOTAL_IMPACT_ABSOLUTE", match_options=["GREATER_THAN_OR_EQUAL"],
+                    values=[f"{s.anomaly_threshold_usd:g}"])),
+            tags=tags(ctx, f"{prefix}-cost-anomaly-alerts", extra))
+        for key in s.cost_allocation_tags:
+            CeCostAllocationTag(self, f"allocation-tag-{key}", tag_key=key, status="Active")
+        self.cost_allocation_tags: tuple[str, ...] = s.cost_allocation_tags
 
 
 def _json(value: object) -> str:

@@ -113,7 +113,7 @@ class Monitoring(Module):
         }
         self.log_group_names = {k: g.name for k, g in self.log_groups.items()}
         self._metric_filters()
-        self.query_names: list[str] = self._queries() if ctx.target.supports("aws_cloudwatch_query_definition") else []
+        self.query_names: list[str] = self._queries()
         self.alarm_names: dict[str, str] = {}
         if settings.enable_anomaly_detection and alerting is not None:
             self._anomaly_alarms()

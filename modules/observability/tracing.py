@@ -60,30 +60,28 @@ class Tracing(Module):
         self.settings = settings
         prefix, extra = ctx.name_prefix, settings.extra_tags
         self.sampling_rule_names: list[str] = []
-        if ctx.target.supports("aws_xray_sampling_rule"):
-            rules = [("default", "*", settings.default_sampling_rate, DEFAULT_RULE_PRIORITY)]
-            rules += [(f"svc-{name}", name, rate, SERVICE_RULE_PRIORITY + i)
-                      for i, (name, rate) in enumerate(sorted(settings.services.items()))]
-            for key, service, rate, priority in rules:
-                # Rule names: at most 32 characters.
-                rule_name = f"{prefix}-{key}"[:32]
-                XraySamplingRule(self, f"rule-{key}", rule_name=rule_name, priority=priority, version=1,
-                                 reservoir_size=settings.reservoir_per_second, fixed_rate=rate, service_name=service,
-                                 service_type="*", host="*", http_method="*", url_path="*", resource_arn="*",
-                                 tags=tags(ctx, rule_name, extra))
-                self.sampling_rule_names.append(rule_name)
+        rules = [("default", "*", settings.default_sampling_rate, DEFAULT_RULE_PRIORITY)]
+        rules += [(f"svc-{name}", name, rate, SERVICE_RULE_PRIORITY + i)
+                  for i, (name, rate) in enumerate(sorted(settings.services.items()))]
+        for key, service, rate, priority in rules:
+            # Rule names: at most 32 characters.
+            rule_name = f"{prefix}-{key}"[:32]
+            XraySamplingRule(self, f"rule-{key}", rule_name=rule_name, priority=priority, version=1,
+                             reservoir_size=settings.reservoir_per_second, fixed_rate=rate, service_name=service,
+                             service_type="*", host="*", http_method="*", url_path="*", resource_arn="*",
+                             tags=tags(ctx, rule_name, extra))
+            self.sampling_rule_names.append(rule_name)
 
         slow_s = settings.latency_ms / 1000
         groups = {"all": "responsetime >= 0", "faults": "fault = true", "slow": f"responsetime > {slow_s:g}"}
         groups.update({f"service-{name}": f'service("{name}") {{ fault = true OR responsetime > {slow_s:g} }}'
                        for name in sorted(settings.services)})
         self.group_names = {key: f"{prefix}-{key}" for key in groups}
-        if ctx.target.supports("aws_xray_group"):
-            for key, expression in groups.items():
-                XrayGroup(self, f"group-{key}", group_name=self.group_names[key], filter_expression=expression,
-                          insights_configuration=XrayGroupInsightsConfiguration(
-                              insights_enabled=True, notifications_enabled=key != "all"),
-                          tags=tags(ctx, self.group_names[key], extra))
+        for key, expression in groups.items():
+            XrayGroup(self, f"group-{key}", group_name=self.group_names[key], filter_expression=expression,
+                      insights_configuration=XrayGroupInsightsConfiguration(
+                          insights_enabled=True, notifications_enabled=key != "all"),
+                      tags=tags(ctx, self.group_names[key], extra))
 
         self.alarm_names: list[str] = []
         if alerting is not None:

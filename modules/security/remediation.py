@@ -160,7 +160,7 @@ class Remediation(Module):
         depends = list(s.depends_on)
         self.automatic = not s.dry_run
         self.conformance_pack_names: list[str] = []
-        for pack in s.conformance_packs if ctx.target.supports("aws_config_conformance_pack") else ():
+        for pack in s.conformance_packs:
             name = f"{prefix}-{pack}"
             ConfigConformancePack(self, f"pack-{pack}", name=name, depends_on=depends, template_body=conformance_template(
                 pack, partition=ctx.partition, password_min_length=s.password_min_length,
@@ -197,8 +197,6 @@ class Remediation(Module):
             else:
                 rule_name = s.config_rule_names[rule_id]
             self.remediated_rules[name] = rule_name
-            if not ctx.target.supports("aws_config_remediation_configuration"):
-                continue
             parameters: list[dict[str, Any]] = [{"name": "AutomationAssumeRole", "static_value": role.arn}]
             if resource_parameter is not None:
                 parameters.append({"name": resource_parameter, "resource_value": "RESOURCE_ID"})

@@ -21,7 +21,7 @@ from constructs import Construct
 
 from modules.core.base import Context, Module, require
 
-from modules.core.helpers import struct_list, tags
+from modules.core.helpers import serves_only, struct_list, tags
 
 #: Security Hub standard name -> ARN path (regional standards: ``arn:<p>:securityhub:<region>::standards/...``).
 STANDARDS = {
@@ -106,16 +106,15 @@ class ThreatDetection(Module):
             "RUNTIME_MONITORING": _status(s.runtime_monitoring),
             "EBS_MALWARE_PROTECTION": _status(s.malware_protection),
         }
-        if ctx.target.supports("aws_guardduty_detector_feature"):
-            for name, status in self.features.items():
-                extra = None
-                if name == "RUNTIME_MONITORING":
-                    extra = [{"name": agent, "status": status} for agent in RUNTIME_AGENTS]
-                GuarddutyDetectorFeature(self, f"guardduty-{name.lower().replace('_', '-')}",
-                                         detector_id=self.detector.id, name=name, status=status,
-                                         additional_configuration=struct_list(extra) if extra else None)
+        for name, status in self.features.items():
+            extra = None
+            if name == "RUNTIME_MONITORING":
+                extra = [{"name": agent, "status": status} for agent in RUNTIME_AGENTS]
+            GuarddutyDetectorFeature(self, f"guardduty-{name.lower().replace('_', '-')}",
+                                     detector_id=self.detector.id, name=name, status=status,
+                                     additional_configuration=struct_list(extra) if extra else None)
 
-        if s.enable_security_hub and ctx.target.supports("aws_securityhub_account"):
+        if s.enable_security_hub:
             self.security_hub = SecurityhubAccount(self, "security-hub", enable_default_standards=False,
                                                    auto_enable_controls=True,
                                                    control_finding_generator="SECURITY_CONTROL")
@@ -129,9 +128,9 @@ class ThreatDetection(Module):
             self.inspector = Inspector2Enabler(self, "inspector", account_ids=[ctx.account_id],
                                                resource_types=list(s.inspector_resource_types))
 
-        if s.enable_macie and ctx.target.supports("aws_macie2_account"):
+        if s.enable_macie:
             macie = Macie2Account(self, "macie", status="ENABLED", finding_publishing_frequency="FIFTEEN_MINUTES")
-            if s.macie_bucket_names and ctx.target.supports("aws_macie2_classification_job"):
+            if s.macie_bucket_names:
                 self.macie_job = Macie2ClassificationJob(
                     self, "macie-job", name=f"{prefix}-data-buckets", job_type="SCHEDULED",
                     schedule_frequency={"weekly_schedule": "SUNDAY"}, initial_run=True, sampling_percentage=100,
@@ -141,9 +140,11 @@ class ThreatDetection(Module):
                 role = (f"arn:{ctx.partition}:iam::{ctx.account_id}:role/aws-service-role/macie.amazonaws.com/"
                         "AWSServiceRoleForAmazonMacie")
                 for i, key_arn in enumerate(s.macie_kms_key_arns):
-                    KmsGrant(self, f"macie-key-grant-{i}" if i else "macie-key-grant", name=f"{prefix}-macie-{i}",
-                             key_id=key_arn, grantee_principal=role, operations=["Decrypt", "DescribeKey"],
-                             depends_on=[macie])
+                    # The grant exists only for Macie: where Macie cannot be created, it goes too.
+                    serves_only(KmsGrant(
+                        self, f"macie-key-grant-{i}" if i else "macie-key-grant", name=f"{prefix}-macie-{i}",
+                        key_id=key_arn, grantee_principal=role, operations=["Decrypt", "DescribeKey"],
+                        depends_on=[macie]), "aws_macie2_account", "aws_macie2_classification_job")
 
 
 def _status(enabled: bool) -> str:

@@ -81,7 +81,9 @@ class Operations(Module):
         out: dict[str, Any] = {}
         if self.oncall is not None:
             out["incident_response_plan_arn"] = self.oncall.response_plan_arn
-        if self.remediation is not None and self.remediation.conformance_pack_names:
+        # The packs are left out on a target that cannot create them (modules/stack/local_variant.py): no output.
+        if (self.remediation is not None and self.remediation.conformance_pack_names
+                and self.ctx.target.supports("aws_config_conformance_pack")):
             out["conformance_packs"] = self.remediation.conformance_pack_names
         return out
 

@@ -26,6 +26,7 @@ from modules.stack.mapping import (alerting_settings, app_tier_settings, build_i
                                    data_tier_settings, observability_settings, observed_resources)
 from modules.stack.mapping import key_services
 from modules.stack.mapping import topic_arns as data_topic_arns
+from modules.stack.local_variant import apply_local_variant
 from modules.stack.pilot_light import PilotLight, build_pilot_light
 from modules.stack.operations import Operations, build_operations
 
@@ -213,6 +214,8 @@ class PlatformStack(TerraformStack):
         for name, value in optional:
             if value is not None:
                 TerraformOutput(self, name, value=value)
+        # The last step: the emulator's variant of the built tree, decided here and nowhere else.
+        apply_local_variant(self, target)
 
     def _workload_access(self, settings: EnvironmentSettings) -> None:
         """What the application instances connect to and may use (docs/app-tier.md, "Grants"): the configuration
