@@ -1,9 +1,17 @@
 """The lazy AWS-provider import (modules/_fastimport.py) must not change a single byte of output.
 
-Every comparison synthesizes the same app in two fresh interpreters, one with the stock eager import
+Every comparison synthesizes the same app in two interpreters, one with the stock eager import
 (PLATFORM_STOCK_PROVIDER_IMPORT=1) and one with the fast path, and compares every output file byte for
 byte (nothing is excluded: the manifest holds only relative paths). The children report how many
 ``cdktf_cdktf_provider_aws.*`` modules they loaded, to prove the fast path really skipped most of them.
+
+The stock side is expensive (importing the whole provider eagerly takes 20-30 s on a 2-core machine), so
+the module starts ONE stock interpreter (the ``stock`` fixture) that does, in order, everything the
+three comparisons need from the stock import: the ``install()`` no-op checks, the sample app's synthesis
+and ``main.py synth``. It runs in the background while each test runs its own fast child(ren) in a fresh
+interpreter; each test then waits for the stock measurements and asserts exactly what it asserted when it
+started a stock interpreter of its own. (Sharing the stock interpreter can only make the stock output
+differ from a fresh one, which the byte comparison would report; it cannot hide a difference.)
 """
 
 from __future__ import annotations
@@ -61,20 +69,115 @@ def _env(stock: bool) -> dict[str, str]:
     return env
 
 
-def _run_pair(make_cmd) -> dict[str, subprocess.CompletedProcess]:
-    """Start the stock and fast children concurrently (the stock one is slow); wait for both."""
-    procs = {}
-    for mode in ("stock", "fast"):
-        procs[mode] = subprocess.Popen(
-            make_cmd(mode), cwd=ROOT, env=_env(mode == "stock"),
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        )
-    done = {}
-    for mode, proc in procs.items():
-        out, err = proc.communicate(timeout=TIMEOUT)
-        done[mode] = subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
-        assert proc.returncode == 0, f"{mode} child failed ({proc.returncode}):\n{out}\n{err[-4000:]}"
-    return done
+def _run_fast(cmd: list[str]) -> subprocess.CompletedProcess:
+    """Run a fast-path child in a fresh interpreter (while the shared stock child works in the background)."""
+    proc = subprocess.run(cmd, cwd=ROOT, env=_env(False), capture_output=True, text=True, timeout=TIMEOUT)
+    assert proc.returncode == 0, f"fast child failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr[-4000:]}"
+    return proc
+
+
+# install() and the provider import, as test_install_is_noop_with_stock_env_and_after_import checks them: run in a
+# fast child by the test and in the stock child by the shared stock run (prints one JSON line).
+_INSTALL_CODE = (
+    "import json, sys\n"
+    "from modules import _fastimport as f\n"
+    "first = f.install()\n"
+    "import cdktf_cdktf_provider_aws\n"
+    "print(json.dumps({'first': first, 'again': f.install(), 'active': f.is_active(),\n"
+    "  'finder': any(type(x).__name__ == '_ProviderFinder' for x in sys.meta_path)}))\n"
+)
+
+# The one stock interpreter of this module: the stock import once, then every stock measurement the tests need.
+# Writes {"install": "<stdout>", "app": {"rc", "stdout"}, "main": {"rc", "provider_modules", "fast_active"}} to its
+# report file, also when main.py leaves through os._exit.
+_STOCK_DRIVER = r"""
+import contextlib, io, json, os, runpy, sys
+report, install_code, app, app_out, main_out = sys.argv[1:6]
+result = {}
+def _write():
+    with open(report, "w") as fh:
+        json.dump(result, fh)
+
+# 1. install() is a no-op with the stock environment (test_install_is_noop_with_stock_env_and_after_import):
+#    _INSTALL_CODE, run in this fresh interpreter; it does the one stock import of the provider
+buf = io.StringIO()
+with contextlib.redirect_stdout(buf):
+    exec(install_code, {"__name__": "__install_check__"})
+result["install"] = buf.getvalue()
+_write()
+
+# 2. the sample app, as `python tests/fastimport_app.py OUTDIR` (test_sample_app_byte_identical)
+buf = io.StringIO()
+sys.argv = [app, app_out]
+with contextlib.redirect_stdout(buf):
+    try:
+        runpy.run_path(app, run_name="__main__")
+        app_rc = 0
+    except SystemExit as exc:
+        app_rc = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+result["app"] = {"rc": app_rc, "stdout": buf.getvalue()}
+_write()
+
+# 3. `main.py synth --outdir OUTDIR` (test_main_synth_byte_identical), reported even if it leaves via os._exit
+def _report(rc):
+    mods = [m for m in sys.modules if m.startswith("cdktf_cdktf_provider_aws.")]
+    fi = sys.modules.get("modules._fastimport")
+    result["main"] = {"rc": rc, "provider_modules": len(mods), "fast_active": bool(fi and fi.is_active())}
+    _write()
+_real_exit = os._exit
+def _exit(code):
+    _report(code)
+    _real_exit(code)
+os._exit = _exit
+sys.argv = ["main.py", "synth", "--outdir", main_out]
+try:
+    runpy.run_path("main.py", run_name="__main__")
+    rc = 0
+except SystemExit as exc:
+    rc = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+_report(rc)
+sys.exit(rc)
+"""
+
+
+class StockRun:
+    """The shared stock child, started when the first test asks for it; ``result()`` waits for its report."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.app_out, self.main_out = workdir / "app", workdir / "main"
+        self._report = workdir / "report.json"
+        self._out, self._err = workdir / "stdout.txt", workdir / "stderr.txt"
+        with open(self._out, "w") as out, open(self._err, "w") as err:  # files: no pipe to fill while it waits
+            self._proc = subprocess.Popen(
+                [sys.executable, "-c", _STOCK_DRIVER, str(self._report), _INSTALL_CODE, str(APP), str(self.app_out),
+                 str(self.main_out)],
+                cwd=ROOT, env=_env(True), stdout=out, stderr=err, text=True,
+            )
+        self._done: dict | None = None
+
+    def result(self) -> dict:
+        if self._done is None:
+            self._proc.wait(timeout=TIMEOUT)
+            out, err = self._out.read_text(), self._err.read_text()
+            assert self._proc.returncode == 0, f"stock child failed ({self._proc.returncode}):\n{out}\n{err[-4000:]}"
+            self._done = json.loads(self._report.read_text())
+            assert set(self._done) == {"install", "app", "main"}, self._done
+        return self._done
+
+    def stop(self) -> None:
+        if self._proc.poll() is None:
+            self._proc.kill()
+            self._proc.wait()
+
+
+@pytest.fixture(scope="module")
+def stock_run(tmp_path_factory: pytest.TempPathFactory):
+    run = StockRun(tmp_path_factory.mktemp("stock"))
+    try:
+        yield run
+    finally:
+        run.stop()
 
 
 def _tree(root: Path) -> dict[str, bytes]:
@@ -96,16 +199,14 @@ def _last_json(stdout: str) -> dict:
     return json.loads(lines[-1])
 
 
-def test_sample_app_byte_identical(tmp_path: Path) -> None:
+def test_sample_app_byte_identical(stock_run: StockRun, tmp_path: Path) -> None:
     """Stock import vs the fast path (which also exits through fast_exit): identical bytes."""
-    def cmd(mode):
-        extra = ["--fast-exit"] if mode == "fast" else []
-        return [sys.executable, str(APP), str(tmp_path / mode), *extra]
+    run = _run_fast([sys.executable, str(APP), str(tmp_path / "fast"), "--fast-exit"])
+    app = stock_run.result()["app"]
+    assert app["rc"] == 0, app
+    _assert_identical(stock_run.app_out, tmp_path / "fast")
 
-    runs = _run_pair(cmd)
-    _assert_identical(tmp_path / "stock", tmp_path / "fast")
-
-    stock, fast = _last_json(runs["stock"].stdout), _last_json(runs["fast"].stdout)
+    stock, fast = _last_json(app["stdout"]), _last_json(run.stdout)
     print(json.dumps({"stock": stock, "fast": fast}))
     assert stock["fast"] is False and stock["provider_modules"] > 2000
     assert fast["fast"] is True and fast["fast_active"] is True
@@ -113,14 +214,11 @@ def test_sample_app_byte_identical(tmp_path: Path) -> None:
     assert fast["provider_modules"] < 100, fast
 
 
-def test_main_synth_byte_identical(tmp_path: Path) -> None:
-    def cmd(mode):
-        return [sys.executable, "-c", _MAIN_DRIVER, str(tmp_path / f"{mode}.json"),
-                "synth", "--outdir", str(tmp_path / mode)]
-
-    _run_pair(cmd)
-    _assert_identical(tmp_path / "stock", tmp_path / "fast")
-    stock = json.loads((tmp_path / "stock.json").read_text())
+def test_main_synth_byte_identical(stock_run: StockRun, tmp_path: Path) -> None:
+    _run_fast([sys.executable, "-c", _MAIN_DRIVER, str(tmp_path / "fast.json"),
+               "synth", "--outdir", str(tmp_path / "fast")])
+    stock = stock_run.result()["main"]
+    _assert_identical(stock_run.main_out, tmp_path / "fast")
     fast = json.loads((tmp_path / "fast.json").read_text())
     print(json.dumps({"stock": stock, "fast": fast}))
     assert stock["rc"] == fast["rc"] == 0
@@ -129,25 +227,19 @@ def test_main_synth_byte_identical(tmp_path: Path) -> None:
     assert fast["provider_modules"] < 400, fast
 
 
-def _child(code: str, stock: bool = False) -> dict:
-    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=_env(stock),
+def _child(code: str) -> dict:
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=_env(False),
                           capture_output=True, text=True, timeout=TIMEOUT)
     assert proc.returncode == 0, proc.stderr[-4000:]
     return _last_json(proc.stdout)
 
 
-def test_install_is_noop_with_stock_env_and_after_import() -> None:
-    code = (
-        "import json, sys\n"
-        "from modules import _fastimport as f\n"
-        "first = f.install()\n"
-        "import cdktf_cdktf_provider_aws\n"
-        "print(json.dumps({'first': first, 'again': f.install(), 'active': f.is_active(),\n"
-        "  'finder': any(type(x).__name__ == '_ProviderFinder' for x in sys.meta_path)}))\n"
-    )
+def test_install_is_noop_with_stock_env_and_after_import(stock_run: StockRun) -> None:
     # modules/__init__ already installed it: install() is idempotent and reports the fast path.
-    assert _child(code) == {"first": True, "again": True, "active": True, "finder": True}
-    assert _child(code, stock=True) == {"first": False, "again": False, "active": False, "finder": False}
+    assert _child(_INSTALL_CODE) == {"first": True, "again": True, "active": True, "finder": True}
+    # The same code with the stock environment: the shared stock child ran it first thing.
+    assert _last_json(stock_run.result()["install"]) == {"first": False, "again": False, "active": False,
+                                                         "finder": False}
     # Package already imported (here: a stand-in, to avoid a 30 s stock import) -> False, no finder.
     late = (
         "import json, sys, types\n"

@@ -5,6 +5,8 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -23,6 +25,10 @@ def test_ci_runs_the_readme_test_command() -> None:
     assert "make test" in (ROOT / ".ci" / "run").read_text()
 
 
+# An integration test of the contract with an external tool, the cdktf CLI (cdktf.json's `app` command, CDKTF_OUTDIR,
+# manifest.json), over the full app: synthesis of every environment and the static gate (Checkov) over all of them,
+# ~20 s. It sits with tests/test_cdktf_cli.py (the real CLI, `validate`) in `make test`, not in `make test-fast`.
+@pytest.mark.validate
 def test_cdktf_json_runs_the_app(tmp_path: Path) -> None:
     """What the cdktf CLI does with cdktf.json: run its ``app`` command through a shell in the project folder with
     ``CDKTF_OUTDIR`` set, then read ``manifest.json`` and each stack's ``cdk.tf.json`` from that folder."""
