@@ -73,8 +73,10 @@ def _link_dependencies(target: Path) -> None:
 
 def _clean_env(venv: Path) -> dict[str, str]:
     """No checkout on the path; the virtualenv's scripts first (the synth's jsii runtime needs node from PATH)."""
+    # PLATFORM_BUILD_DIR too: the test session points it at the folder where its own emulator is recorded, and
+    # `local status` must see the installed tool's default (.build under the working folder), not that emulator.
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV", "PLATFORM_ENVS_DIR",
-                                                                 "CDKTF_OUTDIR")}
+                                                                 "CDKTF_OUTDIR", "PLATFORM_BUILD_DIR")}
     env["PATH"] = f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}"
     return env
 
