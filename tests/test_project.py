@@ -70,9 +70,11 @@ def test_overall_time_limit_names_the_running_test(tmp_path: Path) -> None:
     assert "timeout --signal=USR1" in (ROOT / ".ci" / "run").read_text()
     assert shutil.which("timeout"), "coreutils' timeout is missing (.ci/install-system.sh checks it)"
     (tmp_path / "test_hang.py").write_text("import time\n\n\ndef test_waits_forever():\n    time.sleep(120)\n")
-    run = subprocess.run(["timeout", "--signal=USR1", "--kill-after=20", "6", sys.executable, "-m", "pytest", "-q",
+    # 30 s: the limit must fire after pytest has started the hanging test; loading the project's conftest took more
+    # than 6 s on a loaded 2-core CI machine (the test then saw no "running" line).
+    run = subprocess.run(["timeout", "--signal=USR1", "--kill-after=20", "30", sys.executable, "-m", "pytest", "-q",
                           "-p", "tests.conftest", "-p", "no:cacheprovider", "test_hang.py"],
-                         cwd=tmp_path, capture_output=True, text=True, timeout=60,
+                         cwd=tmp_path, capture_output=True, text=True, timeout=90,
                          env={**{k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")},
                               "PYTHONPATH": str(ROOT)})  # not an xdist worker's variables: a run of its own
     assert run.returncode == 124, (run.returncode, run.stdout[-2000:], run.stderr[-2000:])
