@@ -441,3 +441,12 @@ def key_services(region: str) -> dict[str, KeyServices]:
                                           "budgets.amazonaws.com", "costalerts.amazonaws.com"),
                               via=via("sns")),
     }
+
+
+def workload_config(settings: EnvironmentSettings, region: str, bucket: str | None, static_bucket: str | None,
+                    secret_arn: str) -> dict[str, Any]:
+    """The application configuration the boot script reads (docs/app-tier.md), before the database entry: the same
+    shape for the primary (modules/stack/platform.py) and the DR region's instances (modules/stack/pilot_light.py)."""
+    return {"region": region, "bucket": bucket, "static_bucket": static_bucket, "secret_arn": secret_arn,
+            "xray": {"daemon": "127.0.0.1:2000", "service_name": settings.name_prefix,
+                     "sample_rate": settings.observability.tracing.default_sampling_rate}}

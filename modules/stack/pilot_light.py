@@ -37,7 +37,7 @@ from modules.data.dr_database import DrDatabase, DrDatabaseSettings
 from modules.network.vpc import Network, NetworkSettings
 from modules.security.keys import EncryptionKey, EncryptionKeySettings
 from modules.security.waf import Waf
-from modules.stack.mapping import app_tier_settings, key_services, waf_settings
+from modules.stack.mapping import app_tier_settings, key_services, waf_settings, workload_config
 
 
 #: Data classes with a key of their own in the DR region.
@@ -194,11 +194,8 @@ class PilotLight(Module):
         assert data is not None
         dr_app: Any = app
         buckets = data.bucket_names
-        config: dict[str, Any] = {
-            "region": settings.dr_region, "bucket": buckets.get("app-dr"), "static_bucket": buckets.get("static-dr"),
-            "secret_arn": self.secret_replica_arn,
-            "xray": {"daemon": "127.0.0.1:2000", "service_name": settings.name_prefix,
-                     "sample_rate": settings.observability.tracing.default_sampling_rate}}
+        config = workload_config(settings, settings.dr_region, buckets.get("app-dr"), buckets.get("static-dr"),
+                                 self.secret_replica_arn)
         statements = [*dr_app.artifacts.grant_read(), *dr_app.grant_secret_read()]
         for key in ("app-dr", "static-dr"):
             if key in buckets:

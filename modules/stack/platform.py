@@ -24,7 +24,7 @@ from modules.security.keys import EncryptionKey, EncryptionKeySettings, KeyServi
 from modules.security.tier import Security
 from modules.stack.mapping import (alerting_settings, app_tier_settings, build_integration, build_security,
                                    data_tier_settings, observability_settings, observed_resources)
-from modules.stack.mapping import key_services
+from modules.stack.mapping import key_services, workload_config
 from modules.stack.mapping import topic_arns as data_topic_arns
 from modules.stack.local_variant import apply_local_variant
 from modules.stack.pilot_light import PilotLight, build_pilot_light
@@ -226,11 +226,7 @@ class PlatformStack(TerraformStack):
         assert app is not None
         compute = app.compute
         buckets = data.bucket_names if data is not None else {}
-        config: dict = {
-            "region": settings.region, "bucket": buckets.get("app"), "static_bucket": buckets.get("static"),
-            "secret_arn": app.secret_arn,
-            "xray": {"daemon": "127.0.0.1:2000", "service_name": settings.name_prefix,
-                     "sample_rate": settings.observability.tracing.default_sampling_rate}}
+        config = workload_config(settings, settings.region, buckets.get("app"), buckets.get("static"), app.secret_arn)
         statements = [*app.artifacts.grant_read(), *app.grant_secret_read()]
         for bucket in ("app", "static"):
             if bucket in buckets:
