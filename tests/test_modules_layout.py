@@ -6,6 +6,9 @@
   alone, the target type of the context.
 - Constructs never import ``compliance/`` or ``pipeline/``, and never take the stack (``stack: Any``,
   ``getattr(stack, ...)``) or import a sibling under ``try/except ImportError``.
+- One alarm-topic interface: a construct field or parameter about topics is ``AlarmTopics``
+  (``modules/core/alarms.py``) or one topic ARN (``str``), never a tuple / mapping / list of ARNs; and no construct
+  takes (or imports) the alerting construct: only the stack layer turns it into ``AlarmTopics``.
 - No construct decides on the target: ``is_local`` / ``target.supports(...)`` / ``target.lifecycle(...)`` appear
   only in the stack layer (``modules/stack/local_variant.py``), except the decisions listed in
   ``TARGET_DECISIONS_LEFT`` (docs/modules.md, "The local target": why they stay; the list may only shrink, and a
@@ -91,6 +94,44 @@ def test_constructs_take_typed_references_not_the_stack() -> None:
     assert offenders == [], "\n".join(offenders)
 
 
+#: Annotations a topic field or parameter may have: the one interface, or a single topic ARN (an event target).
+TOPIC_ANNOTATIONS = {"AlarmTopics", "str", "str | None"}
+
+
+def _topic_offenders(path: Path, rel: str) -> list[str]:
+    """Fields of construct classes and parameters of functions named ``*topic*`` not typed as :data:`TOPIC_ANNOTATIONS`,
+    and anything annotated with the alerting construct."""
+    offenders = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        items: list[tuple[str, ast.expr, int]] = []
+        if isinstance(node, ast.ClassDef):
+            items = [(b.target.id, b.annotation, b.lineno) for b in node.body
+                     if isinstance(b, ast.AnnAssign) and isinstance(b.target, ast.Name)]
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            args = node.args.posonlyargs + node.args.args + node.args.kwonlyargs
+            items = [(a.arg, a.annotation, a.lineno) for a in args if a.annotation is not None]
+        for name, annotation, line in items:
+            text = ast.unparse(annotation).strip("'\"")
+            if re.search(r"\bAlerting\b", text):
+                offenders.append(f"{rel}:{line} `{name}: {text}` takes the alerting construct; take AlarmTopics")
+            elif "topic" in name.lower() and text not in TOPIC_ANNOTATIONS:
+                offenders.append(f"{rel}:{line} `{name}: {text}`: alarm topics are AlarmTopics "
+                                 "(modules/core/alarms.py), a single topic a str")
+    return offenders
+
+
+def test_one_alarm_topic_interface() -> None:
+    offenders = []
+    for path in _construct_files():
+        rel = _rel(path)
+        if rel == "modules/observability/alerting.py":
+            continue
+        offenders += _topic_offenders(path, rel)
+        offenders += [f"{rel} imports {m}: only the stack layer reads the alerting construct" for m in _imports(path)
+                      if m == "modules.observability.alerting"]
+    assert offenders == [], "\n".join(offenders)
+
+
 def test_no_new_target_decision_inside_a_construct() -> None:
     found = {}
     for path in _construct_files():
@@ -115,3 +156,10 @@ def test_the_rules_catch_a_violation(tmp_path: Path) -> None:
                    "try:\n    import modules.x\nexcept ImportError:\n    pass\n")
     assert {"envs.schema", "pipeline.release", "modules.x"} <= _imports(bad)
     assert TARGET_DECISION.search("if ctx.target.is_local:") and TARGET_DECISION.search("t.supports('x')")
+    topics = tmp_path / "topics.py"
+    topics.write_text("from dataclasses import dataclass\nfrom typing import Mapping\n@dataclass\nclass S:\n"
+                      "    alarm_topic_arns: tuple[str, ...] = ()\n    topics: Mapping[str, str] | None = None\n"
+                      "    critical_topic_arn: str = ''\n    alarm_topics: AlarmTopics = AlarmTopics()\n"
+                      "def f(scope, alerting: Alerting | None, topic_arns: Sequence[str] = ()): pass\n")
+    found = _topic_offenders(topics, "topics.py")
+    assert [line.split()[0] for line in found] == ["topics.py:5", "topics.py:6", "topics.py:9", "topics.py:9"], found

@@ -208,7 +208,7 @@ def test_dashboard_widgets_for_every_observed_resource() -> None:
     from cdktf import App, TerraformStack, Testing
 
     from envs.target import AWS
-    from modules.observability.alerting import Alerting, AlertingSettings
+    from modules.core.alarms import AlarmTopics
     from modules.core.base import Context
     from modules.observability.monitoring import Monitoring, MonitoringSettings, ObservedResources
     from modules.stack.mapping import observed_resources
@@ -223,12 +223,12 @@ def test_dashboard_widgets_for_every_observed_resource() -> None:
     app = App()
     stack = TerraformStack(app, "t")
     ctx = Context(name_prefix="p-t", region="us-east-1", account_id="123456789012", partition="aws", target=AWS)
-    alerting = Alerting(stack, "alerting", ctx, AlertingSettings(kms_key_arn="arn:aws:kms:us-east-1:1:key/k"))
+    topics = AlarmTopics(critical="arn:c", warning="arn:w", info="arn:i", escalation="arn:e")
     observed = ObservedResources(alb_arn_suffix="app/lb/1", asg_names={"blue": "asg-b"}, agent_namespace="CWAgent",
                                  memory_metric="mem_used_percent", db_identifiers=("db", "db-r1"),
                                  cache_cluster_ids=("c-001",), cloudfront_distribution_id="E1",
                                  web_acl_names=("acl",), cloudfront_web_acl_names=("cf-acl",))
-    Monitoring(stack, "m", ctx, MonitoringSettings(logs_kms_key_arn="arn:k"), alerting, observed)
+    Monitoring(stack, "m", ctx, MonitoringSettings(logs_kms_key_arn="arn:k"), topics, observed)
     doc = json.loads(Testing.synth(stack))
     body = json.loads(next(iter(resources(doc, "aws_cloudwatch_dashboard").values()))["dashboard_body"])
     titles = [w["properties"]["title"] for w in body["widgets"]]
@@ -299,14 +299,14 @@ def test_escalation_longer_than_a_day_is_rejected() -> None:
     from cdktf import App, TerraformStack
 
     from envs.target import AWS
-    from modules.observability.alerting import Alerting, AlertingSettings
+    from modules.core.alarms import AlarmTopics, metric_alarm
     from modules.core.base import Context, ModuleSettingsError
 
     stack = TerraformStack(App(), "t")
     ctx = Context(name_prefix="p-t", region="us-east-1", account_id="1", partition="aws", target=AWS)
-    alerting = Alerting(stack, "a", ctx, AlertingSettings(kms_key_arn="arn:k", escalation_minutes=720))
+    topics = AlarmTopics(critical="arn:c", warning="arn:w", info="arn:i", escalation="arn:e", escalation_minutes=720)
     with pytest.raises(ModuleSettingsError, match=r"periods exceed one day; lower `escalation_minutes`"):
-        alerting.alarm(stack, "x", severity="critical", alarm_name="x", period=3600, evaluation_periods=24,
+        metric_alarm(stack, "x", ctx, topics, severity="critical", alarm_name="x", period=3600, evaluation_periods=24,
                        comparison_operator="GreaterThanThreshold", threshold=1, namespace="N", metric_name="M",
                        statistic="Sum")
 
@@ -416,15 +416,15 @@ def test_health_canary_module() -> None:
     from cdktf import App, TerraformStack, Testing
 
     from envs.target import AWS
-    from modules.observability.alerting import Alerting, AlertingSettings
+    from modules.core.alarms import AlarmTopics
     from modules.core.base import Context, ModuleSettingsError
     from modules.observability.slo import CanarySettings, HealthCanary
 
     stack = TerraformStack(App(), "t")
     ctx = Context(name_prefix="webplatform-prod", region="us-east-1", account_id="1", partition="aws", target=AWS)
-    alerting = Alerting(stack, "a", ctx, AlertingSettings(kms_key_arn="arn:k", escalation_minutes=15))
+    topics = AlarmTopics(critical="arn:c", warning="arn:w", info="arn:i", escalation="arn:e", escalation_minutes=15)
     HealthCanary(stack, "c", ctx, CanarySettings(url="https://lb.example.com/health", artifact_bucket_name="logs-b",
-                                                 artifact_kms_key_arn="arn:aws:kms:us-east-1:1:key/logs"), alerting)
+                                                 artifact_kms_key_arn="arn:aws:kms:us-east-1:1:key/logs"), topics)
     doc = json.loads(Testing.synth(stack))
     canary = next(iter(resources(doc, "aws_synthetics_canary").values()))
     assert canary["name"] == "webplatform-pr-health" and len(canary["name"]) <= 21

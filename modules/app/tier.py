@@ -42,6 +42,7 @@ from envs.contract import (COLOURS, RELEASE_ERROR_ALARM, app_alarm_name, release
 from modules.app.artifacts import ArtifactStore, ArtifactStoreSettings
 from modules.app.compute import AGENT_NAMESPACE, MEMORY_METRIC, NO_ARTIFACT, ColourRelease, Compute, ComputeSettings
 from modules.app.load_balancer import LoadBalancer, LoadBalancerSettings
+from modules.core.alarms import AlarmTopics
 from modules.core.base import Context, Module, require
 from modules.core.helpers import tags
 
@@ -70,8 +71,9 @@ class AppTierModuleSettings:
     """Instances the burst step adds (twice as many 15 points higher). Default 2."""
     error_rate_percent: float = 5.0
     """Target 5xx share of requests that raises the 5xx alarm. Default 5."""
-    alarm_topic_arns: Mapping[str, str] | None = None
-    """Alerting topics by severity (``critical``, ``warning``, ``info``). Default none: alarms without actions."""
+    alarm_topics: AlarmTopics = AlarmTopics()
+    """The alerting topics by severity (critical: 5xx; warning: unhealthy hosts; info: CPU bursts). Default none:
+    alarms without actions."""
     workload: str = "reference"
     """``reference`` (the bundled workload, published by the deploy), ``artifact`` (`artifact_key` and
     `artifact_sha256` in the artifact bucket) or ``image`` (`image_id` holds the application). Default
@@ -102,8 +104,6 @@ class AppTierModuleSettings:
                 "`initial_weights` must give blue and green weights that add up to 100")
         require(self.burst_cpu_percent > self.cpu_target_percent,
                 "`burst_cpu_percent` must be above `cpu_target_percent`")
-        require(self.alarm_topic_arns is None or {"critical", "warning"} <= set(self.alarm_topic_arns),
-                "`alarm_topic_arns` must name the critical and warning topics")
 
 
 class AppTier(Module):
@@ -262,7 +262,6 @@ class AppTier(Module):
             ])
         self.scaling_policy_arns.update({f"{colour}-cpu-target": cpu.arn, f"{colour}-memory-target": memory.arn,
                                          f"{colour}-cpu-burst": burst.arn})
-        info = (s.alarm_topic_arns or {}).get("info")
         self._alarm(f"{colour}-cpu-burst", alarm_description=(
                         f"{colour}: average CPU above {s.burst_cpu_percent:g}% for a minute; adds instances in "
                         "steps (burst)"),
@@ -270,15 +269,13 @@ class AppTier(Module):
                     evaluation_periods=1, threshold=s.burst_cpu_percent,
                     comparison_operator="GreaterThanThreshold", dimensions={"AutoScalingGroupName": asg},
                     treat_missing_data="notBreaching",
-                    alarm_actions=[burst.arn] + ([info] if info else []))
+                    alarm_actions=[burst.arn] + s.alarm_topics.actions("info"))
 
     # -- alarms ----------------------------------------------------------------------------------------------------
 
     def _alarms(self) -> None:
         s, lb = self.settings, self.load_balancer
-        topics = s.alarm_topic_arns or {}
-        critical = [topics["critical"]] if topics else []
-        warning = [topics["warning"]] if topics else []
+        critical, warning = s.alarm_topics.actions("critical"), s.alarm_topics.actions("warning")
         for colour in COLOURS:
             self._alarm(f"{colour}-unhealthy-hosts", alarm_description=(
                             f"{colour}: at least one target failed its health checks for 3 minutes"),

@@ -18,6 +18,7 @@ from cdktf_cdktf_provider_aws.iam_role import IamRole
 from cdktf_cdktf_provider_aws.iam_role_policy_attachment import IamRolePolicyAttachment
 from constructs import Construct
 
+from modules.core.alarms import AlarmTopics
 from modules.core.base import Context, Module, require
 
 from modules.core.helpers import serves_only, service_role, struct_list, tags
@@ -51,8 +52,8 @@ class BackupSettings:
     selection_tag: str = "Backup"
     """Tag key selecting resources; its value must be the plan name (:attr:`Backup.selection_tags`). Default
     ``Backup``."""
-    alarm_topic_arns: tuple[str, ...] = ()
-    """SNS topics the job-failure alarms notify. Default: none."""
+    alarm_topics: AlarmTopics = AlarmTopics()
+    """Topics the job-failure alarms notify (severity critical). Default: none (alarms without actions)."""
     extra_tags: dict[str, str] = field(default_factory=dict)
     """Tags on top of the context tags. Default: none."""
 
@@ -149,8 +150,8 @@ class Backup(Module):
                 self, f"alarm-{key}", alarm_name=f"{prefix}-backup-{key}", namespace="AWS/Backup", metric_name=metric,
                 dimensions={"BackupVaultName": self.vault.name}, statistic="Sum", period=3600, evaluation_periods=1,
                 threshold=0, comparison_operator="GreaterThanThreshold", treat_missing_data="notBreaching",
-                alarm_description=f"{what} in the last hour", alarm_actions=list(s.alarm_topic_arns),
-                ok_actions=list(s.alarm_topic_arns), tags=tags(ctx, f"{prefix}-backup-{key}", extra))
+                alarm_description=f"{what} in the last hour", alarm_actions=s.alarm_topics.actions("critical"),
+                ok_actions=s.alarm_topics.actions("critical"), tags=tags(ctx, f"{prefix}-backup-{key}", extra))
             for key, metric, what in (("jobs-failed", "NumberOfBackupJobsFailed", "Backup jobs failed"),
                                       ("copy-jobs-failed", "NumberOfCopyJobsFailed", "Copy jobs to the DR vault failed"),
                                       ("restore-jobs-failed", "NumberOfRestoreJobsFailed", "Restore (test) jobs failed"))

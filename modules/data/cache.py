@@ -20,6 +20,7 @@ from cdktf_cdktf_provider_aws.elasticache_user import ElasticacheUser
 from cdktf_cdktf_provider_aws.elasticache_user_group import ElasticacheUserGroup
 from constructs import Construct
 
+from modules.core.alarms import AlarmTopics
 from modules.core.base import Context, Module, require
 
 from modules.core.helpers import security_group_admitting, struct_list, tags
@@ -65,8 +66,8 @@ class CacheSettings:
     """DatabaseMemoryUsagePercentage threshold. Default 80."""
     evictions_alarm_threshold: int = 100
     """Evictions per 5 minutes. Default 100."""
-    alarm_topic_arns: tuple[str, ...] = ()
-    """SNS topics the alarms notify. Default: none."""
+    alarm_topics: AlarmTopics = AlarmTopics()
+    """Topics the alarms notify (severity critical). Default: none (alarms without actions)."""
     extra_tags: dict[str, str] = field(default_factory=dict)
     """Tags on every resource of the module on top of the context tags. Default: none."""
 
@@ -158,7 +159,7 @@ class Cache(Module):
 
     def _alarms(self) -> list[CloudwatchMetricAlarm]:
         ctx, s = self.ctx, self.settings
-        topics = list(s.alarm_topic_arns)
+        topics = s.alarm_topics.actions("critical")
         alarms = []
         for cluster_id in self.member_cluster_ids:
             for key, metric, stat, threshold, what in (

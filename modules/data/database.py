@@ -23,6 +23,7 @@ from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
 from cdktf_cdktf_provider_aws.iam_role_policy_attachment import IamRolePolicyAttachment
 from constructs import Construct
 
+from modules.core.alarms import AlarmTopics
 from modules.core.base import Context, Module, require
 
 from modules.core.helpers import (allow_tcp, policy_json, security_group_admitting, service_role, struct_list,
@@ -94,8 +95,8 @@ class DatabaseSettings:
     """CPU alarm threshold. Default 80."""
     replica_lag_alarm_seconds: int = 3600
     """ReplicaLag alarm threshold (the RPO). Default 3600."""
-    alarm_topic_arns: tuple[str, ...] = ()
-    """SNS topics the alarms notify. Default: none."""
+    alarm_topics: AlarmTopics = AlarmTopics()
+    """Topics the alarms notify (severity critical). Default: none (alarms without actions)."""
     backup_tags: dict[str, str] = field(default_factory=dict)
     """Tags that place the primary in the AWS Backup selection. Default: none."""
     extra_tags: dict[str, str] = field(default_factory=dict)
@@ -303,7 +304,7 @@ class Database(Module):
 
     def _alarms(self) -> list[CloudwatchMetricAlarm]:
         ctx, s = self.ctx, self.settings
-        topics = list(s.alarm_topic_arns)
+        topics = s.alarm_topics.actions("critical")
         common: dict[str, Any] = dict(namespace="AWS/RDS", alarm_actions=topics, ok_actions=topics,
                                       tags=tags(ctx, self.identifier_name, s.extra_tags))
         alarms = [

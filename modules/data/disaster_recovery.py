@@ -14,6 +14,7 @@ from cdktf_cdktf_provider_aws.route53_record import Route53Record
 from cdktf_cdktf_provider_aws.route53_zone import Route53Zone
 from constructs import Construct
 
+from modules.core.alarms import AlarmTopics
 from modules.core.base import Context, Module, require
 
 from modules.core.helpers import policy_json, tags
@@ -57,8 +58,8 @@ class DisasterRecoverySettings:
     """HTTPS path checked on the primary. Default ``/health``."""
     replication_watches: tuple[ReplicationWatch, ...] = ()
     """S3 replication rules to alarm on. Default: none."""
-    alarm_topic_arns: tuple[str, ...] = ()
-    """SNS topics the alarms notify. Default: none."""
+    alarm_topics: AlarmTopics = AlarmTopics()
+    """Topics the alarms notify (severity critical). Default: none (alarms without actions)."""
     extra_tags: dict[str, str] = field(default_factory=dict)
     """Tags on top of the context tags. Default: none."""
 
@@ -159,7 +160,7 @@ class DisasterRecovery(Module):
 
     def _alarms(self) -> list[CloudwatchMetricAlarm]:
         ctx, s = self.ctx, self.settings
-        topics = list(s.alarm_topic_arns)
+        topics = s.alarm_topics.actions("critical")
         alarms = []
         for watch in s.replication_watches:
             alarms.append(CloudwatchMetricAlarm(
@@ -174,7 +175,7 @@ class DisasterRecovery(Module):
                 alarm_actions=topics, ok_actions=topics,
                 tags=tags(ctx, f"{ctx.name_prefix}-s3-replication-latency", s.extra_tags)))
         if self.health_check_id is not None:
-            alarms.append(primary_health_alarm(self, ctx, self.health_check_id, topics, s.extra_tags,
+            alarms.append(primary_health_alarm(self, ctx, self.health_check_id, s.alarm_topics, s.extra_tags,
                                                failover=bool(s.secondary_endpoint)))
         return alarms
 
@@ -192,7 +193,7 @@ def app_health_check(scope: Construct, id_: str, ctx: Context, fqdn: str, path: 
         tags=tags(ctx, f"{ctx.name_prefix}-{role}-health", extra_tags))
 
 
-def primary_health_alarm(scope: Construct, ctx: Context, health_check_id: str, topics: Sequence[str],
+def primary_health_alarm(scope: Construct, ctx: Context, health_check_id: str, topics: AlarmTopics,
                          extra_tags: dict[str, str] | None, failover: bool) -> CloudwatchMetricAlarm:
     """The alarm on the primary's health check (Route 53 metrics are in us-east-1)."""
     return CloudwatchMetricAlarm(
@@ -203,7 +204,7 @@ def primary_health_alarm(scope: Construct, ctx: Context, health_check_id: str, t
         treat_missing_data="breaching",
         alarm_description="Primary entry point failed its health check: "
                           + ("DNS fails over to the DR region" if failover else "no standby; see the DR runbook"),
-        alarm_actions=list(topics), ok_actions=list(topics),
+        alarm_actions=topics.actions("critical"), ok_actions=topics.actions("critical"),
         tags=tags(ctx, f"{ctx.name_prefix}-primary-unhealthy", extra_tags))
 
 

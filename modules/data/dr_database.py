@@ -26,6 +26,7 @@ from cdktf_cdktf_provider_aws.security_group import SecurityGroup
 from cdktf_cdktf_provider_aws.vpc_security_group_ingress_rule import VpcSecurityGroupIngressRule
 from constructs import Construct
 
+from modules.core.alarms import AlarmTopics
 from modules.core.base import Context, Module
 from modules.core.helpers import struct_list, tags
 from modules.data.database import LOG_EXPORTS, PORT, Database
@@ -47,8 +48,8 @@ class DrDatabaseSettings:
     """Security groups admitted on 5432 (the DR app tier). Default: none."""
     replica_lag_alarm_seconds: int = 3600
     """ReplicaLag above this raises the alarm (the RPO). Default 3600."""
-    alarm_topic_arns: tuple[str, ...] = ()
-    """SNS topics of the DR region the alarm notifies. Default: none."""
+    alarm_topics: AlarmTopics = AlarmTopics()
+    """Topics the alarm notifies (severity critical). Default: none (an alarm without actions)."""
     extra_tags: dict[str, str] = field(default_factory=dict)
     """Tags on top of the context tags. Default: none."""
 
@@ -115,7 +116,7 @@ class DrDatabase(Module):
             auto_minor_version_upgrade=True, enabled_cloudwatch_logs_exports=list(LOG_EXPORTS),
             depends_on=log_groups, tags=tags(ctx, self.identifier, extra), **observability)
         self.address = self.replica.address
-        topics = list(s.alarm_topic_arns)
+        topics = s.alarm_topics.actions("critical")
         self.alarms.append(CloudwatchMetricAlarm(
             self, "alarm-replica-lag", alarm_name=f"{self.identifier}-lag", namespace="AWS/RDS",
             metric_name="ReplicaLag", dimensions={"DBInstanceIdentifier": self.identifier},

@@ -39,6 +39,7 @@ from cdktf_cdktf_provider_aws.lambda_function import LambdaFunction
 from cdktf_cdktf_provider_aws.lambda_permission import LambdaPermission
 from constructs import Construct
 
+from modules.core.alarms import AlarmTopics
 from modules.core.base import Context, Module
 from modules.core.helpers import policy_json, service_role, tags
 
@@ -57,8 +58,8 @@ class RestoreValidationSettings:
     """Key encrypting the function's log group (the environment's ``logs`` key). Required."""
     log_retention_days: int = 365
     """Retention of the function's log group. Default 365."""
-    alarm_topic_arns: tuple[str, ...] = ()
-    """SNS topics the alarms notify. Default: none."""
+    alarm_topics: AlarmTopics = AlarmTopics()
+    """Topics the alarms notify (severity critical). Default: none (alarms without actions)."""
     extra_tags: dict[str, str] = field(default_factory=dict)
     """Tags on top of the context tags. Default: none."""
 
@@ -112,7 +113,7 @@ class RestoreValidation(Module):
             metric_transformation={"name": FAILED_METRIC, "namespace": f"{prefix}/backup", "value": "1",
                                    "default_value": "0", "unit": "Count"})
         namespace = f"{prefix}/backup"
-        topics = list(s.alarm_topic_arns)
+        topics = s.alarm_topics.actions("critical")
         common = dict(period=3600, evaluation_periods=1, threshold=0, comparison_operator="GreaterThanThreshold",
                       treat_missing_data="notBreaching", statistic="Sum", alarm_actions=topics, ok_actions=topics)
         self.alarms = [

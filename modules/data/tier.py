@@ -16,6 +16,7 @@ from constructs import Construct
 
 from modules.data.backup import Backup, BackupSettings
 from modules.data.restore_validation import RestoreValidation, RestoreValidationSettings
+from modules.core.alarms import AlarmTopics
 from modules.core.base import Context, Module
 from modules.core.helpers import serves_only
 from modules.data.cache import Cache, CacheSettings
@@ -69,7 +70,7 @@ class DataTier(Module):
     ``db_master_user_secret_arn``, ``cache_replication_group_id``, ``cache_primary_endpoint``,
     ``cache_security_group_id``, ``bucket_names`` / ``bucket_arns`` (key -> value), ``distribution_id``,
     ``distribution_arn``, ``distribution_domain_name``, ``backup_vault_arn``, ``dr_backup_vault_arn``,
-    ``dr_key_arn``, ``zone_id``, ``alarm_topic_arns`` (what the alarms notify), ``alarms`` (every alarm),
+    ``dr_key_arn``, ``zone_id``, ``alarm_topics`` (what the alarms notify), ``alarms`` (every alarm),
     ``origin_hostname`` (``origin.<zone>``, a Route 53 alias of the load balancer when `alb_zone_id` is given: the
     name CloudFront and API Gateway verify the ALB's certificate against; the ALB's certificate must cover it).
     WAF hook: :meth:`attach_web_acl` (or ``cdn.attach_web_acl``) sets the distribution's ``web_acl_id``.
@@ -79,11 +80,11 @@ class DataTier(Module):
                  vpc_id: str, database_subnet_group_name: str, private_subnet_ids: Sequence[str],
                  keys: Mapping[str, str], dr_provider: TerraformProvider,
                  app_security_group_id: str | None = None, alb_dns_name: str | None = None,
-                 alb_zone_id: str | None = None, alarm_topic_arns: Sequence[str] = ()) -> None:
+                 alb_zone_id: str | None = None, alarm_topics: AlarmTopics = AlarmTopics()) -> None:
         super().__init__(scope, id_, ctx)
         self.settings = s = settings
-        topics = tuple(alarm_topic_arns)
-        self.alarm_topic_arns = topics
+        topics = alarm_topics
+        self.alarm_topics = topics
         allowed = (app_security_group_id,) if app_security_group_id else ()
         extra = s.extra_tags
 
@@ -109,7 +110,7 @@ class DataTier(Module):
         self.backup: Backup | None = None
         if s.enable_backup:
             self.backup = Backup(self, "backup", ctx, BackupSettings(
-                kms_key_arn=keys["backups"], dr_kms_key_arn=self.dr_key_arn, alarm_topic_arns=topics,
+                kms_key_arn=keys["backups"], dr_kms_key_arn=self.dr_key_arn, alarm_topics=topics,
                 extra_tags=extra, **s.backup), dr_provider=dr_provider)
         # Restore testing that validates (modules/data/restore_validation.py): where the restore testing plan exists.
         self.restore_validation: RestoreValidation | None = None
@@ -117,7 +118,7 @@ class DataTier(Module):
             # Validates the restore tests: where the target cannot create the plan, it goes too.
             self.restore_validation = serves_only(RestoreValidation(self, "restore-validation", ctx, RestoreValidationSettings(
                 restore_testing_plan_arn=self.backup.restore_testing_plan.arn, log_kms_key_arn=keys["logs"],
-                log_retention_days=s.log_retention_days, alarm_topic_arns=topics, extra_tags=extra)),
+                log_retention_days=s.log_retention_days, alarm_topics=topics, extra_tags=extra)),
                 "aws_backup_restore_testing_plan")
         self.backup_vault_arn: str | None = self.backup.vault_arn if self.backup else None
         self.dr_backup_vault_arn: str | None = self.backup.dr_vault_arn if self.backup else None
@@ -139,7 +140,7 @@ class DataTier(Module):
                 log_retention_days=s.log_retention_days, proxy_subnet_ids=tuple(private_subnet_ids),
                 allowed_security_group_ids=allowed,
                 backup_replication_kms_key_arn=self.dr_key_arn if replicate else None,
-                alarm_topic_arns=topics, backup_tags=dict(self.backup.selection_tags) if self.backup else {},
+                alarm_topics=topics, backup_tags=dict(self.backup.selection_tags) if self.backup else {},
                 extra_tags=extra, **db),
                 dr_provider=dr_provider)
         self.db_endpoint = self.database.endpoint if self.database else None
@@ -156,7 +157,7 @@ class DataTier(Module):
             self.cache = Cache(self, "cache", ctx, CacheSettings(
                 vpc_id=vpc_id, subnet_ids=tuple(private_subnet_ids), kms_key_arn=keys["data"],
                 log_kms_key_arn=keys["logs"], log_retention_days=s.log_retention_days,
-                allowed_security_group_ids=allowed, alarm_topic_arns=topics, extra_tags=extra, **s.cache))
+                allowed_security_group_ids=allowed, alarm_topics=topics, extra_tags=extra, **s.cache))
         self.cache_replication_group_id = self.cache.replication_group_id if self.cache else None
         self.cache_primary_endpoint = self.cache.primary_endpoint if self.cache else None
         self.cache_security_group_id = self.cache.security_group_id if self.cache else None
@@ -192,7 +193,7 @@ class DataTier(Module):
             self.dr = DisasterRecovery(self, "dr", ctx, DisasterRecoverySettings(
                 dr_region=s.dr_region, primary_endpoint=None if standby else alb_dns_name,
                 primary_zone_id=alb_zone_id, replication_watches=replication_watches(pairs, "to-dr-region"),
-                alarm_topic_arns=topics, extra_tags=extra, **dr))
+                alarm_topics=topics, extra_tags=extra, **dr))
             if alb_dns_name is not None and alb_zone_id is not None and not standby:
                 Route53Record(self, "origin-record", zone_id=self.dr.zone_id, name=self.origin_hostname, type="A",
                               alias={"name": alb_dns_name, "zone_id": alb_zone_id, "evaluate_target_health": True})

@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from typing import Mapping
 
 from cdktf_cdktf_provider_aws.api_gateway_account import ApiGatewayAccount
 from cdktf_cdktf_provider_aws.api_gateway_api_key import ApiGatewayApiKey
@@ -33,6 +32,7 @@ from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
 from cdktf_cdktf_provider_aws.wafv2_web_acl_association import Wafv2WebAclAssociation
 from constructs import Construct
 
+from modules.core.alarms import AlarmTopics
 from modules.core.base import Context, Module, require
 
 from modules.core.helpers import policy_json, service_role, tags
@@ -107,8 +107,8 @@ class ApiGatewaySettings:
     manage_account_logging_role: bool = True
     """Create the role API Gateway writes CloudWatch logs with and set it on the account (``aws_api_gateway_account``,
     one per account and region). Default true."""
-    alarm_topic_arns: Mapping[str, str] | None = None
-    """Severity (``critical``, ``warning``) -> SNS topic ARN notified by the alarms. Default none (alarms without
+    alarm_topics: AlarmTopics = AlarmTopics()
+    """The topics the alarms notify (critical: 5XX; warning: 4XX and latency). Default none (alarms without
     actions)."""
     alarm_5xx_rate_percent: float = 5
     """5XX share (percent, 5-minute average) raising the critical alarm. Default 5."""
@@ -140,14 +140,6 @@ class ApiGatewaySettings:
                     f"`partners` {p.name} exceeds the stage's `rate_limit`/`burst_limit`")
         require(not self.backend_host.startswith(("http://", "https://")) and "/" not in self.backend_host,
                 f"`backend_host` is a host name, not a URL: {self.backend_host!r}")
-
-
-def alarm_actions(topic_arns: Mapping[str, str] | None, severity: str) -> list[str]:
-    """The topic of ``severity`` (or, absent, the critical one) as alarm actions; none without topics."""
-    if not topic_arns:
-        return []
-    arn = topic_arns.get(severity) or topic_arns.get("critical")
-    return [arn] if arn else list(topic_arns.values())[:1]
 
 
 class ApiGateway(Module):
@@ -311,7 +303,7 @@ class ApiGateway(Module):
         )
         for kind, severity, metric, stat, threshold, description in specs:
             alarm_name = f"{self.rest_api_name}-{s.stage_name}-{kind}"
-            actions = alarm_actions(s.alarm_topic_arns, severity)
+            actions = s.alarm_topics.actions(severity)
             CloudwatchMetricAlarm(
                 self, f"alarm-{kind}", alarm_name=alarm_name, alarm_description=description,
                 namespace="AWS/ApiGateway", metric_name=metric, dimensions=dims, period=300, evaluation_periods=1,

@@ -13,7 +13,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Mapping
 
 from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
 from cdktf_cdktf_provider_aws.cloudwatch_log_metric_filter import CloudwatchLogMetricFilter
@@ -23,7 +22,7 @@ from cdktf_cdktf_provider_aws.secretsmanager_secret_rotation import Secretsmanag
 from cdktf_cdktf_provider_aws.vpc_endpoint import VpcEndpoint
 from constructs import Construct
 
-from modules.integration.api_gateway import alarm_actions
+from modules.core.alarms import AlarmTopics
 from modules.core.base import Context, Module, require
 from modules.core.helpers import allow_tcp, allow_tcp_between_groups, policy_json, security_group, tags
 
@@ -77,8 +76,8 @@ class IntegrationsSettings:
     """Recovery window of deleted secrets, 7..30. Default 30."""
     log_retention_days: int = 30
     """Retention of the integration log group. Default 30."""
-    alarm_topic_arns: Mapping[str, str] | None = None
-    """Severity -> SNS topic ARN for the error alarms (severity ``warning``). Default none (no actions)."""
+    alarm_topics: AlarmTopics = AlarmTopics()
+    """The topics the error alarms notify (severity warning). Default none (alarms without actions)."""
     extra_tags: dict[str, str] = field(default_factory=dict)
     """Tags on every resource of the module on top of the context tags. Default: none."""
 
@@ -200,7 +199,7 @@ class Integrations(Module):
             metric_transformation={"name": metric, "namespace": self.metric_namespace, "value": "1",
                                    "default_value": "0", "unit": "Count"})
         alarm_name = f"{prefix}-integration-{i.name}-errors"
-        actions = alarm_actions(s.alarm_topic_arns, "warning")
+        actions = s.alarm_topics.actions("warning")
         CloudwatchMetricAlarm(
             self, f"alarm-{i.name}", alarm_name=alarm_name,
             alarm_description=f"more than {i.error_threshold} errors of the {i.name} integration in "

@@ -5,10 +5,11 @@ settings of each part (mapped from the environment's ``[integration]`` section b
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 from constructs import Construct
 
+from modules.core.alarms import AlarmTopics
 from modules.core.base import Context, Module
 from modules.integration.api_gateway import ApiGateway, ApiGatewaySettings
 from modules.integration.outbound import Integrations, IntegrationsSettings
@@ -34,7 +35,7 @@ class IntegrationInputs:
     """A name the ALB's certificate covers (``origin.<zone>``), which HTTPS integrations call instead of the ALB's
     ``*.elb.amazonaws.com`` name (PLAT_AWS_015). Default: none (the ALB's DNS name)."""
     waf_acl_arn: str | None = None
-    alarm_topic_arns: Mapping[str, str] | None = None
+    alarm_topics: AlarmTopics = AlarmTopics()
 
 
 @dataclass(frozen=True)

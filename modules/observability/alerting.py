@@ -1,33 +1,30 @@
 """Alerting: one SNS topic per severity (critical, warning, info) plus an escalation topic, KMS-encrypted, with
-email / HTTPS subscriptions, and a helper that creates alarms with escalation.
+email / HTTPS subscriptions.
 
-Escalation: a critical alarm gets a twin that watches the same condition over `escalation_minutes` more of
-evaluation periods (every one of them breaching) and notifies the escalation topic; so a critical condition that
-lasts N minutes re-notifies a second line, and one that clears early does not.
+Constructs do not take this module: the stack layer turns it into the one alarm-topic interface,
+:class:`modules.core.alarms.AlarmTopics` (``modules.stack.mapping.alarm_topics``), and alarms with escalation are
+made by :func:`modules.core.alarms.metric_alarm`. Escalation: a critical alarm gets a twin that watches the same
+condition over `escalation_minutes` more of evaluation periods (every one of them breaching) and notifies the
+escalation topic; so a critical condition that lasts N minutes re-notifies a second line, and one that clears early
+does not.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
-from typing import Any
 
-from cdktf_cdktf_provider_aws.cloudwatch_metric_alarm import (CloudwatchMetricAlarm, CloudwatchMetricAlarmMetricQuery,
-                                                             CloudwatchMetricAlarmMetricQueryMetric)
 from cdktf_cdktf_provider_aws.sns_topic import SnsTopic
 from cdktf_cdktf_provider_aws.sns_topic_policy import SnsTopicPolicy
 from cdktf_cdktf_provider_aws.sns_topic_subscription import SnsTopicSubscription
 from constructs import Construct
 
 
+from modules.core.alarms import SEVERITIES
 from modules.core.base import Context, Module, require
 
 from modules.core.helpers import policy_json, tags
 
-SEVERITIES = ("critical", "warning", "info")
 TOPICS = SEVERITIES + ("escalation",)
 PROTOCOLS = ("email", "https")
-#: CloudWatch limit: evaluation_periods x period of an alarm may span at most one day.
-MAX_ALARM_SPAN_SECONDS = 86400
 
 
 @dataclass(frozen=True)
@@ -70,7 +67,7 @@ class Alerting(Module):
     """SNS topics by severity.
 
     Public attributes: ``topics`` (name -> SnsTopic, escape hatch), ``topic_arns`` (critical/warning/info -> ARN),
-    ``escalation_topic_arn``, ``escalation_minutes``. Helpers: :meth:`actions`, :meth:`alarm`.
+    ``escalation_topic_arn``, ``escalation_minutes`` (what ``modules.stack.mapping.alarm_topics`` reads).
     """
 
     def __init__(self, scope: Construct, id_: str, ctx: Context, settings: AlertingSettings) -> None:
@@ -118,59 +115,3 @@ class Alerting(Module):
                                      endpoint_auto_confirms=False if sub.protocol == "https" else None)
         self.topic_arns: dict[str, str] = {s: self.topics[s].arn for s in SEVERITIES}
         self.escalation_topic_arn: str = self.topics["escalation"].arn
-
-    def actions(self, severity: str) -> list[str]:
-        """Alarm/OK actions for ``severity``."""
-        require(severity in SEVERITIES, f"severity must be one of {', '.join(SEVERITIES)}, got {severity!r}")
-        return [self.topic_arns[severity]]
-
-    def alarm(self, scope: Construct, id_: str, *, severity: str, alarm_name: str, period: int,
-              evaluation_periods: int, escalate: bool | None = None, notify: bool = True,
-              **kwargs: Any) -> CloudwatchMetricAlarm:
-        """A metric alarm notifying the ``severity`` topic on ALARM and OK.
-
-        ``period`` is the alarm's period, or that of its ``metric_query`` metrics (then not passed to the alarm).
-        ``escalate`` (default: true for critical) adds ``<id_>-escalation``: the same condition held for
-        `escalation_minutes` longer notifies the escalation topic. ``notify=False`` leaves the alarm itself without
-        actions (it then feeds a composite alarm, which notifies), keeping the escalation twin.
-        """
-        actions = self.actions(severity) if notify else []
-        has_query = "metric_query" in kwargs
-        base = dict(kwargs)
-        if has_query:
-            base["metric_query"] = metric_queries(base["metric_query"])
-        if not has_query:
-            base["period"] = period
-        alarm = CloudwatchMetricAlarm(scope, id_, alarm_name=alarm_name, evaluation_periods=evaluation_periods,
-                                      alarm_actions=actions, ok_actions=actions,
-                                      tags=tags(self.ctx, alarm_name, {**self.settings.extra_tags,
-                                                                       "Severity": severity}), **base)
-        if escalate if escalate is not None else severity == "critical":
-            extra_periods = math.ceil(self.escalation_minutes * 60 / period)
-            total = evaluation_periods + extra_periods
-            require(total * period <= MAX_ALARM_SPAN_SECONDS,
-                    f"escalation of {alarm_name!r}: {total} x {period}s periods exceed one day; lower "
-                    "`escalation_minutes` or the alarm period")
-            base.pop("datapoints_to_alarm", None)
-            CloudwatchMetricAlarm(
-                scope, f"{id_}-escalation", alarm_name=f"{alarm_name}-escalation", evaluation_periods=total,
-                datapoints_to_alarm=total,
-                alarm_description=f"{alarm_name} has been in ALARM for {self.escalation_minutes} minutes: escalated",
-                alarm_actions=[self.escalation_topic_arn], ok_actions=[self.escalation_topic_arn],
-                tags=tags(self.ctx, f"{alarm_name}-escalation", {**self.settings.extra_tags,
-                                                                 "Severity": "escalation"}),
-                **{k: v for k, v in base.items() if k != "alarm_description"})
-        return alarm
-
-
-def metric_queries(queries: list[Any]) -> list[Any]:
-    """``metric_query`` entries given as plain dicts (snake_case keys, ``metric`` a dict) as provider structs."""
-    out = []
-    for q in queries:
-        if isinstance(q, dict):
-            q = dict(q)
-            if isinstance(q.get("metric"), dict):
-                q["metric"] = CloudwatchMetricAlarmMetricQueryMetric(**q["metric"])
-            q = CloudwatchMetricAlarmMetricQuery(**q)
-        out.append(q)
-    return out

@@ -17,7 +17,7 @@ from cdktf_cdktf_provider_aws.ce_anomaly_subscription import (CeAnomalySubscript
 from cdktf_cdktf_provider_aws.ce_cost_allocation_tag import CeCostAllocationTag
 from constructs import Construct
 
-from modules.observability.alerting import Alerting
+from modules.core.alarms import AlarmTopics
 from modules.core.base import Context, Module, require
 from modules.core.helpers import tags
 
@@ -61,7 +61,8 @@ class Cost(Module):
     ``anomaly_monitor_name``, ``cost_allocation_tags`` (the keys activated on this target).
     """
 
-    def __init__(self, scope: Construct, id_: str, ctx: Context, settings: CostSettings, alerting: Alerting) -> None:
+    def __init__(self, scope: Construct, id_: str, ctx: Context, settings: CostSettings,
+                 alarm_topics: AlarmTopics) -> None:
         super().__init__(scope, id_, ctx)
         self.settings = s = settings
         prefix, extra = ctx.name_prefix, settings.extra_tags
@@ -70,13 +71,13 @@ class Cost(Module):
         self.budget: BudgetsBudget | None = None
         notifications = [
             BudgetsBudgetNotification(comparison_operator="GREATER_THAN", notification_type="ACTUAL", threshold=pct,
-                                      threshold_type="PERCENTAGE", subscriber_sns_topic_arns=alerting.actions(
+                                      threshold_type="PERCENTAGE", subscriber_sns_topic_arns=alarm_topics.actions(
                                           "critical" if pct >= 100 else "warning"))
             for pct in s.actual_thresholds_percent
         ] + [
             BudgetsBudgetNotification(comparison_operator="GREATER_THAN", notification_type="FORECASTED",
                                       threshold=pct, threshold_type="PERCENTAGE",
-                                      subscriber_sns_topic_arns=alerting.actions("warning"))
+                                      subscriber_sns_topic_arns=alarm_topics.actions("warning"))
             for pct in s.forecast_thresholds_percent
         ]
         self.budget = BudgetsBudget(
@@ -93,7 +94,7 @@ class Cost(Module):
         CeAnomalySubscription(
             self, "anomaly-subscription", name=f"{prefix}-cost-anomaly-alerts", frequency="IMMEDIATE",
             monitor_arn_list=[monitor.arn],
-            subscriber=[CeAnomalySubscriptionSubscriber(type="SNS", address=alerting.topic_arns["warning"])],
+            subscriber=[CeAnomalySubscriptionSubscriber(type="SNS", address=alarm_topics.arn("warning"))],
             threshold_expression=CeAnomalySubscriptionThresholdExpression(
                 dimension=CeAnomalySubscriptionThresholdExpressionDimension(
                     key="ANOMALY_TOTAL_IMPACT_ABSOLUTE", match_options=["GREATER_THAN_OR_EQUAL"],

@@ -21,7 +21,7 @@ from constructs import Construct
 
 from envs.contract import APP_ERRORS_METRIC, LATENCY_METRIC, REQUESTS_METRIC, SERVER_ERRORS_METRIC, metric_namespace
 
-from modules.observability.alerting import Alerting
+from modules.core.alarms import AlarmTopics, metric_alarm
 from modules.core.base import Context, Module, require
 from modules.core.helpers import tags
 
@@ -97,10 +97,10 @@ class Monitoring(Module):
     ``log_group_names``, ``namespace``, ``dashboard_name``, ``query_names``, ``alarm_names``.
     """
 
-    def __init__(self, scope: Construct, id_: str, ctx: Context, settings: MonitoringSettings, alerting: Alerting | None,
-                 observed: ObservedResources) -> None:
+    def __init__(self, scope: Construct, id_: str, ctx: Context, settings: MonitoringSettings,
+                 alarm_topics: AlarmTopics, observed: ObservedResources) -> None:
         super().__init__(scope, id_, ctx)
-        self.settings, self.alerting, self.observed = settings, alerting, observed
+        self.settings, self.alarm_topics, self.observed = settings, alarm_topics, observed
         prefix, extra = ctx.name_prefix, settings.extra_tags
         self.namespace = metric_namespace(prefix)
 
@@ -115,7 +115,7 @@ class Monitoring(Module):
         self._metric_filters()
         self.query_names: list[str] = self._queries()
         self.alarm_names: dict[str, str] = {}
-        if settings.enable_anomaly_detection and alerting is not None:
+        if settings.enable_anomaly_detection and alarm_topics:
             self._anomaly_alarms()
         self.dashboard_name = f"{prefix}-overview"
         self.dashboard = CloudwatchDashboard(self, "dashboard", dashboard_name=self.dashboard_name,
@@ -163,7 +163,6 @@ class Monitoring(Module):
     # -- anomaly detection ----------------------------------------------------------------------------------------
 
     def _anomaly_alarms(self) -> None:
-        assert self.alerting is not None
         o, prefix = self.observed, self.ctx.name_prefix
         if o.alb_arn_suffix:
             requests = _metric("AWS/ApplicationELB", "RequestCount", "Sum", 300, {"LoadBalancer": o.alb_arn_suffix})
@@ -177,8 +176,9 @@ class Monitoring(Module):
                  "Request count outside its expected band (traffic drop or surge)"),
                 ("latency", latency, "GreaterThanUpperThreshold", "p90 latency above its expected band")):
             name = f"{prefix}-anomaly-{id_}"
-            self.alerting.alarm(
-                self, f"anomaly-{id_}", severity="warning", alarm_name=name, period=300, evaluation_periods=3,
+            metric_alarm(
+                self, f"anomaly-{id_}", self.ctx, self.alarm_topics, extra_tags=self.settings.extra_tags,
+                severity="warning", alarm_name=name, period=300, evaluation_periods=3,
                 datapoints_to_alarm=2, comparison_operator=operator, threshold_metric_id="band",
                 treat_missing_data="notBreaching", alarm_description=description,
                 metric_query=[{"id": "m1", "return_data": True, "metric": metric},

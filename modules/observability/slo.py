@@ -24,7 +24,7 @@ from constructs import Construct
 
 from envs.contract import LATENCY_METRIC, REQUESTS_METRIC, SERVER_ERRORS_METRIC
 
-from modules.observability.alerting import Alerting
+from modules.core.alarms import AlarmTopics, metric_alarm
 from modules.core.base import Context, Module, require
 from modules.core.helpers import policy_json, service_role, tags
 
@@ -81,7 +81,8 @@ class Slo(Module):
     error-ratio threshold).
     """
 
-    def __init__(self, scope: Construct, id_: str, ctx: Context, settings: SloSettings, alerting: Alerting) -> None:
+    def __init__(self, scope: Construct, id_: str, ctx: Context, settings: SloSettings,
+                 alarm_topics: AlarmTopics) -> None:
         super().__init__(scope, id_, ctx)
         self.settings = settings
         prefix, extra = ctx.name_prefix, settings.extra_tags
@@ -96,8 +97,8 @@ class Slo(Module):
             for window, period in (("long", long_s), ("short", short_s)):
                 name = f"{prefix}-slo-{burn}-burn-{_label(period)}"
                 # The fast pair's short window escalates: a fast burn that goes on pages the second line.
-                alarm = alerting.alarm(
-                    self, f"{burn}-{window}", severity=severity, alarm_name=name, period=period,
+                alarm = metric_alarm(
+                    self, f"{burn}-{window}", ctx, alarm_topics, extra_tags=extra, severity=severity, alarm_name=name, period=period,
                     evaluation_periods=1, notify=not composites, escalate=burn == "fast" and window == "short",
                     comparison_operator="GreaterThanThreshold", threshold=threshold, treat_missing_data="notBreaching",
                     alarm_description=f"error budget burning > {rate}x over {_label(period)} "
@@ -108,7 +109,7 @@ class Slo(Module):
                 pair.append(alarm)
             if composites:
                 name = f"{prefix}-slo-{burn}-burn"
-                actions = alerting.actions(severity)
+                actions = alarm_topics.actions(severity)
                 self.composite_alarms[burn] = CloudwatchCompositeAlarm(
                     self, f"{burn}-burn", alarm_name=name,
                     alarm_rule=" AND ".join(f'ALARM("{a.alarm_name}")' for a in pair),
@@ -116,8 +117,8 @@ class Slo(Module):
                     alarm_actions=actions, ok_actions=actions,
                     tags=tags(ctx, name, {**extra, "Severity": severity}))
         latency_name = f"{prefix}-slo-latency-p99"
-        self.latency_alarm = alerting.alarm(
-            self, "latency-p99", severity="critical", alarm_name=latency_name, period=300, evaluation_periods=3,
+        self.latency_alarm = metric_alarm(
+            self, "latency-p99", ctx, alarm_topics, extra_tags=extra, severity="critical", alarm_name=latency_name, period=300, evaluation_periods=3,
             comparison_operator="GreaterThanThreshold", threshold=settings.latency_p99_ms, namespace=settings.namespace,
             metric_name=LATENCY_METRIC, extended_statistic="p99", treat_missing_data="notBreaching",
             evaluate_low_sample_count_percentiles="ignore",
@@ -162,7 +163,8 @@ class HealthCanary(Module):
     Public attributes: ``canary`` (escape hatch), ``name``, ``role_arn``, ``alarm_name``.
     """
 
-    def __init__(self, scope: Construct, id_: str, ctx: Context, settings: CanarySettings, alerting: Alerting) -> None:
+    def __init__(self, scope: Construct, id_: str, ctx: Context, settings: CanarySettings,
+                 alarm_topics: AlarmTopics) -> None:
         super().__init__(scope, id_, ctx)
         s, prefix, extra = settings, ctx.name_prefix, settings.extra_tags
         # Canary names: at most 21 characters of [0-9a-z_-].
@@ -198,8 +200,8 @@ class HealthCanary(Module):
             success_retention_period=7, failure_retention_period=31,
             tags=tags(ctx, self.name, extra))
         self.alarm_name = f"{prefix}-canary-health"
-        alerting.alarm(
-            self, "success-alarm", severity="critical", alarm_name=self.alarm_name, period=300,
+        metric_alarm(
+            self, "success-alarm", ctx, alarm_topics, extra_tags=extra, severity="critical", alarm_name=self.alarm_name, period=300,
             evaluation_periods=2, comparison_operator="LessThanThreshold", threshold=90,
             namespace="CloudWatchSynthetics", metric_name="SuccessPercent", statistic="Average",
             dimensions={"CanaryName": self.name}, treat_missing_data="breaching",

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from constructs import Construct
 
 
-from modules.observability.alerting import Alerting
+from modules.core.alarms import AlarmTopics
 from modules.core.base import Context, Module, require
 from modules.observability.cost import Cost, CostSettings
 from modules.observability.monitoring import Monitoring, MonitoringSettings, ObservedResources
@@ -45,15 +45,14 @@ class Observability(Module):
     """
 
     def __init__(self, scope: Construct, id_: str, ctx: Context, settings: ObservabilityModuleSettings,
-                 alerting: Alerting | None, observed: ObservedResources) -> None:
+                 alarm_topics: AlarmTopics, observed: ObservedResources) -> None:
         super().__init__(scope, id_, ctx)
-        require(alerting is not None, "`alerting` is required: SLO and cost alerts notify its topics")
-        assert alerting is not None
+        require(bool(alarm_topics), "`alarm_topics` are required: SLO and cost alerts notify the alerting topics")
         self.settings = settings
-        self.monitoring = Monitoring(self, "monitoring", ctx, settings.monitoring, alerting, observed)
-        self.tracing = Tracing(self, "tracing", ctx, settings.tracing, alerting)
-        self.slo = Slo(self, "slo", ctx, settings.slo, alerting)
-        self.cost = Cost(self, "cost", ctx, settings.cost, alerting)
+        self.monitoring = Monitoring(self, "monitoring", ctx, settings.monitoring, alarm_topics, observed)
+        self.tracing = Tracing(self, "tracing", ctx, settings.tracing, alarm_topics)
+        self.slo = Slo(self, "slo", ctx, settings.slo, alarm_topics)
+        self.cost = Cost(self, "cost", ctx, settings.cost, alarm_topics)
         self.canary: HealthCanary | None = None
         url = settings.canary_url or (f"https://{observed.public_endpoint}{settings.health_check_path}"
                                       if observed.public_endpoint else None)
@@ -62,7 +61,7 @@ class Observability(Module):
             self.canary = HealthCanary(self, "canary", ctx, CanarySettings(
                 url=url, artifact_bucket_name=observed.artifact_bucket_name,
                 artifact_kms_key_arn=settings.monitoring.logs_kms_key_arn, verify_tls=settings.canary_url is not None,
-                interval_minutes=settings.canary_interval_minutes), alerting)
+                interval_minutes=settings.canary_interval_minutes), alarm_topics)
         self.dashboard_name = self.monitoring.dashboard_name
         self.metric_namespace = self.monitoring.namespace
         self.log_group_names = self.monitoring.log_group_names

@@ -12,7 +12,7 @@ from cdktf_cdktf_provider_aws.xray_group import XrayGroup, XrayGroupInsightsConf
 from cdktf_cdktf_provider_aws.xray_sampling_rule import XraySamplingRule
 from constructs import Construct
 
-from modules.observability.alerting import Alerting
+from modules.core.alarms import AlarmTopics, metric_alarm
 from modules.core.base import Context, Module, require
 from modules.core.helpers import tags
 
@@ -55,7 +55,7 @@ class Tracing(Module):
     """
 
     def __init__(self, scope: Construct, id_: str, ctx: Context, settings: TracingSettings,
-                 alerting: Alerting | None) -> None:
+                 alarm_topics: AlarmTopics) -> None:
         super().__init__(scope, id_, ctx)
         self.settings = settings
         prefix, extra = ctx.name_prefix, settings.extra_tags
@@ -84,12 +84,12 @@ class Tracing(Module):
                       tags=tags(ctx, self.group_names[key], extra))
 
         self.alarm_names: list[str] = []
-        if alerting is not None:
+        if alarm_topics:
             for key, percent, what in (("faults", settings.fault_rate_percent, "fault rate"),
                                        ("slow", settings.slow_rate_percent, f"share of traces > {settings.latency_ms} ms")):
                 name = f"{prefix}-traces-{key}"
-                alerting.alarm(
-                    self, f"alarm-{key}", severity="warning", alarm_name=name, period=300, evaluation_periods=3,
+                metric_alarm(
+                    self, f"alarm-{key}", ctx, alarm_topics, extra_tags=extra, severity="warning", alarm_name=name, period=300, evaluation_periods=3,
                     datapoints_to_alarm=2, comparison_operator="GreaterThanThreshold", threshold=percent,
                     treat_missing_data="notBreaching",
                     alarm_description=f"X-Ray {what} above {percent:g} % of traced requests",

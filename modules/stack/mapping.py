@@ -20,7 +20,8 @@ from modules.integration.api_gateway import ApiGatewaySettings, MethodThrottle, 
 from modules.integration.outbound import ExternalIntegration, IntegrationsSettings
 from modules.integration.service_network import LatticeService, ServiceNetworkSettings
 from modules.integration.tier import Integration, IntegrationInputs, IntegrationModuleSettings, ShippedRotation
-from modules.observability.alerting import TOPICS, AlertingSettings, Subscription
+from modules.core.alarms import AlarmTopics
+from modules.observability.alerting import TOPICS, Alerting, AlertingSettings, Subscription
 from modules.observability.cost import CostSettings
 from modules.observability.monitoring import MonitoringSettings, ObservedResources
 from modules.observability.slo import SloSettings
@@ -45,6 +46,17 @@ def alerting_settings(observability: ObservabilitySettings, kms_key_arn: str) ->
                        for topic in TOPICS if getattr(contacts, topic)},
         escalation_minutes=observability.escalation_minutes,
     )
+
+
+def alarm_topics(alerting: Alerting | None) -> AlarmTopics:
+    """The one alarm-topic interface every construct that wires alarms takes, built once per stack from the
+    alerting module (its topics by severity, the escalation topic and delay); empty without alerting: alarms then
+    exist without actions."""
+    if alerting is None:
+        return AlarmTopics()
+    arns = alerting.topic_arns
+    return AlarmTopics(critical=arns["critical"], warning=arns["warning"], info=arns["info"],
+                       escalation=alerting.escalation_topic_arn, escalation_minutes=alerting.escalation_minutes)
 
 
 # -- from modules/observability/tier.py -------------------------------------------------------------------------------
@@ -130,9 +142,8 @@ def observed_resources(app: Any, data: Any, security: Any) -> ObservedResources:
 
 def integration_inputs(stack: Any, env: EnvironmentSettings) -> IntegrationInputs:
     """Collect the integration layer's inputs from the stack's earlier modules (each may be absent)."""
-    app, security, alerting = stack.app, getattr(stack, "security", None), getattr(stack, "alerting", None)
+    app, security = stack.app, getattr(stack, "security", None)
     waf = getattr(security, "waf", None) if security is not None else None
-    topics = getattr(alerting, "topic_arns", None) if alerting is not None else None
     return IntegrationInputs(
         vpc_id=stack.network.vpc_id, vpc_cidr=stack.network.vpc_cidr,
         private_subnet_ids=tuple(stack.network.private_subnet_ids),
@@ -142,7 +153,7 @@ def integration_inputs(stack: Any, env: EnvironmentSettings) -> IntegrationInput
         alb_dns_name=app.alb_dns_name if app is not None else None,
         alb_origin_hostname=getattr(getattr(stack, "data", None), "origin_hostname", None) if app is not None else None,
         waf_acl_arn=getattr(waf, "regional_acl_arn", None) if waf is not None else None,
-        alarm_topic_arns=dict(topics) if isinstance(topics, Mapping) else None)
+        alarm_topics=stack.alarm_topics)
 
 
 def integration_settings(s: IntegrationSettings, i: IntegrationInputs) -> IntegrationModuleSettings:
@@ -162,7 +173,7 @@ def integration_settings(s: IntegrationSettings, i: IntegrationInputs) -> Integr
             partners=tuple(PartnerPlan(p.name, p.rate_limit, p.burst_limit, p.quota_limit, p.quota_period)
                            for p in s.api_partners),
             log_retention_days=s.api_access_log_retention_days or i.log_retention_days,
-            waf_acl_arn=i.waf_acl_arn, alarm_topic_arns=i.alarm_topic_arns,
+            waf_acl_arn=i.waf_acl_arn, alarm_topics=i.alarm_topics,
             alarm_5xx_rate_percent=s.api_alarm_5xx_rate_percent,
             alarm_4xx_rate_percent=s.api_alarm_4xx_rate_percent,
             alarm_latency_p99_ms=s.api_alarm_latency_p99_ms)
@@ -183,7 +194,7 @@ def integration_settings(s: IntegrationSettings, i: IntegrationInputs) -> Integr
             error_threshold=x.error_threshold, error_period_seconds=x.error_period_seconds)
             for x in s.integrations),
         secret_recovery_window_days=s.secret_recovery_window_days, log_retention_days=i.log_retention_days,
-        alarm_topic_arns=i.alarm_topic_arns)
+        alarm_topics=i.alarm_topics)
     rotations = tuple(ShippedRotation(name=x.name, rotation_days=x.rotation_days, endpoint=x.rotation_endpoint,
                                       test_endpoint=x.rotation_test_endpoint, method=x.rotation_method)
                       for x in s.integrations if x.rotation_days is not None and x.rotation_lambda_arn is None)
@@ -283,17 +294,6 @@ def runbook_inputs(env: EnvironmentSettings) -> RunbookInputs:
         standby_capacity=dr_standby_capacity(env), app=env.app.enabled)
 
 
-def topic_arns(alerting: Any) -> tuple[str, ...]:
-    """The alarm targets offered by the alerting module (None when it is absent): its ``topic_arns`` as a mapping
-    (the ``critical`` topic when there is one, else every topic) or a sequence."""
-    if alerting is None:
-        return ()
-    topics = getattr(alerting, "topic_arns", None) or ()
-    if isinstance(topics, Mapping):
-        return (topics["critical"],) if "critical" in topics else tuple(topics.values())
-    return tuple(topics)
-
-
 # -- from modules/security/tier.py ------------------------------------------------------------------------------------
 
 def security_settings(env: EnvironmentSettings, *, logs_key_arn: str, data_bucket_arns: tuple[str, ...] = (),
@@ -347,13 +347,13 @@ def waf_settings(env: EnvironmentSettings, *, logs_key_arn: str, cloudfront_logs
 
 def build_security(stack: Any, settings: EnvironmentSettings) -> Security:
     """Compose the baseline for a :class:`modules.stack.platform.PlatformStack` (reads what earlier modules expose)."""
-    app, data, alerting = getattr(stack, "app", None), getattr(stack, "data", None), getattr(stack, "alerting", None)
+    app, data, topics = getattr(stack, "app", None), getattr(stack, "data", None), stack.alarm_topics
     bucket_arns: Mapping[str, str] = getattr(data, "bucket_arns", {}) or {}
     bucket_names: Mapping[str, str] = getattr(data, "bucket_names", {}) or {}
     data_keys = [k for k in ("app", "static") if k in bucket_arns]
     logs_key = stack.keys["logs"]
     us_east_1 = stack.providers.us_east_1
-    require(alerting is not None, "the security baseline routes findings to the alerting topics; build alerting first")
+    require(bool(topics), "the security baseline routes findings to the alerting topics; build alerting first")
     sec = security_settings(settings, logs_key_arn=logs_key.arn,
                             data_bucket_arns=tuple(bucket_arns[k] for k in data_keys),
                             data_bucket_names=tuple(bucket_names[k] for k in data_keys),
@@ -368,7 +368,7 @@ def build_security(stack: Any, settings: EnvironmentSettings) -> Security:
                            cloudfront_logs_key_arn=Security.cloudfront_logs_key(stack, stack.ctx, us_east_1, logs_key)
                            if cloudfront else logs_key.arn)
     return Security(stack, "security", stack.ctx, sec, waf=waf, vpc_id=stack.network.vpc_id, us_east_1=us_east_1,
-                    critical_topic_arn=alerting.topic_arns["critical"], notify_topic_arn=alerting.topic_arns["warning"],
+                    critical_topic_arn=topics.arn("critical"), notify_topic_arn=topics.arn("warning"),
                     alb_arn=getattr(app, "alb_arn", None),
                     attach_cloudfront_acl=getattr(data, "attach_web_acl", None))
 
@@ -376,7 +376,7 @@ def build_security(stack: Any, settings: EnvironmentSettings) -> Security:
 # -- from modules/app/tier.py -----------------------------------------------------------------------------------------
 
 def app_tier_settings(app, sizes, *, protected: bool, target, vpc_id: str, public_subnet_ids, private_subnet_ids,
-                      ebs_kms_key_arn: str, alarm_topic_arns: Mapping[str, str] | None,
+                      ebs_kms_key_arn: str, alarm_topics: AlarmTopics,
                       secrets_kms_key_arn: str | None = None) -> AppTierModuleSettings:
     """Map the environment's ``[app]`` and ``[sizes]`` sections (``envs.app.AppTierSettings``, ``envs.schema.Sizes``)
     onto the module's settings for ``target``.
@@ -416,7 +416,7 @@ def app_tier_settings(app, sizes, *, protected: bool, target, vpc_id: str, publi
         image_ssm_parameter=app.image_ssm_parameter, cpu_target_percent=app.cpu_target_percent,
         memory_target_percent=app.memory_target_percent, burst_cpu_percent=app.burst_cpu_percent,
         burst_step_instances=app.burst_step_instances, error_rate_percent=app.error_rate_percent,
-        alarm_topic_arns=alarm_topic_arns, workload=app.workload, artifact_key=app.artifact_key,
+        alarm_topics=alarm_topics, workload=app.workload, artifact_key=app.artifact_key,
         artifact_sha256=app.artifact_sha256, image_id=app.image_id, secrets_kms_key_arn=secrets_kms_key_arn,
         force_destroy_artifacts=not protected)
 

@@ -31,14 +31,14 @@ class Operations(Module):
     def __init__(self, stack: Any, id_: str, settings: EnvironmentSettings) -> None:
         super().__init__(stack, id_, stack.ctx)
         ops, sec = settings.operations, settings.security
-        security, alerting = getattr(stack, "security", None), getattr(stack, "alerting", None)
+        security, topics = getattr(stack, "security", None), stack.alarm_topics
         self.oncall: OnCall | None = None
         self.remediation: Remediation | None = None
         oc = ops.oncall
         # On the emulator none of Incident Manager exists (envs/target.py): the whole on-call part is left out, and
         # with it the alarm actions and event targets that would name its response plan.
         if oc.enabled and security is not None and self.ctx.target.supports("aws_ssmincidents_response_plan"):
-            critical = alerting.topic_arns["critical"] if alerting is not None else None
+            critical = topics.arn("critical") if topics else None
             self.oncall = OnCall(self, "oncall", self.ctx, OnCallSettings(
                 contacts=tuple(Responder(c.alias, c.name, c.email, c.sms) for c in oc.contacts),
                 members=tuple(oc.members), escalation=tuple(oc.escalation_contacts),

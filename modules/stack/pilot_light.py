@@ -31,6 +31,7 @@ from constructs import Construct
 from envs import dr as dr_rules
 
 from modules.app.tier import AppTier
+from modules.core.alarms import AlarmTopics
 from modules.core.base import Context, Module
 from modules.data.disaster_recovery import app_health_check, primary_health_alarm
 from modules.data.dr_database import DrDatabase, DrDatabaseSettings
@@ -75,7 +76,7 @@ class FailoverRecords(Module):
 
     def __init__(self, scope: Construct, id_: str, ctx: Context, *, zone_id: str, record_names: Sequence[str],
                  primary: tuple[str, str], standby: tuple[str, str], health_check_path: str, rto_minutes: int,
-                 alarm_topic_arns: Sequence[str] = (), extra_tags: dict[str, str] | None = None) -> None:
+                 alarm_topics: AlarmTopics = AlarmTopics(), extra_tags: dict[str, str] | None = None) -> None:
         super().__init__(scope, id_, ctx)
         prefix = ctx.name_prefix
         checks = {"primary": app_health_check(self, "primary-health", ctx, primary[0], health_check_path,
@@ -90,7 +91,7 @@ class FailoverRecords(Module):
                               set_identifier=f"{prefix}-{name}-{role}",
                               failover_routing_policy={"type": role.upper()}, health_check_id=checks[role].id,
                               alias={"name": dns, "zone_id": zone, "evaluate_target_health": True})
-        self.alarms = [primary_health_alarm(self, ctx, self.primary_health_check_id, alarm_topic_arns, extra_tags,
+        self.alarms = [primary_health_alarm(self, ctx, self.primary_health_check_id, alarm_topics, extra_tags,
                                             failover=True)]
 
 
@@ -142,7 +143,7 @@ class PilotLight(Module):
         app_settings = app_tier_settings(
             settings.app, sizes, protected=settings.protected, target=stack.target, vpc_id=net.vpc_id,
             public_subnet_ids=net.public_subnet_ids, private_subnet_ids=net.private_subnet_ids,
-            ebs_kms_key_arn=self.keys["data"].arn, alarm_topic_arns=None,
+            ebs_kms_key_arn=self.keys["data"].arn, alarm_topics=AlarmTopics(),
             secrets_kms_key_arn=self.keys["secrets"].arn)
         lb = app_settings.load_balancer
         if not stack.target.is_local:
@@ -178,7 +179,7 @@ class PilotLight(Module):
                                    primary=(app.alb_dns_name, app.alb_zone_id),
                                    standby=(dr_app.alb_dns_name, dr_app.alb_zone_id),
                                    health_check_path=dr.health_check_path, rto_minutes=rto,
-                                   alarm_topic_arns=data.alarm_topic_arns)
+                                   alarm_topics=data.alarm_topics)
         data.alarms.extend(self.dns.alarms)
 
         for name, value in (("dr_alb_dns_name", self.alb_dns_name), ("dr_asg_names", self.asg_names),

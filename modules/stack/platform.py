@@ -24,8 +24,7 @@ from modules.security.keys import EncryptionKey, EncryptionKeySettings, KeyServi
 from modules.security.tier import Security
 from modules.stack.mapping import (alerting_settings, app_tier_settings, build_integration, build_security,
                                    data_tier_settings, observability_settings, observed_resources)
-from modules.stack.mapping import key_services, workload_config
-from modules.stack.mapping import topic_arns as data_topic_arns
+from modules.stack.mapping import alarm_topics, key_services, workload_config
 from modules.stack.local_variant import apply_local_variant
 from modules.stack.pilot_light import PilotLight, build_pilot_light
 from modules.stack.operations import Operations, build_operations
@@ -144,13 +143,15 @@ class PlatformStack(TerraformStack):
         if s.observability.enabled or s.security.enabled:
             self.alerting = Alerting(self, "alerting", self.ctx,
                                      alerting_settings(settings.observability, self.keys["alerts"].arn))
+        # The one alarm-topic interface (modules/core/alarms.py), built once: every construct's alarms notify these.
+        self.alarm_topics = alarm_topics(self.alerting)
         self.app: AppTier | None = None
         if s.app.enabled:
             self.app = AppTier(self, "app", self.ctx, app_tier_settings(
                 settings.app, settings.sizes, protected=settings.protected, target=target,
                 vpc_id=self.network.vpc_id, public_subnet_ids=self.network.public_subnet_ids,
                 private_subnet_ids=self.network.private_subnet_ids, ebs_kms_key_arn=self.keys["data"].arn,
-                alarm_topic_arns=self.alerting.topic_arns if self.alerting is not None else None,
+                alarm_topics=self.alarm_topics,
                 secrets_kms_key_arn=self.keys["secrets"].arn))
         self.data: DataTier | None = None
         if s.data.enabled:
@@ -162,7 +163,7 @@ class PlatformStack(TerraformStack):
                 app_security_group_id=self.app.app_security_group_id if self.app is not None else None,
                 alb_dns_name=self.app.alb_dns_name if self.app is not None else None,
                 alb_zone_id=self.app.alb_zone_id if self.app is not None else None,
-                alarm_topic_arns=data_topic_arns(self.alerting))
+                alarm_topics=self.alarm_topics)
             # CloudFront reads the static bucket (SSE-KMS with the data key) through origin access control: the key
             # policy admits cloudfront.amazonaws.com for this distribution only (PLAT_AWS_001).
             if self.data.distribution_arn is not None:
@@ -185,7 +186,7 @@ class PlatformStack(TerraformStack):
         if s.observability.enabled:
             self.observability = Observability(
                 self, "observability", self.ctx, observability_settings(settings, self.keys["logs"].arn),
-                alerting=self.alerting, observed=observed_resources(self.app, self.data, self.security))
+                alarm_topics=self.alarm_topics, observed=observed_resources(self.app, self.data, self.security))
 
         # Outputs only of what exists: a switched-off tier emits none (the pipeline's readers say so by name).
         TerraformOutput(self, "vpc_id", value=self.network.vpc_id)
