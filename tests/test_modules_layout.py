@@ -6,6 +6,9 @@
   alone, the target type of the context.
 - Constructs never import ``compliance/`` or ``pipeline/``, and never take the stack (``stack: Any``,
   ``getattr(stack, ...)``) or import a sibling under ``try/except ImportError``.
+- Not even the stack layer passes the stack around untyped: no function under ``modules/`` takes ``stack: Any`` (or
+  an unannotated ``stack``) and no ``getattr(stack, ...)`` remains; composition functions take ``TierRefs``
+  (``modules/stack/refs.py``).
 - One alarm-topic interface: a construct field or parameter about topics is ``AlarmTopics``
   (``modules/core/alarms.py``) or one topic ARN (``str``), never a tuple / mapping / list of ARNs; and no construct
   takes (or imports) the alerting construct: only the stack layer turns it into ``AlarmTopics``.
@@ -94,6 +97,23 @@ def test_constructs_take_typed_references_not_the_stack() -> None:
     assert offenders == [], "\n".join(offenders)
 
 
+def _untyped_stack(path: Path, rel: str) -> list[str]:
+    offenders = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.arg) and node.arg == "stack" and (
+                node.annotation is None or ast.unparse(node.annotation).strip("'\"") == "Any"):
+            offenders.append(f"{rel}:{node.lineno} takes `stack` untyped; take TierRefs (modules/stack/refs.py)")
+        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "getattr"
+                and node.args and isinstance(node.args[0], ast.Name) and node.args[0].id == "stack"):
+            offenders.append(f"{rel}:{node.lineno} getattr(stack, ...): use the typed references")
+    return offenders
+
+
+def test_no_untyped_stack_anywhere_under_modules() -> None:
+    offenders = [o for p in sorted(MODULES.rglob("*.py")) for o in _untyped_stack(p, _rel(p))]
+    assert offenders == [], "\n".join(offenders)
+
+
 #: Annotations a topic field or parameter may have: the one interface, or a single topic ARN (an event target).
 TOPIC_ANNOTATIONS = {"AlarmTopics", "str", "str | None"}
 
@@ -161,5 +181,10 @@ def test_the_rules_catch_a_violation(tmp_path: Path) -> None:
                       "    alarm_topic_arns: tuple[str, ...] = ()\n    topics: Mapping[str, str] | None = None\n"
                       "    critical_topic_arn: str = ''\n    alarm_topics: AlarmTopics = AlarmTopics()\n"
                       "def f(scope, alerting: Alerting | None, topic_arns: Sequence[str] = ()): pass\n")
+    stack = tmp_path / "stack.py"
+    stack.write_text("from typing import Any\ndef a(stack: Any): pass\ndef b(stack): pass\n"
+                     "def c(stack: 'Any'): return getattr(stack, 'app')\ndef d(stack: PlatformStack): pass\n")
+    assert [o.split()[0] for o in _untyped_stack(stack, "stack.py")] == ["stack.py:2", "stack.py:3", "stack.py:4",
+                                                                        "stack.py:4"]
     found = _topic_offenders(topics, "topics.py")
     assert [line.split()[0] for line in found] == ["topics.py:5", "topics.py:6", "topics.py:9", "topics.py:9"], found

@@ -33,6 +33,7 @@ from modules.security.keys import KeyServices
 from modules.security.threat_detection import ThreatDetectionSettings
 from modules.security.tier import Security, SecurityBaselineSettings
 from modules.security.waf import WafSettings
+from modules.stack.refs import TierRefs
 
 
 # -- from modules/observability/alerting.py ---------------------------------------------------------------------------
@@ -140,20 +141,20 @@ def observed_resources(app: Any, data: Any, security: Any) -> ObservedResources:
 
 # -- from modules/integration/tier.py ---------------------------------------------------------------------------------
 
-def integration_inputs(stack: Any, env: EnvironmentSettings) -> IntegrationInputs:
-    """Collect the integration layer's inputs from the stack's earlier modules (each may be absent)."""
-    app, security = stack.app, getattr(stack, "security", None)
-    waf = getattr(security, "waf", None) if security is not None else None
+def integration_inputs(refs: TierRefs, env: EnvironmentSettings) -> IntegrationInputs:
+    """Collect the integration layer's inputs from the stack's earlier tiers (each may be absent)."""
+    app, security, network = refs.app, refs.security, refs.network
+    waf = security.waf if security is not None else None
     return IntegrationInputs(
-        vpc_id=stack.network.vpc_id, vpc_cidr=stack.network.vpc_cidr,
-        private_subnet_ids=tuple(stack.network.private_subnet_ids),
-        logs_kms_key_arn=stack.keys["logs"].arn, secrets_kms_key_arn=stack.keys["secrets"].arn,
+        vpc_id=network.vpc_id, vpc_cidr=network.vpc_cidr,
+        private_subnet_ids=tuple(network.private_subnet_ids),
+        logs_kms_key_arn=refs.keys["logs"].arn, secrets_kms_key_arn=refs.keys["secrets"].arn,
         log_retention_days=env.log_retention_days, namespace=f"{env.name}.{env.tags.project}.internal",
         alb_arn=app.alb_arn if app is not None else None,
         alb_dns_name=app.alb_dns_name if app is not None else None,
-        alb_origin_hostname=getattr(getattr(stack, "data", None), "origin_hostname", None) if app is not None else None,
-        waf_acl_arn=getattr(waf, "regional_acl_arn", None) if waf is not None else None,
-        alarm_topics=stack.alarm_topics)
+        alb_origin_hostname=refs.data.origin_hostname if app is not None and refs.data is not None else None,
+        waf_acl_arn=waf.regional_acl_arn if waf is not None else None,
+        alarm_topics=refs.alarm_topics)
 
 
 def integration_settings(s: IntegrationSettings, i: IntegrationInputs) -> IntegrationModuleSettings:
@@ -202,10 +203,10 @@ def integration_settings(s: IntegrationSettings, i: IntegrationInputs) -> Integr
                                      rotations=rotations)
 
 
-def build_integration(stack: Any, env: EnvironmentSettings) -> Integration:
+def build_integration(refs: TierRefs, env: EnvironmentSettings) -> Integration:
     """The stack's integration layer (``stack.integration``)."""
-    return Integration(stack, "integration", stack.ctx,
-                       integration_settings(env.integration, integration_inputs(stack, env)))
+    return Integration(refs.scope, "integration", refs.ctx,
+                       integration_settings(env.integration, integration_inputs(refs, env)))
 
 
 # -- from modules/data/tier.py ----------------------------------------------------------------------------------------
@@ -345,32 +346,32 @@ def waf_settings(env: EnvironmentSettings, *, logs_key_arn: str, cloudfront_logs
                        enable_shield_advanced=sec.enable_shield_advanced)
 
 
-def build_security(stack: Any, settings: EnvironmentSettings) -> Security:
-    """Compose the baseline for a :class:`modules.stack.platform.PlatformStack` (reads what earlier modules expose)."""
-    app, data, topics = getattr(stack, "app", None), getattr(stack, "data", None), stack.alarm_topics
-    bucket_arns: Mapping[str, str] = getattr(data, "bucket_arns", {}) or {}
-    bucket_names: Mapping[str, str] = getattr(data, "bucket_names", {}) or {}
+def build_security(refs: TierRefs, settings: EnvironmentSettings) -> Security:
+    """Compose the baseline for a :class:`modules.stack.platform.PlatformStack` (reads what earlier tiers expose)."""
+    app, data, topics = refs.app, refs.data, refs.alarm_topics
+    bucket_arns: Mapping[str, str] = data.bucket_arns if data is not None else {}
+    bucket_names: Mapping[str, str] = data.bucket_names if data is not None else {}
     data_keys = [k for k in ("app", "static") if k in bucket_arns]
-    logs_key = stack.keys["logs"]
-    us_east_1 = stack.providers.us_east_1
+    logs_key = refs.keys["logs"]
+    us_east_1 = refs.providers.us_east_1
     require(bool(topics), "the security baseline routes findings to the alerting topics; build alerting first")
     sec = security_settings(settings, logs_key_arn=logs_key.arn,
                             data_bucket_arns=tuple(bucket_arns[k] for k in data_keys),
                             data_bucket_names=tuple(bucket_names[k] for k in data_keys),
-                            data_bucket_key_arns=(stack.keys["data"].arn,) if data_keys else ())
+                            data_bucket_key_arns=(refs.keys["data"].arn,) if data_keys else ())
     # A web ACL is created only with something to protect: the regional one needs the app tier's load balancer
     # (the API stage fronts it too), the CloudFront one the distribution.
     regional = app is not None
-    cloudfront = getattr(data, "cdn", None) is not None
+    cloudfront = data is not None and data.cdn is not None
     waf = None
     if settings.security.enable_waf and (regional or cloudfront):
         waf = waf_settings(settings, logs_key_arn=logs_key.arn, regional=regional, cloudfront=cloudfront,
-                           cloudfront_logs_key_arn=Security.cloudfront_logs_key(stack, stack.ctx, us_east_1, logs_key)
+                           cloudfront_logs_key_arn=Security.cloudfront_logs_key(refs.scope, refs.ctx, us_east_1, logs_key)
                            if cloudfront else logs_key.arn)
-    return Security(stack, "security", stack.ctx, sec, waf=waf, vpc_id=stack.network.vpc_id, us_east_1=us_east_1,
+    return Security(refs.scope, "security", refs.ctx, sec, waf=waf, vpc_id=refs.network.vpc_id, us_east_1=us_east_1,
                     critical_topic_arn=topics.arn("critical"), notify_topic_arn=topics.arn("warning"),
-                    alb_arn=getattr(app, "alb_arn", None),
-                    attach_cloudfront_acl=getattr(data, "attach_web_acl", None))
+                    alb_arn=app.alb_arn if app is not None else None,
+                    attach_cloudfront_acl=data.attach_web_acl if data is not None else None)
 
 
 # -- from modules/app/tier.py -----------------------------------------------------------------------------------------

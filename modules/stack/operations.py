@@ -13,6 +13,7 @@ from modules.security.audit import config_rules
 from modules.core.base import Module
 from modules.security.oncall import OnCall, OnCallSettings, Responder
 from modules.security.remediation import Remediation, RemediationSettings
+from modules.stack.refs import TierRefs
 
 #: EventBridge rules of the incident response module whose findings start incidents (the ones that page).
 PAGING_FINDING_RULES = ("guardduty-critical", "securityhub-critical")
@@ -28,10 +29,10 @@ def runbook_url(settings: EnvironmentSettings) -> str:
 class Operations(Module):
     """Public attributes: ``oncall`` (or None), ``remediation`` (or None)."""
 
-    def __init__(self, stack: Any, id_: str, settings: EnvironmentSettings) -> None:
-        super().__init__(stack, id_, stack.ctx)
+    def __init__(self, refs: TierRefs, id_: str, settings: EnvironmentSettings) -> None:
+        super().__init__(refs.scope, id_, refs.ctx)
         ops, sec = settings.operations, settings.security
-        security, topics = getattr(stack, "security", None), stack.alarm_topics
+        security, topics = refs.security, refs.alarm_topics
         self.oncall: OnCall | None = None
         self.remediation: Remediation | None = None
         oc = ops.oncall
@@ -88,9 +89,9 @@ class Operations(Module):
         return out
 
 
-def build_operations(stack: Any, settings: EnvironmentSettings) -> Operations | None:
-    """The operations of ``stack`` (None when nothing of ``[operations]`` is on)."""
+def build_operations(refs: TierRefs, settings: EnvironmentSettings) -> Operations | None:
+    """The operations of the stack of ``refs`` (None when nothing of ``[operations]`` is on)."""
     ops = settings.operations
     if not (ops.oncall.enabled or ops.compliance.conformance_packs or ops.compliance.any_remediation):
         return None
-    return Operations(stack, "operations", settings)
+    return Operations(refs, "operations", settings)

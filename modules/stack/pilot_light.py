@@ -34,11 +34,14 @@ from modules.app.tier import AppTier
 from modules.core.alarms import AlarmTopics
 from modules.core.base import Context, Module
 from modules.data.disaster_recovery import app_health_check, primary_health_alarm
+from modules.data.tier import DataTier
 from modules.data.dr_database import DrDatabase, DrDatabaseSettings
 from modules.network.vpc import Network, NetworkSettings
 from modules.security.keys import EncryptionKey, EncryptionKeySettings
 from modules.security.waf import Waf
+from envs.schema import EnvironmentSettings
 from modules.stack.mapping import app_tier_settings, key_services, waf_settings, workload_config
+from modules.stack.refs import TierRefs
 
 
 #: Data classes with a key of their own in the DR region.
@@ -99,13 +102,13 @@ class PilotLight(Module):
     """Public attributes: ``keys`` (class -> EncryptionKey), ``network``, ``app``, ``database`` (None without the
     primary database), ``secret_replica_arn``, ``dns`` (:class:`FailoverRecords`), ``asg_names``, ``alb_dns_name``."""
 
-    def __init__(self, scope: Construct, id_: str, stack: Any) -> None:
-        settings, provider = stack.settings, stack.providers.dr
+    def __init__(self, scope: Construct, id_: str, refs: TierRefs, settings: EnvironmentSettings) -> None:
+        provider = refs.providers.dr
         dr_region = settings.dr_region
-        ctx = replace(stack.ctx, name_prefix=dr_prefix(settings.name_prefix), region=dr_region)
+        ctx = replace(refs.ctx, name_prefix=dr_prefix(settings.name_prefix), region=dr_region)
         super().__init__(scope, id_, ctx)
 
-        data, app = stack.data, stack.app
+        data, app = refs.data, refs.app
         assert data is not None and app is not None and data.dr is not None
         dr = settings.data.dr
         rto, rpo = dr_rules.objectives(settings)
@@ -141,12 +144,12 @@ class PilotLight(Module):
         standby = dr_rules.standby_capacity(settings)
         sizes = settings.sizes.model_copy(update={"min_capacity": standby, "desired_capacity": standby})
         app_settings = app_tier_settings(
-            settings.app, sizes, protected=settings.protected, target=stack.target, vpc_id=net.vpc_id,
+            settings.app, sizes, protected=settings.protected, target=refs.ctx.target, vpc_id=net.vpc_id,
             public_subnet_ids=net.public_subnet_ids, private_subnet_ids=net.private_subnet_ids,
             ebs_kms_key_arn=self.keys["data"].arn, alarm_topics=AlarmTopics(),
             secrets_kms_key_arn=self.keys["secrets"].arn)
         lb = app_settings.load_balancer
-        if not stack.target.is_local:
+        if not refs.ctx.target.is_local:
             lb = replace(lb, certificate_arn=dr.certificate_arn)
         app_settings = replace(app_settings, load_balancer=lb, existing_secret_arn=replica_grant_arn)
         self.app = in_region(AppTier(self, "app", ctx, app_settings), provider)
@@ -162,7 +165,7 @@ class PilotLight(Module):
                 storage_kms_key_arn=self.keys["data"].arn, log_kms_key_arn=self.keys["logs"].arn,
                 allowed_security_group_ids=(dr_app.app_security_group_id,), replica_lag_alarm_seconds=rpo * 60),
                 source=data.database), provider)  # type: ignore[assignment]
-        self._workload_access(stack)
+        self._workload_access(settings, data, provider)
 
         # The DR load balancer's own regional web ACL (the security baseline's rules, modules/security/waf.py), as the
         # primary's: CloudFront's origin name fails over to it, so it must not be an unprotected way around the CDN.
@@ -171,11 +174,11 @@ class PilotLight(Module):
             logs = self.keys["logs"].arn
             self.waf = in_region(Waf(self, "waf", ctx, waf_settings(settings, logs_key_arn=logs, regional=True,
                                                                      cloudfront=False, cloudfront_logs_key_arn=logs),
-                                     us_east_1=stack.providers.us_east_1, alb_arn=dr_app.alb_arn), provider)
+                                     us_east_1=refs.providers.us_east_1, alb_arn=dr_app.alb_arn), provider)
 
         # DNS: the record users resolve and the origin name of CloudFront's dynamic paths and API Gateway.
         names = [dr.record_name] + ([ORIGIN_RECORD] if data.origin_hostname != app.alb_dns_name else [])
-        self.dns = FailoverRecords(self, "dns", stack.ctx, zone_id=data.dr.zone_id, record_names=names,
+        self.dns = FailoverRecords(self, "dns", refs.ctx, zone_id=data.dr.zone_id, record_names=names,
                                    primary=(app.alb_dns_name, app.alb_zone_id),
                                    standby=(dr_app.alb_dns_name, dr_app.alb_zone_id),
                                    health_check_path=dr.health_check_path, rto_minutes=rto,
@@ -185,15 +188,13 @@ class PilotLight(Module):
         for name, value in (("dr_alb_dns_name", self.alb_dns_name), ("dr_asg_names", self.asg_names),
                             ("primary_health_check_id", self.dns.primary_health_check_id),
                             ("dr_health_check_id", self.dns.dr_health_check_id)):
-            TerraformOutput(stack, name, value=value)
+            TerraformOutput(refs.scope, name, value=value)
 
-    def _workload_access(self, stack: Any) -> None:
+    def _workload_access(self, settings: EnvironmentSettings, data: DataTier, provider: TerraformProvider) -> None:
         """What the DR instances connect to: the replica buckets (when replicated), the replicated secret, the DR
         database (when it is a replica; a restored instance is found by `dr failover`), as for the primary
         (modules/stack/platform.py ``_workload_access``), all in the DR region."""
-        settings, app, data = stack.settings, self.app, stack.data
-        assert data is not None
-        dr_app: Any = app
+        dr_app: Any = self.app
         buckets = data.bucket_names
         config = workload_config(settings, settings.dr_region, buckets.get("app-dr"), buckets.get("static-dr"),
                                  self.secret_replica_arn)
@@ -216,13 +217,13 @@ class PilotLight(Module):
         dr_app.publish_config(config)
         statements += dr_app.grant_config_read()
         dr_app.compute.grant("workload", statements)
-        in_region(dr_app, stack.providers.dr)  # the configuration parameter and policy added above
+        in_region(dr_app, provider)  # the configuration parameter and policy added above
 
 
-def build_pilot_light(stack: Any) -> PilotLight | None:
-    """The pilot light of ``stack`` when its settings ask for one (`data.dr.mode`), else None."""
-    s = stack.settings
-    if not (s.data.enabled and s.data.dr.enabled and s.data.dr.runs_in_dr and stack.app is not None
-            and stack.data is not None):
+def build_pilot_light(refs: TierRefs, settings: EnvironmentSettings) -> PilotLight | None:
+    """The pilot light of the stack of ``refs`` when its settings ask for one (`data.dr.mode`), else None."""
+    s = settings
+    if not (s.data.enabled and s.data.dr.enabled and s.data.dr.runs_in_dr and refs.app is not None
+            and refs.data is not None):
         return None
-    return PilotLight(stack, "pilot-light", stack)
+    return PilotLight(refs.scope, "pilot-light", refs, settings)

@@ -1,8 +1,6 @@
 """One stack per environment: providers, remote state, and the composition of the capability modules."""
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from cdktf import App, S3Backend, TerraformOutput, TerraformStack
 from cdktf_cdktf_provider_aws.data_aws_caller_identity import DataAwsCallerIdentity
 from cdktf_cdktf_provider_aws.data_aws_partition import DataAwsPartition
@@ -26,6 +24,7 @@ from modules.stack.mapping import (alerting_settings, app_tier_settings, build_i
                                    data_tier_settings, observability_settings, observed_resources)
 from modules.stack.mapping import alarm_topics, key_services, workload_config
 from modules.stack.local_variant import apply_local_variant
+from modules.stack.refs import Providers, TierRefs
 from modules.stack.pilot_light import PilotLight, build_pilot_light
 from modules.stack.operations import Operations, build_operations
 
@@ -56,16 +55,6 @@ def default_tags(settings: EnvironmentSettings) -> dict[str, str]:
         "CostCenter": settings.tags.cost_center,
         "ManagedBy": MANAGED_BY,
     }
-
-
-@dataclass(frozen=True)
-class Providers:
-    """The stack's AWS providers: ``primary`` (the environment's region), ``dr`` (the DR region) and ``us_east_1``
-    (CloudFront-scoped resources such as its WAF and certificates)."""
-
-    primary: AwsProvider
-    dr: AwsProvider
-    us_east_1: AwsProvider
 
 
 def _provider(scope: Construct, id_: str, region: str, settings: EnvironmentSettings, target: Target,
@@ -146,6 +135,8 @@ class PlatformStack(TerraformStack):
         # The one alarm-topic interface (modules/core/alarms.py), built once: every construct's alarms notify these.
         self.alarm_topics = alarm_topics(self.alerting)
         self.app: AppTier | None = None
+        self.data: DataTier | None = None
+        self.security: Security | None = None
         if s.app.enabled:
             self.app = AppTier(self, "app", self.ctx, app_tier_settings(
                 settings.app, settings.sizes, protected=settings.protected, target=target,
@@ -153,7 +144,6 @@ class PlatformStack(TerraformStack):
                 private_subnet_ids=self.network.private_subnet_ids, ebs_kms_key_arn=self.keys["data"].arn,
                 alarm_topics=self.alarm_topics,
                 secrets_kms_key_arn=self.keys["secrets"].arn))
-        self.data: DataTier | None = None
         if s.data.enabled:
             self.data = DataTier(
                 self, "data", self.ctx, data_tier_settings(settings), vpc_id=self.network.vpc_id,
@@ -168,20 +158,21 @@ class PlatformStack(TerraformStack):
             # policy admits cloudfront.amazonaws.com for this distribution only (PLAT_AWS_001).
             if self.data.distribution_arn is not None:
                 self.keys["data"].allow_cloudfront_read(self.data.distribution_arn)
-        self.security: Security | None = build_security(self, settings) if s.security.enabled else None
-        self.integration: Integration | None = build_integration(self, settings) if s.integration.enabled else None
+        if s.security.enabled:
+            self.security = build_security(self._refs(), settings)
+        self.integration: Integration | None = build_integration(self._refs(), settings) if s.integration.enabled else None
         if self.integration is not None:
             for name, value in self.integration.outputs().items():
                 TerraformOutput(self, name, value=value)
         # On-call and compliance remediation read the security baseline (topics, finding rules, Config rules).
-        self.operations: Operations | None = build_operations(self, settings)
+        self.operations: Operations | None = build_operations(self._refs(), settings)
         if self.operations is not None:
             for name, value in self.operations.outputs().items():
                 TerraformOutput(self, name, value=value)
         if self.app is not None:
             self._workload_access(settings)
         # The DR region's pilot light / warm standby (`data.dr.mode`, modules/stack/pilot_light.py).
-        self.pilot_light: PilotLight | None = build_pilot_light(self)
+        self.pilot_light: PilotLight | None = build_pilot_light(self._refs(), settings)
         self.observability: Observability | None = None
         if s.observability.enabled:
             self.observability = Observability(
@@ -217,6 +208,12 @@ class PlatformStack(TerraformStack):
                 TerraformOutput(self, name, value=value)
         # The last step: the emulator's variant of the built tree, decided here and nowhere else.
         apply_local_variant(self, target)
+
+    def _refs(self) -> TierRefs:
+        """Typed references to what is built so far, for the composition functions of the stack layer."""
+        return TierRefs(scope=self, ctx=self.ctx, providers=self.providers, keys=self.keys, network=self.network,
+                        alarm_topics=self.alarm_topics, app=self.app, data=self.data,
+                        security=self.security)
 
     def _workload_access(self, settings: EnvironmentSettings) -> None:
         """What the application instances connect to and may use (docs/app-tier.md, "Grants"): the configuration
