@@ -63,3 +63,51 @@ def app_alarm_name(name_prefix: str, key: str) -> str:
 
 #: The app tier's alarm the release command watches while it shifts traffic.
 RELEASE_ERROR_ALARM = "target-5xx-rate"
+
+
+# -- the DR region and the database that `dr failover` / `dr failback` drive (pipeline/dr.py) ------------------------
+
+def dr_name_prefix(name_prefix: str) -> str:
+    """Prefix of the DR region's resources (the pilot light, modules/stack/pilot_light.py): ``<prefix>-dr``."""
+    return f"{name_prefix}-dr"
+
+
+def database_identifier(name_prefix: str) -> str:
+    """The PostgreSQL instance (``<prefix>-postgres``; in the DR region ``<prefix>-dr-postgres``)."""
+    return f"{name_prefix}-postgres"
+
+
+def database_network_name(name_prefix: str) -> str:
+    """The database subnet group and the database's security group (``<prefix>-database``)."""
+    return f"{name_prefix}-database"
+
+
+def database_parameter_family(engine_version: str) -> str:
+    """The parameter group family of a PostgreSQL engine version (``16.4`` -> ``postgres16``)."""
+    return f"postgres{engine_version.split('.')[0]}"
+
+
+def database_parameter_group_name(name_prefix: str, family: str) -> str:
+    """The database's parameter group (``<prefix>-<family>``)."""
+    return f"{name_prefix}-{family}"
+
+
+def kms_alias_name(name_prefix: str, data_class: str) -> str:
+    """The alias of the environment's key of one data class (``alias/<prefix>-<data_class>``)."""
+    return f"alias/{name_prefix}-{data_class}"
+
+
+def health_check_name(name_prefix: str, role: str) -> str:
+    """The ``Name`` tag of a Route 53 health check of the application (role ``primary`` or ``dr``)."""
+    return f"{name_prefix}-{role}-health"
+
+
+#: Record (in the environment's DR zone) aliasing the load balancer: the host name CloudFront and API Gateway reach
+#: it by, failed over with the user-facing record.
+ORIGIN_RECORD = "origin"
+
+
+def artifact_bucket_name(name_prefix: str, account_id: str, region: str) -> str:
+    """The application tier's artifact bucket (``<prefix>-artifacts-<account>-<region>``, modules/app/artifacts.py),
+    which `release` publishes to."""
+    return f"{name_prefix}-artifacts-{account_id}-{region}"

@@ -41,10 +41,11 @@ from typing import Any, Callable
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from .run import EXIT_BAD_INPUT, EXIT_BLOCKED, EXIT_OK, EXIT_TOOL
+from envs.contract import (COLOURS, ORIGIN_RECORD, auto_scaling_group_name, database_identifier,
+                           database_network_name, database_parameter_family, database_parameter_group_name,
+                           dr_name_prefix, health_check_name, kms_alias_name, load_balancer_name, target_group_name)
 
-COLOURS = ("blue", "green")
-ORIGIN_RECORD = "origin"
+from .run import EXIT_BAD_INPUT, EXIT_BLOCKED, EXIT_OK, EXIT_TOOL
 
 
 class DrError(RuntimeError):
@@ -53,8 +54,8 @@ class DrError(RuntimeError):
 
 @dataclass(frozen=True)
 class DrNames:
-    """Names of the resources the commands act on (must equal what modules/stack/pilot_light.py and modules/data/database.py
-    synthesize: the DR region's resources are ``<prefix>-dr-*``)."""
+    """Names of the resources the commands act on, from the same contract functions the constructs name them by
+    (``envs/contract.py``; the DR region's resources are ``<prefix>-dr-*``)."""
 
     prefix: str
     family: str
@@ -63,31 +64,34 @@ class DrNames:
 
     @property
     def dr(self) -> str:
-        return f"{self.prefix}-dr"
+        return dr_name_prefix(self.prefix)
 
     @property
     def primary_db(self) -> str:
-        return f"{self.prefix}-postgres"
+        return database_identifier(self.prefix)
 
     @property
     def dr_db(self) -> str:
-        return f"{self.dr}-postgres"
+        return database_identifier(self.dr)
 
     def asgs(self, dr: bool) -> dict[str, str]:
-        return {c: f"{self.dr if dr else self.prefix}-app-{c}" for c in COLOURS}
+        return {c: auto_scaling_group_name(self.dr if dr else self.prefix, c) for c in COLOURS}
 
     def target_groups(self, dr: bool) -> dict[str, str]:
-        return {c: f"{self.dr if dr else self.prefix}-{c}" for c in COLOURS}
+        return {c: target_group_name(self.dr if dr else self.prefix, c) for c in COLOURS}
 
     def alb(self, dr: bool) -> str:
-        return f"{self.dr if dr else self.prefix}-alb"
+        return load_balancer_name(self.dr if dr else self.prefix)
+
+    def key_alias(self, data_class: str, dr: bool) -> str:
+        return kms_alias_name(self.dr if dr else self.prefix, data_class)
 
 
 def names_for(settings: Any) -> DrNames:
     from modules.stack.mapping import data_tier_settings
 
     zone = data_tier_settings(settings).dr["zone_name"]
-    family = f"postgres{settings.data.database.engine_version.split('.')[0]}"
+    family = database_parameter_family(settings.data.database.engine_version)
     return DrNames(prefix=settings.name_prefix, family=family,
                    record_names=(settings.data.dr.record_name, ORIGIN_RECORD), zone_name=zone)
 
@@ -180,9 +184,9 @@ class DrOperations:
 
     def _restore_latest_copy(self) -> str:
         n, db, rds = self.n, self.s.data.database, self.c("rds", True)
-        common = dict(DBInstanceIdentifier=n.dr_db, DBSubnetGroupName=f"{n.dr}-database",
-                      VpcSecurityGroupIds=[self._security_group_id(f"{n.dr}-database", True)],
-                      DBParameterGroupName=f"{n.dr}-{n.family}", EnableIAMDatabaseAuthentication=True,
+        common = dict(DBInstanceIdentifier=n.dr_db, DBSubnetGroupName=database_network_name(n.dr),
+                      VpcSecurityGroupIds=[self._security_group_id(database_network_name(n.dr), True)],
+                      DBParameterGroupName=database_parameter_group_name(n.dr, n.family), EnableIAMDatabaseAuthentication=True,
                       PubliclyAccessible=False, CopyTagsToSnapshot=True,
                       DBInstanceClass=self.s.sizes.db_instance_class)
         backups = [b for b in rds.describe_db_instance_automated_backups().get("DBInstanceAutomatedBackups", [])
@@ -223,7 +227,7 @@ class DrOperations:
             return
         self.c("rds", True).modify_db_instance(
             DBInstanceIdentifier=n.dr_db, ManageMasterUserPassword=True, ApplyImmediately=True,
-            MasterUserSecretKmsKeyId=self._key_arn(f"alias/{n.dr}-secrets", True))
+            MasterUserSecretKmsKeyId=self._key_arn(n.key_alias("secrets", dr=True), True))
         self._wait_available(n.dr_db, True)
 
     # -- capacity --------------------------------------------------------------------------------------------------
@@ -300,7 +304,7 @@ class DrOperations:
 
     def primary_health_check(self) -> str:
         r53 = self.c("route53", False)
-        wanted = f"{self.n.prefix}-primary-health"
+        wanted = health_check_name(self.n.prefix, "primary")
         for page in r53.get_paginator("list_health_checks").paginate():
             for check in page["HealthChecks"]:
                 tags = r53.list_tags_for_resource(ResourceType="healthcheck", ResourceId=check["Id"])
@@ -374,7 +378,7 @@ class DrOperations:
         arn = rds_dr.describe_db_snapshots(DBSnapshotIdentifier=snap)["DBSnapshots"][0]["DBSnapshotArn"]
         copy = f"{n.primary_db}-failback-{stamp}"
         rds.copy_db_snapshot(SourceDBSnapshotIdentifier=arn, TargetDBSnapshotIdentifier=copy,
-                             KmsKeyId=self._key_arn(f"alias/{n.prefix}-data", False), CopyTags=True,
+                             KmsKeyId=self._key_arn(n.key_alias("data", dr=False), False), CopyTags=True,
                              SourceRegion=self.dr_region)
         self._wait(f"snapshot copy {copy}", lambda: rds.describe_db_snapshots(DBSnapshotIdentifier=copy)[
             "DBSnapshots"][0]["Status"] == "available")
@@ -389,9 +393,10 @@ class DrOperations:
                               "--keep-primary-data to keep the primary's data")
             return f"kept {n.primary_db} (--keep-primary-data); the DR region's data is in snapshot {copy}"
         self.c("rds", False).restore_db_instance_from_db_snapshot(
-            DBInstanceIdentifier=n.primary_db, DBSnapshotIdentifier=copy, DBSubnetGroupName=f"{n.prefix}-database",
-            VpcSecurityGroupIds=[self._security_group_id(f"{n.prefix}-database", False)],
-            DBParameterGroupName=f"{n.prefix}-{n.family}", EnableIAMDatabaseAuthentication=True,
+            DBInstanceIdentifier=n.primary_db, DBSnapshotIdentifier=copy,
+            DBSubnetGroupName=database_network_name(n.prefix),
+            VpcSecurityGroupIds=[self._security_group_id(database_network_name(n.prefix), False)],
+            DBParameterGroupName=database_parameter_group_name(n.prefix, n.family), EnableIAMDatabaseAuthentication=True,
             PubliclyAccessible=False, CopyTagsToSnapshot=True, DBInstanceClass=self.s.sizes.db_instance_class)
         self._wait_available(n.primary_db, False)
         return f"restored {n.primary_db} from {copy}"

@@ -66,7 +66,7 @@ from typing import Any, Callable, Iterator
 
 from botocore.exceptions import ClientError
 
-from envs import SettingsError
+from envs import SettingsError, contract
 from envs.schema import EnvironmentSettings
 from envs.target import Target
 
@@ -270,11 +270,11 @@ def _has_user(pwd: Any, name: str) -> bool:
 # -- names ----------------------------------------------------------------------------------------------------------
 
 def primary_instance(s: EnvironmentSettings) -> str:
-    return f"{s.name_prefix}-postgres"
+    return contract.database_identifier(s.name_prefix)
 
 
 def dr_key_alias(s: EnvironmentSettings) -> str:
-    return f"alias/{s.name_prefix}-dr"
+    return contract.kms_alias_name(s.name_prefix, "dr")  # the DR-region key (modules/data/disaster_recovery.py)
 
 
 def standin_bucket(s: EnvironmentSettings) -> str:
@@ -619,14 +619,15 @@ def _drill_network(ec2: Any, rds: Any, s: EnvironmentSettings, stamp: str) -> tu
     subnet group when one exists (pilot light), else a subnet group of the drill's own over the DR region's default
     VPC (deleted at the end). Named explicitly: a restore otherwise asks for the source's subnet group, which does not
     exist in the DR region."""
+    dr_subnet_group = contract.database_network_name(contract.dr_name_prefix(s.name_prefix))
     try:
-        group = rds.describe_db_subnet_groups(DBSubnetGroupName=f"{s.name_prefix}-dr-database")["DBSubnetGroups"][0]
+        group = rds.describe_db_subnet_groups(DBSubnetGroupName=dr_subnet_group)["DBSubnetGroups"][0]
         return group["VpcId"], group["DBSubnetGroupName"], False
     except rds.exceptions.DBSubnetGroupNotFoundFault:
         pass
     vpcs = ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"]
     if not vpcs:
-        raise DrillError(f"no network to restore into in {s.dr_region}: no subnet group {s.name_prefix}-dr-database "
+        raise DrillError(f"no network to restore into in {s.dr_region}: no subnet group {dr_subnet_group} "
                          "and no default VPC")
     vpc = vpcs[0]["VpcId"]
     subnets = [x["SubnetId"] for x in ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["Subnets"]]

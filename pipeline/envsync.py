@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Callable
 
 from compliance.cli import Command, existing_file_option
-from envs import SettingsError
+from envs import SettingsError, contract
 from envs.schema import EnvironmentSettings
 from envs.target import Target
 
@@ -82,10 +82,11 @@ def plan_sync(source: EnvironmentSettings, target: EnvironmentSettings, rules_pa
             raise SyncRefused(f"{env.name} has no database (data.database.enabled = false): {role}")
     rules = masking.load_rules(rules_path)
     stamp = (now or dt.datetime.now(dt.timezone.utc)).strftime("%Y%m%d%H%M")
-    src_id, dst_id = f"{source.name_prefix}-postgres", f"{target.name_prefix}-postgres"
+    src_id = contract.database_identifier(source.name_prefix)
+    dst_id = contract.database_identifier(target.name_prefix)
     plan = SyncPlan(source_env=source.name, target_env=target.name, region=source.region,
                     source_instance=src_id, target_instance=dst_id, snapshot=f"{src_id}-sync-{stamp}",
-                    restored_instance=f"{dst_id}-sync-{stamp}", subnet_group=f"{target.name_prefix}-database",
+                    restored_instance=f"{dst_id}-sync-{stamp}", subnet_group=contract.database_network_name(target.name_prefix),
                     rules_file=rules.source, masked_columns=masking.masked_columns_summary(rules))
     plan.steps = [
         f"snapshot {src_id} as {plan.snapshot} (manual snapshot; encrypted with the source key; shared with the "

@@ -110,7 +110,7 @@ class AppTierApi:
         from .aws import client
 
         account = client("sts", self.region, self.endpoint).get_caller_identity()["Account"]
-        return f"{self.prefix}-artifacts-{account}-{self.region}"
+        return contract.artifact_bucket_name(self.prefix, account, self.region)
 
     def publish_artifact(self, artifact: Any) -> str:
         """Upload the tarball and its ``.sha256`` unless that version is there already with the same checksum;

@@ -145,6 +145,31 @@ def test_pilot_light_lives_in_the_dr_region(dr_aws: dict[str, Any]) -> None:
         "drtest-dev-dr-logs", "drtest-dev-dr-data", "drtest-dev-dr-secrets"}
 
 
+def test_commands_name_what_the_stack_synthesizes(dr_aws: dict[str, Any]) -> None:
+    """`dr failover` / `failback` find the resources by the contract's names (envs/contract.py), the same functions the
+    constructs name them by: every name the commands use is in the synthesized JSON of the DR test environment."""
+    from envs.loader import load
+    from pipeline.dr import names_for
+
+    n = names_for(load("dev", DR_ENV))
+
+    def named(rtype: str, key: str = "name") -> set[str]:
+        return {r.get(key) for r in resources(dr_aws, rtype).values()}
+
+    assert {n.primary_db, n.dr_db} <= named("aws_db_instance", "identifier")
+    assert set(n.asgs(False).values()) | set(n.asgs(True).values()) <= named("aws_autoscaling_group")
+    assert set(n.target_groups(False).values()) | set(n.target_groups(True).values()) <= named("aws_lb_target_group")
+    assert {n.alb(False), n.alb(True)} <= named("aws_lb")
+    assert {n.key_alias("data", dr=False), n.key_alias("secrets", dr=True)} <= named("aws_kms_alias")
+    assert n.dr_db.startswith(n.dr) and n.family == "postgres16"
+    assert {f"{n.prefix}-{n.family}", f"{n.dr}-{n.family}"} <= named("aws_db_parameter_group")
+    health = {r["tags"]["Name"] for r in resources(dr_aws, "aws_route53_health_check").values()}
+    assert f"{n.prefix}-primary-health" in health
+    assert n.zone_name in named("aws_route53_zone")
+    records = {r["name"] for r in resources(dr_aws, "aws_route53_record").values() if "failover_routing_policy" in r}
+    assert set(n.record_names) <= records
+
+
 def test_cross_region_read_replica_on_aws(dr_aws: dict[str, Any]) -> None:
     (replica,) = _pilot(dr_aws, "aws_db_instance").values()
     assert replica["identifier"] == "drtest-dev-dr-postgres"

@@ -30,6 +30,7 @@ from cdktf_cdktf_provider_aws.s3_bucket_versioning import S3BucketVersioningA
 from cdktf_cdktf_provider_aws.s3_object import S3Object
 from constructs import Construct
 
+from envs.contract import artifact_bucket_name
 from modules.core.base import Context, Module, require
 
 from modules.core.helpers import policy_json, tags
@@ -70,7 +71,7 @@ class ArtifactStore(Module):
         super().__init__(scope, id_, ctx)
         self.settings = s = settings
         prefix, extra = ctx.name_prefix, s.extra_tags
-        name = f"{prefix}-artifacts-{ctx.account_id}-{ctx.region}"
+        name = artifact_bucket_name(prefix, ctx.account_id, ctx.region)
         self.bucket = S3Bucket(self, "bucket", bucket=name, force_destroy=s.force_destroy,
                                tags=tags(ctx, f"{prefix}-artifacts", extra))
         self.bucket_name: str = self.bucket.bucket

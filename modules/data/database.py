@@ -23,6 +23,9 @@ from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
 from cdktf_cdktf_provider_aws.iam_role_policy_attachment import IamRolePolicyAttachment
 from constructs import Construct
 
+from envs.contract import (database_identifier, database_network_name, database_parameter_family,
+                            database_parameter_group_name)
+
 from modules.core.alarms import AlarmTopics
 from modules.core.base import Context, Module, require
 
@@ -113,7 +116,7 @@ class DatabaseSettings:
 
     @property
     def family(self) -> str:
-        return f"postgres{self.engine_version.split('.')[0]}"
+        return database_parameter_family(self.engine_version)
 
 
 class Database(Module):
@@ -131,18 +134,18 @@ class Database(Module):
                 "`dr_provider` is required with `backup_replication_kms_key_arn`")
         self.settings = s = settings
         prefix, extra = ctx.name_prefix, settings.extra_tags
-        self.identifier_name = f"{prefix}-postgres"
+        self.identifier_name = database_identifier(prefix)
 
         # Security groups: the database admits the app tier and the proxy, and sends nothing.
         self.security_group = security_group_admitting(
-            self, "sg", ctx, name=f"{prefix}-database", vpc_id=s.vpc_id, port=PORT,
+            self, "sg", ctx, name=database_network_name(prefix), vpc_id=s.vpc_id, port=PORT,
             groups=s.allowed_security_group_ids, description=f"{prefix} PostgreSQL: admits the app tier only",
             rule_description="PostgreSQL from the app tier", rule_tag_name=f"{prefix}-database-from-app",
             extra_tags=extra)
         self.security_group_id: str = self.security_group.id
 
         self.parameter_group = DbParameterGroup(
-            self, "params", name=f"{prefix}-{s.family}", family=s.family,
+            self, "params", name=database_parameter_group_name(prefix, s.family), family=s.family,
             description=f"{prefix} PostgreSQL: TLS only, slow query log, pg_stat_statements",
             parameter=struct_list([
                 {"name": "rds.force_ssl", "value": "1", "apply_method": "immediate"},

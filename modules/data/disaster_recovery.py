@@ -14,6 +14,8 @@ from cdktf_cdktf_provider_aws.route53_record import Route53Record
 from cdktf_cdktf_provider_aws.route53_zone import Route53Zone
 from constructs import Construct
 
+from envs.contract import health_check_name, kms_alias_name
+
 from modules.core.alarms import AlarmTopics
 from modules.core.base import Context, Module, require
 
@@ -94,7 +96,7 @@ class DrRegionKey(Module):
             self, "key", provider=dr_provider, description=f"{prefix}-dr: customer-managed key for DR copies",
             enable_key_rotation=True, deletion_window_in_days=30, policy=policy_json(*self._statements),
             tags=tags(ctx, f"{prefix}-dr", extra_tags))
-        self.alias = KmsAlias(self, "alias", provider=dr_provider, name=f"alias/{prefix}-dr",
+        self.alias = KmsAlias(self, "alias", provider=dr_provider, name=kms_alias_name(prefix, "dr"),
                               target_key_id=self.key.key_id)
         self.arn: str = self.key.arn
         self.alias_name: str = self.alias.name
@@ -190,7 +192,7 @@ def app_health_check(scope: Construct, id_: str, ctx: Context, fqdn: str, path: 
     return Route53HealthCheck(
         scope, id_, type="HTTPS", fqdn=fqdn, port=443, resource_path=path, enable_sni=True,
         request_interval=10 if fast else 30, failure_threshold=3, measure_latency=False,
-        tags=tags(ctx, f"{ctx.name_prefix}-{role}-health", extra_tags))
+        tags=tags(ctx, health_check_name(ctx.name_prefix, role), extra_tags))
 
 
 def primary_health_alarm(scope: Construct, ctx: Context, health_check_id: str, topics: AlarmTopics,

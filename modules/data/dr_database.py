@@ -26,6 +26,8 @@ from cdktf_cdktf_provider_aws.security_group import SecurityGroup
 from cdktf_cdktf_provider_aws.vpc_security_group_ingress_rule import VpcSecurityGroupIngressRule
 from constructs import Construct
 
+from envs.contract import database_identifier, database_network_name, database_parameter_group_name
+
 from modules.core.alarms import AlarmTopics
 from modules.core.base import Context, Module
 from modules.core.helpers import struct_list, tags
@@ -65,9 +67,9 @@ class DrDatabase(Module):
         super().__init__(scope, id_, ctx)
         s, src = settings, source.settings
         prefix, extra = ctx.name_prefix, settings.extra_tags
-        self.identifier: str = f"{prefix}-postgres"
+        self.identifier: str = database_identifier(prefix)
 
-        self.security_group = SecurityGroup(self, "sg", name=f"{prefix}-database", vpc_id=s.vpc_id,
+        self.security_group = SecurityGroup(self, "sg", name=database_network_name(prefix), vpc_id=s.vpc_id,
                                             description=f"{prefix} PostgreSQL: admits the DR app tier only",
                                             tags=tags(ctx, f"{prefix}-database", extra))
         self.security_group_id: str = self.security_group.id
@@ -78,7 +80,7 @@ class DrDatabase(Module):
                                         tags=tags(ctx, f"{prefix}-database-from-app", extra))
         # Parameter groups are regional: the same parameters as the primary's (TLS only, slow log).
         self.parameter_group = DbParameterGroup(
-            self, "params", name=f"{prefix}-{src.family}", family=src.family,
+            self, "params", name=database_parameter_group_name(prefix, src.family), family=src.family,
             description=f"{prefix} PostgreSQL: TLS only, slow query log, pg_stat_statements",
             parameter=struct_list([{"name": "rds.force_ssl", "value": "1", "apply_method": "immediate"},
                                    {"name": "log_min_duration_statement", "value": str(src.slow_query_ms),

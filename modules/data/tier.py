@@ -14,6 +14,8 @@ from cdktf_cdktf_provider_aws.route53_record import Route53Record
 from constructs import Construct
 
 
+from envs.contract import ORIGIN_RECORD
+
 from modules.data.backup import Backup, BackupSettings
 from modules.data.restore_validation import RestoreValidation, RestoreValidationSettings
 from modules.core.alarms import AlarmTopics
@@ -25,8 +27,6 @@ from modules.data.database import Database, DatabaseSettings
 from modules.data.disaster_recovery import DisasterRecovery, DisasterRecoverySettings, DrRegionKey, replication_watches
 from modules.data.buckets import DATA_BUCKETS, Storage, StorageSettings
 
-#: Record (in the environment's zone) aliasing the load balancer: the host name CloudFront and API Gateway reach it by.
-ORIGIN_RECORD = "origin"
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,8 @@ from cdktf_cdktf_provider_aws.vpc import Vpc
 from cdktf_cdktf_provider_aws.vpc_endpoint import VpcEndpoint
 from constructs import Construct
 
+from envs.contract import database_network_name
+
 from modules.core.base import Context, Module, require
 
 from modules.core.helpers import policy_json, service_role, tags
@@ -164,7 +166,7 @@ class Network(Module):
         self.flow_log_group_name: str | None = self._flow_logs() if settings.enable_flow_logs else None
 
         self.database_subnet_group = DbSubnetGroup(
-            self, "db-subnets", name=f"{prefix}-database", subnet_ids=self.database_subnet_ids,
+            self, "db-subnets", name=database_network_name(prefix), subnet_ids=self.database_subnet_ids,
             description=f"{prefix} database tier", tags=tags(ctx, f"{prefix}-database", extra))
         self.database_subnet_group_name: str = self.database_subnet_group.name
 

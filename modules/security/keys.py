@@ -25,6 +25,8 @@ from cdktf_cdktf_provider_aws.kms_alias import KmsAlias
 from cdktf_cdktf_provider_aws.kms_key import KmsKey
 from constructs import Construct
 
+from envs.contract import kms_alias_name
+
 from modules.core.base import Context, Module, require
 
 from modules.core.helpers import policy_json, tags
@@ -169,7 +171,7 @@ class EncryptionKey(Module):
             tags=tags(ctx, name, settings.extra_tags),
             provider=provider,
         )
-        self.alias = KmsAlias(self, "alias", name=f"alias/{name}", target_key_id=self.key.key_id, provider=provider)
+        self.alias = KmsAlias(self, "alias", name=kms_alias_name(ctx.name_prefix, settings.data_class), target_key_id=self.key.key_id, provider=provider)
         self.arn: str = self.key.arn
         self.alias_name: str = self.alias.name
         self._extra: list[dict[str, Any]] = []

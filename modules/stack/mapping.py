@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from envs.contract import metric_namespace
+from envs.contract import database_identifier, metric_namespace
 from envs.dr import objectives as dr_objectives, standby_capacity as dr_standby_capacity
 from envs.integration import IntegrationSettings
 from envs.observability import ObservabilitySettings, endpoint_protocol
@@ -280,7 +280,7 @@ def runbook_inputs(env: EnvironmentSettings) -> RunbookInputs:
     return RunbookInputs(
         environment=env.name, name_prefix=env.name_prefix, region=env.region, dr_region=env.dr_region,
         protected=s.protected, rto_minutes=s.dr["rto_minutes"], rpo_minutes=s.dr["rpo_minutes"],
-        database=s.database is not None, db_identifier=f"{env.name_prefix}-postgres",
+        database=s.database is not None, db_identifier=database_identifier(env.name_prefix),
         db_multi_az=bool(db.get("multi_az")), db_read_replicas=int(db.get("read_replicas", 0)),
         db_backup_retention_days=int(db.get("backup_retention_days", 0)),
         db_backups_replicated=bool(db.get("replicate_backups")), db_proxy=bool(db.get("enable_proxy")),

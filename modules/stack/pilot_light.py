@@ -30,6 +30,8 @@ from constructs import Construct
 
 from envs import dr as dr_rules
 
+from envs.contract import ORIGIN_RECORD, dr_name_prefix
+
 from modules.app.tier import AppTier
 from modules.core.alarms import AlarmTopics
 from modules.core.base import Context, Module
@@ -46,13 +48,6 @@ from modules.stack.refs import TierRefs
 
 #: Data classes with a key of their own in the DR region.
 DR_KEY_CLASSES = ("logs", "data", "secrets")
-#: The origin name in the zone (modules/data/tier.py ORIGIN_RECORD).
-ORIGIN_RECORD = "origin"
-
-
-def dr_prefix(name_prefix: str) -> str:
-    """Prefix of the DR region's resources: ``<prefix>-dr`` (pipeline/dr.py finds them by it)."""
-    return f"{name_prefix}-dr"
 
 
 def in_region(construct: Construct, provider: TerraformProvider) -> Construct:
@@ -105,7 +100,7 @@ class PilotLight(Module):
     def __init__(self, scope: Construct, id_: str, refs: TierRefs, settings: EnvironmentSettings) -> None:
         provider = refs.providers.dr
         dr_region = settings.dr_region
-        ctx = replace(refs.ctx, name_prefix=dr_prefix(settings.name_prefix), region=dr_region)
+        ctx = replace(refs.ctx, name_prefix=dr_name_prefix(settings.name_prefix), region=dr_region)
         super().__init__(scope, id_, ctx)
 
         data, app = refs.data, refs.app
