@@ -10,51 +10,16 @@ from __future__ import annotations
 
 import json
 import os
-import re
-import shutil
 import subprocess
-import sys
-from importlib import metadata
 from pathlib import Path
 
 import pytest
-from packaging.requirements import Requirement
+
+from tests.harness.wheel import install_wheel
 
 ROOT = Path(__file__).resolve().parents[1]
 FOREIGN = ROOT / "tests" / "fixtures" / "foreign"
 GENERATOR_ONLY = ("cdktf", "cdktf_cdktf_provider_aws", "jsii", "constructs", "python_terraform", "moto", "cfnlint")
-
-
-def _closure(root: str) -> list[metadata.Distribution]:
-    """``root`` and every distribution it requires (without extras), as installed here."""
-    seen: dict[str, metadata.Distribution] = {}
-    todo = [root]
-    while todo:
-        name = re.sub(r"[-_.]+", "-", todo.pop()).lower()
-        if name in seen:
-            continue
-        try:
-            dist = metadata.distribution(name)
-        except metadata.PackageNotFoundError:
-            continue
-        seen[name] = dist
-        for spec in dist.requires or []:
-            req = Requirement(spec)
-            if req.marker is None or req.marker.evaluate({"extra": ""}):
-                todo.append(req.name)
-    return list(seen.values())
-
-
-def _link_dependencies(target: Path) -> None:
-    """Symlink the top-level modules and metadata of Checkov's dependency closure into ``target``."""
-    target.mkdir()
-    for dist in _closure("checkov"):
-        tops = {Path(str(f)).parts[0] for f in dist.files or () if not str(f).startswith("..")}
-        for top in tops:
-            source = Path(dist.locate_file(top))
-            if top in ("bin", "__pycache__") or not source.exists() or (target / top).exists():
-                continue
-            (target / top).symlink_to(source)
 
 
 def _clean_env() -> dict[str, str]:
@@ -69,27 +34,9 @@ def _run(venv: Path, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture(scope="module")
 def gate_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    work = tmp_path_factory.mktemp("gate-package")
-    src = work / "src"
-    src.mkdir()
-    for name in ("pyproject.toml", "README.md", "main.py"):
-        shutil.copy2(ROOT / name, src / name)
-    for package in ("envs", "modules", "compliance", "pipeline"):
-        shutil.copytree(ROOT / package, src / package, ignore=shutil.ignore_patterns("__pycache__"))
-    pip = [sys.executable, "-m", "pip"]
-    built = subprocess.run([*pip, "wheel", "-q", "--no-deps", "-w", str(work / "dist"), str(src)],
-                           capture_output=True, text=True, timeout=120)
-    assert built.returncode == 0, built.stderr
-    wheel = next((work / "dist").glob("platform_iac-*.whl"))
-    venv = work / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=60)
-    installed = subprocess.run([*pip, "--python", str(venv / "bin" / "python"), "install", "-q", "--no-deps",
-                                "--no-index", str(wheel)], capture_output=True, text=True, timeout=120,
-                               env=_clean_env(), cwd=work)
-    assert installed.returncode == 0, installed.stderr
-    site = next((venv / "lib").glob("python3*/site-packages"))
-    _link_dependencies(work / "deps")
-    (site / "gate-deps.pth").write_text(str(work / "deps") + "\n")
+    venv, _ = install_wheel(tmp_path_factory.mktemp("gate-package"),
+                            packages=("envs", "modules", "compliance", "pipeline"), dependencies=["checkov"],
+                            env=_clean_env(), pth_name="gate-deps.pth")
     return venv
 
 

@@ -15,17 +15,15 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import subprocess
-import sys
 import tomllib
 import zipfile
-from importlib import metadata
 from pathlib import Path
 
 import pytest
-from packaging.requirements import Requirement
+
+from tests.harness.wheel import install_wheel
 
 pytestmark = [pytest.mark.validate, pytest.mark.timeout(600)]
 
@@ -33,42 +31,6 @@ ROOT = Path(__file__).resolve().parents[1]
 FOREIGN = ROOT / "tests" / "fixtures" / "foreign"
 PACKAGES = ("envs", "modules", "compliance", "pipeline", "workload")
 PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-
-
-def _closure(roots: list[str]) -> list[metadata.Distribution]:
-    """The distributions ``roots`` require (with the extras they name), as installed here."""
-    seen: dict[str, metadata.Distribution] = {}
-    todo = [Requirement(r) for r in roots]
-    while todo:
-        req = todo.pop()
-        name = re.sub(r"[-_.]+", "-", req.name).lower()
-        if name == "platform-iac":
-            continue
-        try:
-            dist = metadata.distribution(name)
-        except metadata.PackageNotFoundError:
-            continue
-        key = (name, tuple(sorted(req.extras)))
-        if key in seen:
-            continue
-        seen[key] = dist
-        for spec in dist.requires or []:
-            sub = Requirement(spec)
-            if sub.marker is None or any(sub.marker.evaluate({"extra": e}) for e in ("", *req.extras)):
-                todo.append(sub)
-    return list({d.metadata["Name"]: d for d in seen.values()}.values())
-
-
-def _link_dependencies(target: Path) -> None:
-    """Symlink the top-level modules of the gate's and the generator's dependency closure into ``target``."""
-    target.mkdir()
-    for dist in _closure([*PROJECT["dependencies"], *PROJECT["optional-dependencies"]["generator"]]):
-        tops = {Path(str(f)).parts[0] for f in dist.files or () if not str(f).startswith("..")}
-        for top in tops:
-            source = Path(dist.locate_file(top))
-            if top in ("bin", "__pycache__") or not source.exists() or (target / top).exists():
-                continue
-            (target / top).symlink_to(source)
 
 
 def _clean_env(venv: Path) -> dict[str, str]:
@@ -85,26 +47,9 @@ def _clean_env(venv: Path) -> dict[str, str]:
 def installed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """(the virtualenv, the wheel)."""
     work = tmp_path_factory.mktemp("wheel")
-    src = work / "src"
-    src.mkdir()
-    for name in ("pyproject.toml", "README.md", "main.py"):
-        shutil.copy2(ROOT / name, src / name)
-    for package in PACKAGES:
-        shutil.copytree(ROOT / package, src / package, ignore=shutil.ignore_patterns("__pycache__"))
-    pip = [sys.executable, "-m", "pip"]
-    built = subprocess.run([*pip, "wheel", "-q", "--no-deps", "-w", str(work / "dist"), str(src)],
-                           capture_output=True, text=True, timeout=180)
-    assert built.returncode == 0, built.stderr
-    wheel = next((work / "dist").glob("platform_iac-*.whl"))
-    venv = work / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=60)
-    done = subprocess.run([*pip, "--python", str(venv / "bin" / "python"), "install", "-q", "--no-deps", "--no-index",
-                           str(wheel)], capture_output=True, text=True, timeout=180, env=_clean_env(venv), cwd=work)
-    assert done.returncode == 0, done.stderr
-    site = next((venv / "lib").glob("python3*/site-packages"))
-    _link_dependencies(work / "deps")
-    (site / "platform-deps.pth").write_text(str(work / "deps") + "\n")
-    return venv, wheel
+    return install_wheel(work, packages=PACKAGES, env=_clean_env(work / "venv"), pth_name="platform-deps.pth",
+                         dependencies=[*PROJECT["dependencies"], *PROJECT["optional-dependencies"]["generator"]],
+                         timeout=180)
 
 
 def _run(venv: Path, *args: str, cwd: Path, timeout: int = 120) -> subprocess.CompletedProcess[str]:
