@@ -283,7 +283,7 @@ def test_instance_role_grants_everything_the_workload_uses_and_the_boundary_admi
 # -- no dead grant helper ------------------------------------------------------------------------------------------
 
 #: The stack composition code: the stack and the tier composers, where modules are wired to each other.
-COMPOSITION = ("stack/platform.py", "app/tier.py", "data/tier.py", "security/tier.py", "integration/tier.py",
+COMPOSITION = ("stack/platform.py", "stack/mapping.py", "app/tier.py", "data/tier.py", "security/tier.py", "integration/tier.py",
                "observability/tier.py")
 
 

@@ -3,6 +3,7 @@ settings and references. The only place besides :mod:`modules.stack.platform` th
 the constructs take only what these functions give them (``tests/test_modules_layout.py``)."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Mapping
 
 from envs.contract import database_identifier, metric_namespace
@@ -12,12 +13,14 @@ from envs.observability import ObservabilitySettings, endpoint_protocol
 from envs.schema import EnvironmentSettings
 from modules.app.compute import AGENT_NAMESPACE, MEMORY_METRIC, ComputeSettings
 from modules.app.load_balancer import LoadBalancerSettings
-from modules.app.tier import AppTierModuleSettings
+from modules.app.tier import AppTier, AppTierModuleSettings
 from modules.core.base import require
 from modules.data.disaster_recovery import RunbookInputs
+from modules.data.buckets import Storage
+from modules.data.cache import Cache
 from modules.data.tier import DataTierSettings
 from modules.integration.api_gateway import ApiGatewaySettings, MethodThrottle, PartnerPlan
-from modules.integration.outbound import ExternalIntegration, IntegrationsSettings
+from modules.integration.outbound import ExternalIntegration, Integrations, IntegrationsSettings
 from modules.integration.service_network import LatticeService, ServiceNetworkSettings
 from modules.integration.tier import Integration, IntegrationInputs, IntegrationModuleSettings, ShippedRotation
 from modules.core.alarms import AlarmTopics
@@ -451,3 +454,57 @@ def workload_config(settings: EnvironmentSettings, region: str, bucket: str | No
     return {"region": region, "bucket": bucket, "static_bucket": static_bucket, "secret_arn": secret_arn,
             "xray": {"daemon": "127.0.0.1:2000", "service_name": settings.name_prefix,
                      "sample_rate": settings.observability.tracing.default_sampling_rate}}
+
+
+@dataclass(frozen=True)
+class WorkloadDatabase:
+    """How the application instances reach a database (primary: the instance or its proxy; DR: the replica)."""
+
+    config: dict[str, Any] | None
+    """The ``database`` entry of the application configuration; None while the address is unknown at synthesis
+    (a DR instance that `dr failover` restores)."""
+    grants: list[dict[str, Any]]
+    """IAM statements to connect as the application's user."""
+    security_group_id: str
+    """The security group the instances open connections to."""
+    port: Any
+    description: str
+
+
+def grant_workload_access(app: AppTier, settings: EnvironmentSettings, *, region: str, storage: Storage | None,
+                          bucket_keys: tuple[str, str], secret_arn: str, database: WorkloadDatabase | None = None,
+                          cache: Cache | None = None, integrations: Integrations | None = None,
+                          replica_key_region: str | None = None) -> None:
+    """What the application instances of ``app`` connect to and may use (docs/app-tier.md, "Grants"), the same for
+    the primary (modules/stack/platform.py) and the DR region's instances (modules/stack/pilot_light.py): the
+    configuration parameter the boot script reads, the instance role's one inline policy assembled from the tiers'
+    ``grant_*`` helpers (tests/test_workload_platform.py fails on a helper nobody calls), and the security group egress
+    to the database and the cache.
+
+    ``bucket_keys``: the application and static buckets of ``storage`` (the DR replicas in the DR region);
+    ``replica_key_region``: the region whose S3 uses the replicas' key (their grants' ``kms:ViaService``)."""
+    buckets = storage.bucket_names if storage is not None else {}
+    config = workload_config(settings, region, buckets.get(bucket_keys[0]), buckets.get(bucket_keys[1]), secret_arn)
+    statements = [*app.artifacts.grant_read(), *app.grant_secret_read()]
+    for key in bucket_keys:
+        if storage is not None and key in buckets:
+            for statement in storage.grant_read_write(key):
+                if replica_key_region is not None and "Condition" in statement:
+                    statement = {**statement, "Condition": {"StringEquals": {
+                        "kms:ViaService": f"s3.{replica_key_region}.amazonaws.com"}}}
+                statements.append(statement)
+    if database is not None:
+        if database.config is not None:
+            config["database"] = database.config
+        statements += database.grants
+        app.compute.allow_to("database", database.security_group_id, database.port, database.description)
+    if cache is not None:
+        config["cache"] = {"host": cache.primary_endpoint, "port": cache.port, "user": cache.app_user_name,
+                           "cache_name": cache.replication_group_id, "auth": "iam", "tls": True}
+        statements += cache.grant_connect()
+        app.compute.allow_to("cache", cache.security_group_id, cache.port, "Redis (TLS) to the cache")
+    for name in sorted(integrations.secret_arns if integrations is not None else ()):
+        statements += integrations.grant_read_secret(name)
+    app.publish_config(config)
+    statements += app.grant_config_read()
+    app.compute.grant("workload", statements)

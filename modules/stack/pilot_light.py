@@ -42,7 +42,8 @@ from modules.network.vpc import Network, NetworkSettings
 from modules.security.keys import EncryptionKey, EncryptionKeySettings
 from modules.security.waf import Waf
 from envs.schema import EnvironmentSettings
-from modules.stack.mapping import app_tier_settings, key_services, waf_settings, workload_config
+from modules.stack.mapping import (WorkloadDatabase, app_tier_settings, grant_workload_access, key_services,
+                                   waf_settings)
 from modules.stack.refs import TierRefs
 
 
@@ -190,28 +191,20 @@ class PilotLight(Module):
         database (when it is a replica; a restored instance is found by `dr failover`), as for the primary
         (modules/stack/platform.py ``_workload_access``), all in the DR region."""
         dr_app: Any = self.app
-        buckets = data.bucket_names
-        config = workload_config(settings, settings.dr_region, buckets.get("app-dr"), buckets.get("static-dr"),
-                                 self.secret_replica_arn)
-        statements = [*dr_app.artifacts.grant_read(), *dr_app.grant_secret_read()]
-        for key in ("app-dr", "static-dr"):
-            if key in buckets:
-                for statement in data.storage.grant_read_write(key):
-                    if "Condition" in statement:  # the replica's key is used through S3 of the DR region
-                        statement = {**statement, "Condition": {"StringEquals": {
-                            "kms:ViaService": f"s3.{settings.dr_region}.amazonaws.com"}}}
-                    statements.append(statement)
-        db = self.database
+        db, database = self.database, None
         if db is not None:
             user = settings.data.database.master_username
+            config = None
             if db.address is not None:
-                config["database"] = {"host": db.address, "port": 5432, "name": settings.data.database.db_name,
-                                      "user": user, "auth": "iam", "sslmode": "require"}
-            statements += db.grant_connect(user)
-            dr_app.compute.allow_to("database", db.security_group_id, 5432, "PostgreSQL to the DR database")
-        dr_app.publish_config(config)
-        statements += dr_app.grant_config_read()
-        dr_app.compute.grant("workload", statements)
+                config = {"host": db.address, "port": 5432, "name": settings.data.database.db_name,
+                          "user": user, "auth": "iam", "sslmode": "require"}
+            database = WorkloadDatabase(config=config, grants=db.grant_connect(user),
+                                        security_group_id=db.security_group_id, port=5432,
+                                        description="PostgreSQL to the DR database")
+        # The replicas' key is used through S3 of the DR region.
+        grant_workload_access(dr_app, settings, region=settings.dr_region, storage=data.storage,
+                              bucket_keys=("app-dr", "static-dr"), secret_arn=self.secret_replica_arn,
+                              database=database, replica_key_region=settings.dr_region)
         in_region(dr_app, provider)  # the configuration parameter and policy added above
 
 

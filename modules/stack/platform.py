@@ -22,7 +22,7 @@ from modules.security.keys import EncryptionKey, EncryptionKeySettings, KeyServi
 from modules.security.tier import Security
 from modules.stack.mapping import (alerting_settings, app_tier_settings, build_integration, build_security,
                                    data_tier_settings, observability_settings, observed_resources)
-from modules.stack.mapping import alarm_topics, key_services, workload_config
+from modules.stack.mapping import WorkloadDatabase, alarm_topics, grant_workload_access, key_services
 from modules.stack.local_variant import apply_local_variant
 from modules.stack.refs import Providers, TierRefs
 from modules.stack.pilot_light import PilotLight, build_pilot_light
@@ -216,44 +216,29 @@ class PlatformStack(TerraformStack):
                         security=self.security)
 
     def _workload_access(self, settings: EnvironmentSettings) -> None:
-        """What the application instances connect to and may use (docs/app-tier.md, "Grants"): the configuration
-        parameter the boot script reads, the instance role's one inline policy, assembled from the tiers'
-        ``grant_*`` helpers (tests/test_workload_grants.py fails on a helper nobody calls), and the security group
-        egress to the database and the cache."""
+        """What the application instances connect to and may use (docs/app-tier.md, "Grants"): the database entry
+        (through the proxy when there is one), then :func:`modules.stack.mapping.grant_workload_access`."""
         app, data = self.app, self.data
         assert app is not None
-        compute = app.compute
-        buckets = data.bucket_names if data is not None else {}
-        config = workload_config(settings, settings.region, buckets.get("app"), buckets.get("static"), app.secret_arn)
-        statements = [*app.artifacts.grant_read(), *app.grant_secret_read()]
-        for bucket in ("app", "static"):
-            if bucket in buckets:
-                statements += data.storage.grant_read_write(bucket)
         db = data.database if data is not None else None
+        database = None
         if db is not None:
             user = settings.data.database.master_username  # the proxy's secret user: IAM at the proxy
-            config["database"] = {"host": db.proxy_endpoint or db.address, "port": db.port,
-                                  "name": settings.data.database.db_name, "user": user, "auth": "iam"}
+            config = {"host": db.proxy_endpoint or db.address, "port": db.port,
+                      "name": settings.data.database.db_name, "user": user, "auth": "iam"}
             # RDS Proxy presents an ACM certificate that the system trust store verifies; an instance's certificate
             # is signed by the RDS CA, which is not in it (TLS is still required: rds.force_ssl).
             # https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/rds-proxy.howitworks.html#rds-proxy-security.tls
-            config["database"].update({"sslmode": "verify-full", "sslrootcert": "system"} if db.proxy is not None
-                                      else {"sslmode": "require"})
-            statements += db.grant_connect(user)
-            compute.allow_to("database", db.proxy_security_group_id or db.security_group_id, db.port,
-                             "PostgreSQL to RDS Proxy" if db.proxy is not None else "PostgreSQL to the database")
-        cache = data.cache if data is not None else None
-        if cache is not None:
-            config["cache"] = {"host": cache.primary_endpoint, "port": cache.port, "user": cache.app_user_name,
-                               "cache_name": cache.replication_group_id, "auth": "iam", "tls": True}
-            statements += cache.grant_connect()
-            compute.allow_to("cache", cache.security_group_id, cache.port, "Redis (TLS) to the cache")
-        integrations = self.integration.integrations if self.integration is not None else None
-        for name in sorted(integrations.secret_arns if integrations is not None else ()):
-            statements += integrations.grant_read_secret(name)
-        app.publish_config(config)
-        statements += app.grant_config_read()
-        compute.grant("workload", statements)
+            config.update({"sslmode": "verify-full", "sslrootcert": "system"} if db.proxy is not None
+                          else {"sslmode": "require"})
+            database = WorkloadDatabase(
+                config=config, grants=db.grant_connect(user),
+                security_group_id=db.proxy_security_group_id or db.security_group_id, port=db.port,
+                description="PostgreSQL to RDS Proxy" if db.proxy is not None else "PostgreSQL to the database")
+        grant_workload_access(app, settings, region=settings.region, storage=data.storage if data is not None else None,
+                              bucket_keys=("app", "static"), secret_arn=app.secret_arn, database=database,
+                              cache=data.cache if data is not None else None,
+                              integrations=self.integration.integrations if self.integration is not None else None)
 
     def _backend(self, settings: EnvironmentSettings, target: Target) -> None:
         common = dict(bucket=settings.state_bucket, key=settings.state_key, region=settings.region,
