@@ -56,3 +56,35 @@ def test_warning_alarm_and_alarms_without_topics() -> None:
     assert set(_alarms(TOPICS, severity="warning")) == {"p-t-x"}
     quiet = _alarms(AlarmTopics(), severity="critical")
     assert set(quiet) == {"p-t-x"} and quiet["p-t-x"].get("alarm_actions", []) == []
+
+
+def _slo(target) -> dict:
+    """An SLO module (two composite alarms over window alarms) with the stack layer's variant for ``target``."""
+    from modules.observability.slo import Slo, SloSettings
+    from modules.stack.local_variant import apply_local_variant
+
+    stack = TerraformStack(App(), "t")
+    ctx = Context(name_prefix="p-t", region="us-east-1", account_id="1", partition="aws", target=target)
+    Slo(stack, "slo", ctx, SloSettings(namespace="Platform/p-t"), TOPICS)
+    apply_local_variant(stack, target)
+    return json.loads(cdktf.Testing.synth(stack))["resource"]
+
+
+def test_window_alarms_notify_in_place_of_a_composite_the_target_lacks() -> None:
+    """Composite alarms are left out of the local variant (the emulator has none); the window alarms that fed them
+    then carry their actions, so a burning error budget still notifies. On aws the window alarms notify nobody."""
+    from envs.target import Target
+
+    aws = _slo(AWS)
+    assert len(aws["aws_cloudwatch_composite_alarm"]) == 2
+    windows = {a["alarm_name"]: a for a in aws["aws_cloudwatch_metric_alarm"].values() if "burn" in a["alarm_name"]
+               and not a["alarm_name"].endswith("escalation")}
+    assert len(windows) == 4 and all(not a.get("alarm_actions") for a in windows.values())
+
+    local = _slo(Target(kind="local", endpoint="http://127.0.0.1:4566"))
+    assert "aws_cloudwatch_composite_alarm" not in local
+    windows = {a["alarm_name"]: a for a in local["aws_cloudwatch_metric_alarm"].values() if "burn" in a["alarm_name"]
+               and not a["alarm_name"].endswith("escalation")}
+    assert {n: (a["alarm_actions"], a["ok_actions"]) for n, a in windows.items()} == {
+        "p-t-slo-fast-burn-1h": (["arn:c"], ["arn:c"]), "p-t-slo-fast-burn-5m": (["arn:c"], ["arn:c"]),
+        "p-t-slo-slow-burn-6h": (["arn:w"], ["arn:w"]), "p-t-slo-slow-burn-30m": (["arn:w"], ["arn:w"])}

@@ -61,6 +61,20 @@ def served_types(construct: Any) -> frozenset[str] | None:
     return getattr(construct, "_serves_only", None)
 
 
+def notifies_for(alarms: Iterable[Any], composite: Any) -> None:
+    """Mark ``alarms`` (metric alarms without actions of their own) as feeding ``composite`` (a composite alarm that
+    notifies): where the target cannot create the composite, the stack layer's local variant leaves it out and gives
+    each of these alarms the composite's alarm and OK actions instead, so that the condition still notifies. The mark
+    changes nothing in the synthesized JSON."""
+    for alarm in alarms:
+        alarm._notifies_for = composite  # type: ignore[attr-defined]
+
+
+def notified_composite(construct: Any) -> Any:
+    """The composite alarm ``construct`` feeds (:func:`notifies_for`), or None."""
+    return getattr(construct, "_notifies_for", None)
+
+
 def service_trust_policy(ctx: Context, service: str, *, this_account_only: bool = True) -> str:
     """The trust policy of a role that ``service`` (``backup.amazonaws.com``) assumes.
 

@@ -4,7 +4,8 @@ on the public health endpoint.
 Burn rate = (failed / total requests over a window) / error budget. Fast burn (critical): the 1 h and the 5 min
 windows both above `fast_burn_rate`; slow burn (warning): the 6 h and the 30 min windows both above
 `slow_burn_rate`. Each pair is one composite alarm (the window alarms themselves notify nobody: less noise); where
-composite alarms are unavailable (local emulator) the window alarms still exist. A fast burn that lasts
+composite alarms are unavailable (local emulator) the stack's local variant leaves the composite out and the window
+alarms notify in its place (``modules.core.helpers.notifies_for``). A fast burn that lasts
 `escalation_minutes` re-notifies the escalation topic.
 """
 from __future__ import annotations
@@ -26,7 +27,7 @@ from envs.contract import LATENCY_METRIC, REQUESTS_METRIC, SERVER_ERRORS_METRIC
 
 from modules.core.alarms import AlarmTopics, metric_alarm
 from modules.core.base import Context, Module, require
-from modules.core.helpers import policy_json, service_role, tags
+from modules.core.helpers import notifies_for, policy_json, service_role, tags
 
 #: (name, long window seconds, short window seconds, severity)
 BURN_WINDOWS = (("fast", 3600, 300, "critical"), ("slow", 21600, 1800, "warning"))
@@ -77,7 +78,7 @@ class Slo(Module):
     """Burn-rate and latency alarms of the service's SLOs.
 
     Public attributes: ``window_alarms`` (name -> CloudwatchMetricAlarm), ``composite_alarms`` (``fast``/``slow`` ->
-    CloudwatchCompositeAlarm; empty where the target lacks them), ``alarm_names``, ``thresholds`` (window name ->
+    CloudwatchCompositeAlarm; left out of the local variant, see the module's docstring), ``alarm_names``, ``thresholds`` (window name ->
     error-ratio threshold).
     """
 
@@ -89,7 +90,6 @@ class Slo(Module):
         self.window_alarms: dict[str, CloudwatchMetricAlarm] = {}
         self.composite_alarms: dict[str, CloudwatchCompositeAlarm] = {}
         self.thresholds: dict[str, float] = {}
-        composites = ctx.target.supports("aws_cloudwatch_composite_alarm")
         for burn, long_s, short_s, severity in BURN_WINDOWS:
             rate = settings.fast_burn_rate if burn == "fast" else settings.slow_burn_rate
             threshold = min(1.0, round(rate * settings.error_budget, 10))
@@ -99,7 +99,7 @@ class Slo(Module):
                 # The fast pair's short window escalates: a fast burn that goes on pages the second line.
                 alarm = metric_alarm(
                     self, f"{burn}-{window}", ctx, alarm_topics, extra_tags=extra, severity=severity, alarm_name=name, period=period,
-                    evaluation_periods=1, notify=not composites, escalate=burn == "fast" and window == "short",
+                    evaluation_periods=1, notify=False, escalate=burn == "fast" and window == "short",
                     comparison_operator="GreaterThanThreshold", threshold=threshold, treat_missing_data="notBreaching",
                     alarm_description=f"error budget burning > {rate}x over {_label(period)} "
                                       f"(error ratio > {threshold:g}; SLO {settings.availability_percent} %)",
@@ -107,15 +107,16 @@ class Slo(Module):
                 self.window_alarms[name] = alarm
                 self.thresholds[name] = threshold
                 pair.append(alarm)
-            if composites:
-                name = f"{prefix}-slo-{burn}-burn"
-                actions = alarm_topics.actions(severity)
-                self.composite_alarms[burn] = CloudwatchCompositeAlarm(
-                    self, f"{burn}-burn", alarm_name=name,
-                    alarm_rule=" AND ".join(f'ALARM("{a.alarm_name}")' for a in pair),
-                    alarm_description=f"{burn} error-budget burn (> {rate}x): both windows in ALARM",
-                    alarm_actions=actions, ok_actions=actions,
-                    tags=tags(ctx, name, {**extra, "Severity": severity}))
+            name = f"{prefix}-slo-{burn}-burn"
+            actions = alarm_topics.actions(severity)
+            self.composite_alarms[burn] = CloudwatchCompositeAlarm(
+                self, f"{burn}-burn", alarm_name=name,
+                alarm_rule=" AND ".join(f'ALARM("{a.alarm_name}")' for a in pair),
+                alarm_description=f"{burn} error-budget burn (> {rate}x): both windows in ALARM",
+                alarm_actions=actions, ok_actions=actions,
+                tags=tags(ctx, name, {**extra, "Severity": severity}))
+            # Where the target has no composite alarms, the window alarms notify in its place (the local variant).
+            notifies_for(pair, self.composite_alarms[burn])
         latency_name = f"{prefix}-slo-latency-p99"
         self.latency_alarm = metric_alarm(
             self, "latency-p99", ctx, alarm_topics, extra_tags=extra, severity="critical", alarm_name=latency_name, period=300, evaluation_periods=3,

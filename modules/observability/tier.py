@@ -13,6 +13,7 @@ from constructs import Construct
 
 from modules.core.alarms import AlarmTopics
 from modules.core.base import Context, Module, require
+from modules.core.helpers import serves_only
 from modules.observability.cost import Cost, CostSettings
 from modules.observability.monitoring import Monitoring, MonitoringSettings, ObservedResources
 from modules.observability.slo import CanarySettings, HealthCanary, Slo, SloSettings
@@ -56,12 +57,13 @@ class Observability(Module):
         self.canary: HealthCanary | None = None
         url = settings.canary_url or (f"https://{observed.public_endpoint}{settings.health_check_path}"
                                       if observed.public_endpoint else None)
-        if (settings.enable_canary and url and observed.artifact_bucket_name
-                and ctx.target.supports("aws_synthetics_canary")):
-            self.canary = HealthCanary(self, "canary", ctx, CanarySettings(
+        if settings.enable_canary and url and observed.artifact_bucket_name:
+            # The canary with its role, code and alarms exists only for the Synthetics canary: where the target cannot
+            # create one, the stack's local variant leaves all of it out (modules/stack/local_variant.py).
+            self.canary = serves_only(HealthCanary(self, "canary", ctx, CanarySettings(
                 url=url, artifact_bucket_name=observed.artifact_bucket_name,
                 artifact_kms_key_arn=settings.monitoring.logs_kms_key_arn, verify_tls=settings.canary_url is not None,
-                interval_minutes=settings.canary_interval_minutes), alarm_topics)
+                interval_minutes=settings.canary_interval_minutes), alarm_topics), "aws_synthetics_canary")
         self.dashboard_name = self.monitoring.dashboard_name
         self.metric_namespace = self.monitoring.namespace
         self.log_group_names = self.monitoring.log_group_names

@@ -9,6 +9,8 @@ Constructs synthesize the same for both targets; :func:`apply_local_variant` (ca
   only for a Macie job).
 - **Ignored changes**: the arguments the emulator does not store (``EMULATOR_UNSTORED``) get a
   ``lifecycle.ignore_changes`` on every resource of their type (the values, and so every gate, stay as on AWS).
+- **Stand-ins**: alarms that feed a composite alarm the emulator cannot create (``modules.core.helpers.notifies_for``)
+  get the composite's alarm and OK actions, so that their condition still notifies.
 - **Emulator-only arguments** (:data:`LOCAL_OVERRIDES`): set on every resource of a type.
 
 Nothing happens on the aws target: its JSON is what the constructs built (``tests/test_synth_digests.py`` proves
@@ -22,7 +24,7 @@ from cdktf import TerraformResourceLifecycle
 from constructs import Construct, IConstruct
 
 from envs.target import EMULATOR_UNSTORED, EMULATOR_UNSUPPORTED, Target
-from modules.core.helpers import served_types
+from modules.core.helpers import notified_composite, served_types
 
 #: Arguments set differently on the emulator, per resource type (argument -> value). Never a change of the real
 #: configuration: only what the emulator needs to create or delete the resource at all.
@@ -58,6 +60,12 @@ def apply_local_variant(stack: Construct, target: Target) -> list[str]:
         if unsupported and not any(p in removed for p in _ancestors(node)):
             removed.append(node.node.path)
             _remove(node)
+    # An alarm that feeds a composite alarm the emulator cannot create notifies in its place (with its actions).
+    for node in stack.node.find_all():
+        composite = notified_composite(node)
+        if composite is not None and composite.node.path in removed:
+            node.alarm_actions = composite.alarm_actions_input  # type: ignore[attr-defined]
+            node.ok_actions = composite.ok_actions_input  # type: ignore[attr-defined]
     # Arguments are set through the resources' own properties, not ``add_override``: an override is recorded in the
     # stack's "//" metadata, a property is exactly what the construct would have passed.
     for node in stack.node.find_all():
