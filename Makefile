@@ -23,9 +23,10 @@ test: setup
 	@bash .ci/install-system.sh
 	@$(RUN) python -m pytest -q -n 3 --dist loadgroup --no-loadscope-reorder --durations=25
 
-## Every test that needs neither Terraform nor the emulator (markers `e2e` and `validate` deselected).
+## Every test that needs neither Terraform nor the emulator, less the `slow` proofs of equivalence with stock tools
+## and installed packages (markers `e2e`, `validate` and `slow` deselected; `make test` runs them all).
 test-fast: setup
-	@$(RUN) python -m pytest -q -n 2 --dist loadgroup --no-loadscope-reorder -m "not e2e and not validate" --durations=10 tests
+	@$(RUN) python -m pytest -q -n 2 --dist loadgroup --no-loadscope-reorder -m "not e2e and not validate and not slow" --durations=10 tests
 
 bench: setup
 	@$(RUN) python benchmarks/bench_synth.py

@@ -43,28 +43,30 @@ except ImportError:  # pragma: no cover - a dev dependency (pyproject.toml)
 # group, which one worker runs in collection order: the tests of a shared deployment (the longest groups, collected
 # first so that they start first, each on a worker of its own), and the tests of a module with a module-scoped fixture
 # (a plan of every environment, a throwaway PostgreSQL...), which would otherwise be set up again on every worker.
-# Every other test goes to whichever worker is free. Tests marked `last` (the destroy of the shared dev deployment)
-# run after every other test of their group (nothing outside the group uses that deployment); a run without workers
-# keeps the same order: the deployment groups first, then the rest.
+# Every other test goes to whichever worker is free. A run without workers keeps the same order: the deployment groups
+# first, then the rest.
 
-#: fixture of a shared deployment -> the xdist group of the tests that use it, in the order the groups start
-DEPLOYMENT_GROUPS = {"delivery": "delivery", "deployed_dev": "dev-deployment"}
+#: fixture of a shared deployment -> the xdist group of the tests that use it, in the order the groups start (the
+#: longest first: the group of the orchestrator's staging runs, the shared dev deployment, the release environment, the
+#: promotion and cleanup runs, the two-region DR deployment)
+DEPLOYMENT_GROUPS = {"delivery": "delivery", "deployed_dev": "dev-deployment", "release_env": "release",
+                     "promotion": "promotion", "dr_env": "dr"}
 #: expensive session fixtures whose tests share one worker, so that one worker pays for them (a Checkov gate over every
 #: compliance fixture per stage)
 SESSION_GROUPS = {"static_all": "compliance-gate-all", "plan_all": "compliance-gate-all"}
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "last: run after every other test of its group (destroys the shared deployment)")
     _install_overall_timeout_report(config)
 
 
 # -- markers: every test that needs the emulator or Terraform says so ---------------------------------------------
-# `make test-fast` deselects `e2e` and `validate`; a test that starts an emulator or runs Terraform without one of
-# those markers would make it slow (or fail on a machine without Terraform), so collection refuses it.
+# `make test-fast` deselects `e2e` and `validate` (and `slow`, the proofs of equivalence with stock tools and installed
+# packages); a test that starts an emulator or runs Terraform without `e2e` or `validate` would make it slow (or fail
+# on a machine without Terraform), so collection refuses it.
 
 #: fixtures that start a moto server, plan with Terraform or deploy (directly or through the fixtures they use)
-HEAVY_FIXTURES = frozenset({"emulator", "deployed_dev", "delivery", "release_env", "aws_plans"})
+HEAVY_FIXTURES = frozenset({"emulator", "deployed_dev", "delivery", "promotion", "release_env", "dr_env", "aws_plans"})
 HEAVY_MARKERS = frozenset({"e2e", "validate"})
 
 
@@ -134,10 +136,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     groups = {item.nodeid: _group(item) for item in items}
     starts = list(DEPLOYMENT_GROUPS.values())
 
-    def rank(item: pytest.Item) -> tuple[int, bool]:
+    def rank(item: pytest.Item) -> int:
         group = groups[item.nodeid]
-        return (starts.index(group) if group in starts else len(starts),
-                item.get_closest_marker("last") is not None)
+        return starts.index(group) if group in starts else len(starts)
 
     unmarked = unmarked_heavy_tests(items)
     if unmarked:

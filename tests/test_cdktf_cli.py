@@ -2,7 +2,8 @@
 scripts/setup.sh and .ci/install-system.sh) runs this project through ``cdktf.json``.
 
 - ``cdktf synth`` synthesizes every environment of a settings folder (``PLATFORM_ENVS_DIR``, the same variable every
-  use of the app honours) and the app's static gate passes over them;
+  use of the app honours) for the aws target and the app's static gate passes over them (the full environments'
+  synthesis is every other test's: the ``synth_aws`` fixture, tests/test_synth_digests.py);
 - ``cdktf deploy`` is stopped by the static gate when the settings make it block: the synthesis fails, Terraform never
   runs (no ``.terraform`` folder, no state), and the refused stacks have no manifest, so ``cdktf deploy --skip-synth``
   finds nothing to apply either. The plan gate, guards and approvals need ``python main.py deploy`` (README).
@@ -62,6 +63,8 @@ def test_cdktf_synth_runs_the_app_through_cdktf_json_and_its_static_gate(tmp_pat
         stack = json.loads((out / "stacks" / name / "cdk.tf.json").read_text())
         assert stack["terraform"]["backend"]["s3"]["key"].startswith(f"{name}/")
         assert stack["resource"]["aws_vpc"], f"{name}: no VPC synthesized"
+        assert stack["//"]["platform"]["environment"] == name
+        assert all("endpoints" not in p for p in stack["provider"]["aws"])  # cdktf.json's app is the aws target
         assert (out / "stacks" / name / "cdk.tf.sources.json").is_file()
     text = proc.stdout + proc.stderr
     assert "PASSED: static gate, environments prod, staging (each under its own policy)" in text, _out(proc)

@@ -199,6 +199,7 @@ def _last_json(stdout: str) -> dict:
     return json.loads(lines[-1])
 
 
+@pytest.mark.slow
 def test_sample_app_byte_identical(stock_run: StockRun, tmp_path: Path) -> None:
     """Stock import vs the fast path (which also exits through fast_exit): identical bytes."""
     run = _run_fast([sys.executable, str(APP), str(tmp_path / "fast"), "--fast-exit"])
@@ -214,6 +215,7 @@ def test_sample_app_byte_identical(stock_run: StockRun, tmp_path: Path) -> None:
     assert fast["provider_modules"] < 100, fast
 
 
+@pytest.mark.slow
 def test_main_synth_byte_identical(stock_run: StockRun, tmp_path: Path) -> None:
     _run_fast([sys.executable, "-c", _MAIN_DRIVER, str(tmp_path / "fast.json"),
                "synth", "--outdir", str(tmp_path / "fast")])
@@ -234,6 +236,7 @@ def _child(code: str) -> dict:
     return _last_json(proc.stdout)
 
 
+@pytest.mark.slow
 def test_install_is_noop_with_stock_env_and_after_import(stock_run: StockRun) -> None:
     # modules/__init__ already installed it: install() is idempotent and reports the fast path.
     assert _child(_INSTALL_CODE) == {"first": True, "again": True, "active": True, "finder": True}

@@ -17,6 +17,8 @@ import pytest
 
 from tests.harness.wheel import install_wheel
 
+pytestmark = pytest.mark.slow  # builds and installs the wheel (pyproject.toml: markers)
+
 ROOT = Path(__file__).resolve().parents[1]
 FOREIGN = ROOT / "tests" / "fixtures" / "foreign"
 GENERATOR_ONLY = ("cdktf", "cdktf_cdktf_provider_aws", "jsii", "constructs", "python_terraform", "moto", "cfnlint")

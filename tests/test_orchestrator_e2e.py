@@ -4,14 +4,12 @@ Small test-only environments (tests/envs/delivery: project ``dlvtest``, a networ
 access-log bucket; staging and a protected prod), deployed to an emulator of their own so the shared dev deployment
 is never touched. Every gate runs as in production, Checkov included. In order: bad settings (exit 2), the static gate
 stopped by an expired waiver, a failed apply (the flow-log group created out of band makes the apply fail midway)
-detected by the next run and recovered with ``--recover``, drift detected and corrected, a new release (the
-application bucket, tests/envs/delivery-v2) then a rollback that the stateful guard stops until the bucket's deletion
-is approved, a promotion refused for an untested commit, the approval gate of a protected environment and the
-``approve`` command, and last the cleanup of the environment as an expired ephemeral one (its teardown).
+detected by the next run and recovered with ``--recover``, drift 0 -> 1 and its correction (the first run after the
+recovery, which passes the recovery gate). A new release and its rollback, the promotion, the approval gate of the
+protected prod and the cleanup run on a second emulator at the same time (tests/test_promotion_e2e.py).
 """
 from __future__ import annotations
 
-import datetime as dt
 import json
 import os
 import re
@@ -165,29 +163,14 @@ def test_failed_apply_is_detected_by_the_next_run_and_recovered(delivery: Delive
                                                     "verify", "re-plan"]
     assert all(h["ok"] for h in record["gates"]["health"])
     assert len(delivery.vpcs()) == 1
-    # a later run sees no partial apply any more: it passes the recovery gate and records a plain deploy
-    before = len(delivery.runs())
-    # ... run with the machine-readable result (`--format json`): the result document on stdout, progress on stderr
-    again = delivery.run("deploy", "--env", "staging", "--format", "json")
-    # On the emulator a fresh plan may still hold the documented read-back diffs (envs/target.py
-    # EMULATOR_REPLAN_DIFFS); the deploy's own re-plan gate has verified that nothing else remains.
-    assert again.returncode == 0 and "partial apply" not in again.stdout + again.stderr, _out(again)
-    doc = json.loads(again.stdout)
-    assert doc["command"] == "deploy" and doc["env"] == "staging" and doc["exit_code"] == 0, doc
-    assert doc["verdict"] == "succeeded" and doc["run"]["status"] == "succeeded" and doc["run"]["kind"] == "deploy"
-    assert doc["paths"]["stack"].endswith("cdk.tf.json") and doc["counts"]["blocking"] == 0, doc
-    assert "[staging] deployed" in again.stderr, _out(again)
-    records = delivery.runs()
-    assert records[-1]["id"] == doc["run"]["id"], (records[-1]["id"], doc["run"])
-    assert len(records) == before + 1, [r["id"] for r in records]
-    assert records[-1]["status"] == "succeeded" and records[-1]["kind"] == "deploy"
-    assert "recovers" not in (records[-1].get("source") or {}), records[-1]["source"]
-    assert next(s for s in records[-1]["steps"] if s["name"] == "recovery")["status"] == "ok"
 
 
 def test_drift_is_detected_and_corrected_through_the_gates(delivery: Delivery) -> None:
-    zero = delivery.run("drift", "--env", "staging")
-    assert zero.returncode == 0 and "no drift" in zero.stdout, _out(zero)
+    # the machine-readable result (`--format json`): the result document on stdout, progress on stderr
+    zero = delivery.run("drift", "--env", "staging", "--format", "json")
+    assert zero.returncode == 0 and "no drift" in zero.stderr, _out(zero)
+    doc = json.loads(zero.stdout)
+    assert doc["command"] == "drift" and doc["exit_code"] == 0 and doc["verdict"] == "succeeded", doc
     (vpc,) = delivery.vpcs()
     delivery.client("ec2").create_tags(Resources=[vpc["VpcId"]], Tags=[{"Key": "Owner", "Value": "someone-else"}])
     drifted = delivery.run("drift", "--env", "staging", "--format", "markdown")
@@ -195,100 +178,12 @@ def test_drift_is_detected_and_corrected_through_the_gates(delivery: Delivery) -
     corrected = delivery.run("drift", "--env", "staging", "--correct")
     assert corrected.returncode == 0, _out(corrected)
     assert "drift corrected" in corrected.stdout and "re-plan: no changes" in corrected.stdout
+    assert "partial apply" not in corrected.stdout + corrected.stderr, _out(corrected)
     record = delivery.runs()[-1]
     assert record["kind"] == "drift-correct" and record["status"] == "succeeded"
+    # the first run after the recovery: the recovery gate sees no partial apply any more
+    assert "recovers" not in (record.get("source") or {}), record["source"]
+    assert next(s for s in record["steps"] if s["name"] == "recovery")["status"] == "ok"
     assert any(a.startswith("aws_vpc.network_vpc_") for a in record["source"]["drift"])
     tags = {t["Key"]: t["Value"] for t in delivery.client("ec2").describe_vpcs(VpcIds=[vpc["VpcId"]])["Vpcs"][0]["Tags"]}
     assert tags["Owner"] == "platform-team@example.com"
-    clean = delivery.run("drift", "--env", "staging", "--format", "json")
-    assert clean.returncode == 0 and "no drift" in clean.stderr, _out(clean)
-    doc = json.loads(clean.stdout)
-    assert doc["command"] == "drift" and doc["exit_code"] == 0 and doc["verdict"] == "succeeded", doc
-
-
-def test_rollback_goes_through_the_gates_and_the_stateful_guard(delivery: Delivery) -> None:
-    v2 = delivery.run("deploy", "--env", "staging", commit=C2, envs=delivery.v2)
-    assert v2.returncode == 0, _out(v2)
-    assert bucket_exists(delivery, APP_BUCKET), [b["Name"] for b in delivery.client("s3").list_buckets()["Buckets"]]
-    v2_run = delivery.runs()[-1]
-    good_c1 = [r for r in delivery.runs() if r["status"] == "succeeded" and r["commit"] == C1]
-
-    blocked = delivery.run("rollback", "--env", "staging", commit=C2, envs=delivery.v2)
-    assert blocked.returncode == 1, _out(blocked)
-    assert f"rolling back to run {good_c1[-1]['id']} (commit {C1}" in blocked.stdout
-    assert "STOPPED at gate 'plan-gate'" in blocked.stdout and "PLAT_GUARD_STATEFUL" in blocked.stderr
-    record = delivery.runs()[-1]
-    assert record["kind"] == "rollback" and record["status"] == "blocked" and not record["apply_started"]
-    guarded = [b["resource"] for b in record["gates"]["plan"]["blocking"] if b["check"] == "PLAT_GUARD_STATEFUL"]
-    assert any(a.startswith("aws_s3_bucket.data_storage_app") for a in guarded), guarded
-    assert bucket_exists(delivery, APP_BUCKET)  # nothing applied
-
-    approve = [arg for a in guarded for arg in ("--approve", a)]
-    done = delivery.run("rollback", "--env", "staging", *approve, commit=C2, envs=delivery.v2)
-    assert done.returncode == 0, _out(done)
-    assert f"rolled back to run {good_c1[-1]['id']} (commit {C1})" in done.stdout
-    assert "re-plan: no changes" in done.stdout
-    record = delivery.runs()[-1]
-    assert record["kind"] == "rollback" and record["status"] == "succeeded"
-    assert record["source"]["rollback_to"] == good_c1[-1]["id"] and record["commit"] == C2
-    assert not bucket_exists(delivery, APP_BUCKET)
-    assert v2_run["release"]["sha256"] != good_c1[-1]["release"]["sha256"]
-
-
-def test_promotion_refused_for_an_untested_commit(delivery: Delivery) -> None:
-    refused = delivery.run("promote", "--from", "staging", "--to", "prod", commit=UNTESTED)
-    assert refused.returncode == 1, _out(refused)
-    assert f"commit {UNTESTED} has no successful deploy in staging" in refused.stderr
-    assert C1 in refused.stderr  # names the commits that did pass
-    assert "synthesized" not in refused.stdout
-
-
-def test_protected_environment_needs_an_approval_of_the_exact_plan(delivery: Delivery) -> None:
-    promoted = delivery.run("promote", "--from", "staging", "--to", "prod", commit=C1)
-    assert promoted.returncode == 1, _out(promoted)
-    assert f"promoting commit {C1} from staging" in promoted.stdout
-    assert "STOPPED at gate 'approval'" in promoted.stdout and "approval gate blocked prod" in promoted.stderr
-    digest = re.search(r"plan digest: ([0-9a-f]{64})", promoted.stdout).group(1)  # type: ignore[union-attr]
-    assert f"approve --env prod --plan-digest {digest}" in promoted.stderr
-    record = delivery.runs("prod", f"{PROJECT}-tfstate-555555555555-{REGION}")[-1]
-    assert record["kind"] == "promote" and record["failed_gate"] == "approval" and not record["apply_started"]
-    assert record["source"] == {"promoted_from": "staging", "source_run": record["source"]["source_run"]}
-
-    bad = delivery.run("approve", "--env", "prod", "--plan-digest", "1234", "--by", "alice")
-    assert bad.returncode == 2 and "not a sha256" in bad.stderr, _out(bad)
-    ok = delivery.run("approve", "--env", "prod", "--plan-digest", digest, "--by", "alice")
-    assert ok.returncode == 0 and f"approved plan digest {digest} by alice" in ok.stdout, _out(ok)
-    plan = delivery.run("plan", "--env", "prod", commit=C1)
-    assert plan.returncode == 0, _out(plan)
-    assert f"plan digest {digest} approved by alice" in plan.stdout  # same change, same state: same digest
-
-
-def test_cleanup_destroys_the_expired_ephemeral_environment(delivery: Delivery) -> None:
-    registry = delivery.root / "registry.toml"
-    past = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    future = (dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=5)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    registry.write_text(f'[[environment]]\nid = "delivery-staging"\nenv = "staging"\nenvs_dir = "envs-v1"\n'
-                        f'owner = "ci"\nexpires = {past}\n\n[[environment]]\nid = "delivery-prod"\nenv = "prod"\n'
-                        f'envs_dir = "envs-v1"\nowner = "ci"\nexpires = {future}\n')
-    listed = delivery.run("cleanup", "--expired", "--registry", str(registry))
-    assert listed.returncode == 0, _out(listed)
-    assert "2 registered, 1 expired" in listed.stdout and "delivery-staging" in listed.stdout
-    assert len(delivery.vpcs()) == 1  # listing destroys nothing
-    kms = delivery.client("kms")
-    prefix = f"{PROJECT}-staging-"
-    keys = [a["TargetKeyId"] for a in kms.list_aliases()["Aliases"] if a["AliasName"].startswith(f"alias/{prefix}")]
-    assert keys, "the environment's KMS keys (aliases alias/<prefix>-<data class>)"
-    done = delivery.run("cleanup", "--expired", "--registry", str(registry), "--yes")
-    assert done.returncode == 0, _out(done)
-    assert "destroyed delivery-staging" in done.stdout and delivery.vpcs() == []
-    # nothing of the environment is left: no bucket, no log group, no resource in the state, its keys and their
-    # aliases scheduled for deletion / deleted
-    assert not [b["Name"] for b in delivery.client("s3").list_buckets()["Buckets"] if b["Name"].startswith(prefix)]
-    assert delivery.client("logs").describe_log_groups(logGroupNamePrefix=f"/vpc/{PROJECT}-staging")["logGroups"] == []
-    s3 = delivery.client("s3")
-    state = json.loads(s3.get_object(Bucket=STAGING_BUCKET, Key="staging/terraform.tfstate")["Body"].read())
-    assert [r for r in state["resources"] if r["mode"] == "managed"] == []
-    assert not [a for a in kms.list_aliases()["Aliases"] if a["AliasName"].startswith(f"alias/{prefix}")]
-    states = {kms.describe_key(KeyId=k)["KeyMetadata"]["KeyState"] for k in keys}
-    assert states <= {"PendingDeletion"}, states
-    assert "delivery-staging" not in registry.read_text() and 'id = "delivery-prod"' in registry.read_text()

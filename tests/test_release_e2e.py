@@ -2,13 +2,15 @@
 its own (tests/envs/release: a network and the application tier alone, project ``rlstest``, deployed to an emulator
 of its own): a release that shifts 10 -> 50 -> 100, a plain deploy that keeps the released weights, and a release
 whose validation fails (the new colour's instances are stopped by the validation hook, so moto reports them unused)
-and rolls back. The release reads only the app tier; the full platform's app tier is verified on the shared dev
+and rolls back; last the guarded destroy through the CLI (refused without ``--yes``, refused by the stateful guard until
+each stateful address is approved, then nothing left). The release reads only the app tier; the full platform's app tier is verified on the shared dev
 deployment (tests/test_app_tier_e2e.py)."""
 from __future__ import annotations
 
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -83,6 +85,10 @@ def weights(deployment, prefix: str) -> dict[str, int]:
             for g in https["DefaultActions"][0]["ForwardConfig"]["TargetGroups"]}
 
 
+def vpcs(deployment, prefix: str) -> list[dict]:
+    return deployment.client("ec2").describe_vpcs(Filters=[{"Name": "tag:Name", "Values": [f"{prefix}-vpc"]}])["Vpcs"]
+
+
 def record(deployment, prefix: str) -> dict:
     value = deployment.client("ssm").get_parameter(Name=f"/{prefix}/app/release")["Parameter"]["Value"]
     return json.loads(value)
@@ -126,3 +132,20 @@ def test_release_then_deploy_then_failed_release_rolls_back(release_env: Release
     rec = record(release_env, prefix)
     assert rec["live"] == "green" and rec["weights"] == {"blue": 0, "green": 100}
     assert rec["last"]["status"] == "rolled-back" and "unused" in rec["last"]["reason"]
+
+    # last, the guarded destroy through the CLI leaves nothing: refused without --yes (no terminal), refused by the
+    # stateful guard until each stateful address is approved (nothing destroyed), then done
+    no_yes = release_env.cli("destroy", "--env", "dev")
+    assert no_yes.returncode == 2 and "--yes" in no_yes.stderr, no_yes.stdout + no_yes.stderr
+    guarded = release_env.cli("destroy", "--env", "dev", "--yes")
+    assert guarded.returncode == 1, guarded.stdout + guarded.stderr
+    approvals = re.findall(r"--approve (\S+)", guarded.stderr)
+    assert any(a.startswith("aws_kms_key.") for a in approvals), guarded.stderr
+    assert vpcs(release_env, prefix), "a refused destroy destroys nothing"
+    done = release_env.cli("destroy", "--env", "dev", "--yes", *[x for a in approvals for x in ("--approve", a)])
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert vpcs(release_env, prefix) == []
+    assert not [b["Name"] for b in release_env.client("s3").list_buckets()["Buckets"] if b["Name"].startswith(prefix)]
+    state = json.loads(release_env.client("s3").get_object(
+        Bucket=release_env.settings.state_bucket, Key="dev/terraform.tfstate")["Body"].read())
+    assert [r for r in state["resources"] if r["mode"] == "managed"] == []

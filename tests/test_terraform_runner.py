@@ -135,8 +135,8 @@ def test_lifecycle_against_the_emulator(
     runner = _runner(tmp_path / "stack", config, build_dir, environ)
     plan = tmp_path / "tfplan"
 
+    # (validate: test_validate_reports_each_diagnostic and every pipeline run; the destroy plan: every guarded destroy)
     runner.init()
-    runner.validate()
     assert runner.state_list() == []
     assert runner.plan(plan) is True
 
@@ -152,8 +152,6 @@ def test_lifecycle_against_the_emulator(
     assert client("sqs", REGION, emulator.endpoint).get_queue_url(QueueName="runner-test-jobs")["QueueUrl"]
 
     assert runner.plan(tmp_path / "replan") is False
-    assert runner.plan(tmp_path / "refresh-only", refresh_only=True) is False
-    assert runner.plan(tmp_path / "destroy-plan", destroy=True) is True
     sqs = client("sqs", REGION, emulator.endpoint)
     sqs.tag_queue(QueueUrl=queue_url, Tags={"Name": "changed-outside-terraform"})
     assert runner.plan(tmp_path / "drift", refresh_only=True) is True

@@ -67,6 +67,7 @@ def _key(run: CheckovRun) -> Counter:
     return Counter((r.check_id, r.title, r.result, r.resource, r.file, r.guideline) for r in run.results)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("framework, pattern", [("terraform_json", "*/cdk.tf.json"), ("terraform_plan", "*/tfplan.json")])
 def test_the_gates_checkov_reports_what_stock_checkov_reports(framework: str, pattern: str) -> None:
     files = sorted((ROOT / "tests" / "compliance" / "fixtures").glob(pattern))
