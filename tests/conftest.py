@@ -66,7 +66,8 @@ def pytest_configure(config: pytest.Config) -> None:
 # on a machine without Terraform), so collection refuses it.
 
 #: fixtures that start a moto server, plan with Terraform or deploy (directly or through the fixtures they use)
-HEAVY_FIXTURES = frozenset({"emulator", "deployed_dev", "delivery", "promotion", "release_env", "dr_env", "aws_plans"})
+HEAVY_FIXTURES = frozenset({"emulator", "deployed_dev", "delivery", "promotion", "release_env", "dr_env",
+                            "aws_plans"})
 HEAVY_MARKERS = frozenset({"e2e", "validate"})
 
 

@@ -140,5 +140,6 @@ def test_failover_then_failback_on_two_regions(dr_env: DrEnv) -> None:
     assert run["status"] == "succeeded"
     assert [s["name"] for s in run["steps"]] == ["primary-health", "database-snapshot", "database", "dns", "scale",
                                                  "replication"]
-    # No destroy here: the guarded destroy that leaves nothing is proven by tests/test_e2e_spine.py; this test's own
-    # emulator (stopped by the fixture) discards everything, which saves the suite ~2.5 minutes.
+    # No destroy here: the guarded destroy that leaves nothing is proven on the release environment
+    # (tests/test_release_e2e.py) and by the cleanup (tests/test_promotion_e2e.py); this test's own emulator (stopped
+    # by the fixture) discards everything, which saves the suite ~2.5 minutes.

@@ -44,7 +44,7 @@ def test_rollback_goes_through_the_gates_and_the_stateful_guard(promotion: Deliv
     before = len(promotion.runs())
     v2 = promotion.run("deploy", "--env", "staging", "--format", "json", commit=C2, envs=promotion.v2)
     assert v2.returncode == 0, _out(v2)
-    assert bucket_exists(delivery, APP_BUCKET), [b["Name"] for b in promotion.client("s3").list_buckets()["Buckets"]]
+    assert bucket_exists(promotion, APP_BUCKET), [b["Name"] for b in promotion.client("s3").list_buckets()["Buckets"]]
     doc = json.loads(v2.stdout)
     assert doc["command"] == "deploy" and doc["env"] == "staging" and doc["exit_code"] == 0, doc
     assert doc["verdict"] == "succeeded" and doc["run"]["status"] == "succeeded" and doc["run"]["kind"] == "deploy"
@@ -64,7 +64,7 @@ def test_rollback_goes_through_the_gates_and_the_stateful_guard(promotion: Deliv
     assert record["kind"] == "rollback" and record["status"] == "blocked" and not record["apply_started"]
     guarded = [b["resource"] for b in record["gates"]["plan"]["blocking"] if b["check"] == "PLAT_GUARD_STATEFUL"]
     assert any(a.startswith("aws_s3_bucket.data_storage_app") for a in guarded), guarded
-    assert bucket_exists(delivery, APP_BUCKET)  # nothing applied
+    assert bucket_exists(promotion, APP_BUCKET)  # nothing applied
 
     approve = [arg for a in guarded for arg in ("--approve", a)]
     done = promotion.run("rollback", "--env", "staging", *approve, commit=C2, envs=promotion.v2)
@@ -74,7 +74,7 @@ def test_rollback_goes_through_the_gates_and_the_stateful_guard(promotion: Deliv
     record = promotion.runs()[-1]
     assert record["kind"] == "rollback" and record["status"] == "succeeded"
     assert record["source"]["rollback_to"] == good_c1[-1]["id"] and record["commit"] == C2
-    assert not bucket_exists(delivery, APP_BUCKET)
+    assert not bucket_exists(promotion, APP_BUCKET)
     assert v2_run["release"]["sha256"] != good_c1[-1]["release"]["sha256"]
 
 
