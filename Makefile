@@ -21,7 +21,7 @@ demo: setup
 ## Set up, then the whole test suite (unit, validate, plan + gate, end-to-end on an emulator of its own).
 test: setup
 	@bash .ci/install-system.sh
-	@$(RUN) python -m pytest -q -n 3 --dist loadgroup --no-loadscope-reorder --durations=25
+	@$(RUN) python -m pytest -q -n 4 --dist loadgroup --no-loadscope-reorder --durations=25
 
 ## Every test that needs neither Terraform nor the emulator, less the `slow` proofs of equivalence with stock tools
 ## and installed packages (markers `e2e`, `validate` and `slow` deselected; `make test` runs them all).

@@ -1,6 +1,6 @@
 """The blue-green release flow end to end on the local target, through the real CLI, on a small test environment of
 its own (tests/envs/release: a network and the application tier alone, project ``rlstest``, deployed to an emulator
-of its own): a release that shifts 10 -> 50 -> 100, a plain deploy that keeps the released weights, and a release
+of its own): a release that shifts 10 -> 50 -> 100, a plain deploy's plan that keeps the released weights, and a release
 whose validation fails (the new colour's instances are stopped by the validation hook, so moto reports them unused)
 and rolls back; last the guarded destroy through the CLI (refused without ``--yes``, refused by the stateful guard until
 each stateful address is approved, then nothing left). The release reads only the app tier; the full platform's app tier is verified on the shared dev
@@ -117,9 +117,20 @@ def test_release_then_deploy_then_failed_release_rolls_back(release_env: Release
                                                      Key="workload/v2/app.tar.gz")["Body"].read()
     assert hashlib.sha256(published).hexdigest() == instance_tags["AppSha256"] == rec["colours"]["green"]["sha256"]
 
-    # a plain deploy keeps the released weights (nothing to change on the listener)
-    again = release_env.cli("deploy", "--env", "dev")
+    # a plain deploy keeps the released weights: the gated plan a deploy would apply (deploy applies exactly that saved
+    # plan) gives the HTTPS listener the live weights, read from the release record at plan time (modules/app/tier.py)
+    again = release_env.cli("plan", "--env", "dev", "--format", "json")
     assert again.returncode == 0, again.stdout + again.stderr
+    plan = json.loads(Path(json.loads(again.stdout)["paths"]["plan_json"]).read_text())
+    colour_of = {g["TargetGroupArn"]: g["TargetGroupName"].rsplit("-", 1)[1] for g in release_env.client(
+        "elbv2").describe_target_groups(Names=[f"{prefix}-blue", f"{prefix}-green"])["TargetGroups"]}
+    planned = {}
+    for change in plan["resource_changes"]:
+        after = change["change"]["after"] or {}
+        if change["type"] == "aws_lb_listener" and after.get("port") == 443:
+            groups = after["default_action"][0]["forward"][0]["target_group"]
+            planned = {colour_of[g["arn"]]: g["weight"] for g in groups}
+    assert planned == {"blue": 0, "green": 100}, planned
     assert weights(release_env, prefix) == {"blue": 0, "green": 100}
 
     hook = tmp_path / "stop_at_50.py"
