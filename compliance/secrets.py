@@ -170,19 +170,20 @@ _WORD_RUN = re.compile(r"[a-z]{3,}|[A-Z][a-z]{2,}")
 _PATH_WORD = re.compile(r"^([a-z]{4,}|[a-z]+(_[a-z0-9]+)+)$")
 
 
-_NAME_PART = re.compile(r"[^-_./:]+")
+_NAME_PART = re.compile(r"[^-_.:]+")
 
 
 def _wordy(token: str) -> bool:
     """Mostly words (``security_waf_cloudfront-log-delivery_B309EC70``, ``customer-managed``,
-    ``AWSManagedRulesCommonRuleSet``): a name, not a key. Judged part by part (the token split at ``- _ . / :``): a
-    part counts as a word when word runs make up 80% of it; the words must make up half of the token. A random key
-    has letter runs too (``rg30NnqsMRi...Ghutroad+MsGBcNem``: half of it in runs of 3+ letters), but between digits
-    and symbols inside one part; counting every run of the whole token called 1 random 40-character key in 17 a name
-    (tests/compliance/test_secrets_archive.py)."""
+    ``AWSManagedRulesCommonRuleSet``): a name, not a key. Judged part by part (the token split at ``- _ . :``, not at
+    ``/``, a base64 character): a part counts as a word when word runs make up 80% of it and, longer than 6
+    characters, it holds no digit; the words must make up half of the token. A random key has letter runs too
+    (``rg30NnqsMRi...Ghutroad+MsGBcNem``: half of it in runs of 3+ letters), but mixed with digits and symbols; counting
+    every run of the whole token called 1 random 40-character key in 17 a name (tests/compliance/test_secrets_archive.py)."""
     words = 0
     for part in _NAME_PART.findall(token):
-        if sum(len(w) for w in _WORD_RUN.findall(part)) >= 0.8 * len(part):
+        if sum(len(w) for w in _WORD_RUN.findall(part)) >= 0.8 * len(part) and \
+                (len(part) <= 6 or not any(c.isdigit() for c in part)):
             words += len(part)
     return words >= 0.5 * len(token)
 

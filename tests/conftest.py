@@ -38,7 +38,7 @@ except ImportError:  # pragma: no cover - a dev dependency (pyproject.toml)
 
 
 # -- ordering and workers -------------------------------------------------------------------------------------------
-# `make test` runs the suite on pytest-xdist workers (`-n 3 --dist loadgroup --no-loadscope-reorder`). Each worker has
+# `make test` runs the suite on pytest-xdist workers (`-n 4 --dist loadgroup --no-loadscope-reorder`). Each worker has
 # its own session fixtures (its own emulator, its own synthesized app). Tests that share something expensive form one
 # group, which one worker runs in collection order: the tests of a shared deployment (the longest groups, collected
 # first so that they start first, each on a worker of its own), and the tests of a module with a module-scoped fixture
