@@ -46,9 +46,9 @@ except ImportError:  # pragma: no cover - a dev dependency (pyproject.toml)
 # Every other test goes to whichever worker is free. A run without workers keeps the same order: the deployment groups
 # first, then the rest.
 
-#: fixture of a shared deployment -> the xdist group of the tests that use it, in the order the groups start (the
-#: longest first: the group of the orchestrator's staging runs, the shared dev deployment, the release environment, the
-#: promotion and cleanup runs, the two-region DR deployment)
+#: fixture of a shared deployment -> the xdist group of the tests that use it, in the order the groups start (on four
+#: workers the first four at once: the orchestrator's staging runs, the shared dev deployment, the release environment,
+#: the release/promotion/cleanup runs; the two-region DR deployment when the first of them ends)
 DEPLOYMENT_GROUPS = {"delivery": "delivery", "deployed_dev": "dev-deployment", "release_env": "release",
                      "promotion": "promotion", "dr_env": "dr"}
 #: expensive session fixtures whose tests share one worker, so that one worker pays for them (a Checkov gate over every
