@@ -37,7 +37,6 @@ def promotion(workspace: Path) -> Any:
         yield delivery
 
 
-
 def test_rollback_goes_through_the_gates_and_the_stateful_guard(promotion: Delivery) -> None:
     # a new release, with the machine-readable result (`--format json`): the result document on stdout, progress on
     # stderr
