@@ -32,22 +32,19 @@ APP = ROOT / "tests" / "fastimport_app.py"
 MAIN = ROOT / "main.py"
 TIMEOUT = 600
 
-# Runs main.py in-process and reports module counts even if main.py leaves via os._exit (fast_exit).
-_MAIN_DRIVER = r"""
-import json, os, runpy, sys
-report, argv = sys.argv[1], sys.argv[2:]
-def _report(rc):
+# Runs main.py in-process with MAIN_ARGV and calls _report(rc) even if main.py leaves via os._exit (fast_exit);
+# _main_result(rc) is what a report holds about that run. The tail of both child scripts below, each with its _report.
+_RUN_MAIN = r"""
+def _main_result(rc):
     mods = [m for m in sys.modules if m.startswith("cdktf_cdktf_provider_aws.")]
     fi = sys.modules.get("modules._fastimport")
-    with open(report, "w") as fh:
-        json.dump({"rc": rc, "provider_modules": len(mods),
-                   "fast_active": bool(fi and fi.is_active())}, fh)
+    return {"rc": rc, "provider_modules": len(mods), "fast_active": bool(fi and fi.is_active())}
 _real_exit = os._exit
 def _exit(code):
     _report(code)
     _real_exit(code)
 os._exit = _exit
-sys.argv = ["main.py", *argv]
+sys.argv = ["main.py", *MAIN_ARGV]
 try:
     runpy.run_path("main.py", run_name="__main__")
     rc = 0
@@ -56,6 +53,15 @@ except SystemExit as exc:
 _report(rc)
 sys.exit(rc)
 """
+
+# Runs main.py in-process and reports module counts even if main.py leaves via os._exit (fast_exit).
+_MAIN_DRIVER = r"""
+import json, os, runpy, sys
+report, MAIN_ARGV = sys.argv[1], sys.argv[2:]
+def _report(rc):
+    with open(report, "w") as fh:
+        json.dump(_main_result(rc), fh)
+""" + _RUN_MAIN
 
 
 def _env(stock: bool) -> dict[str, str]:
@@ -120,24 +126,10 @@ _write()
 
 # 3. `main.py synth --outdir OUTDIR` (test_main_synth_byte_identical), reported even if it leaves via os._exit
 def _report(rc):
-    mods = [m for m in sys.modules if m.startswith("cdktf_cdktf_provider_aws.")]
-    fi = sys.modules.get("modules._fastimport")
-    result["main"] = {"rc": rc, "provider_modules": len(mods), "fast_active": bool(fi and fi.is_active())}
+    result["main"] = _main_result(rc)
     _write()
-_real_exit = os._exit
-def _exit(code):
-    _report(code)
-    _real_exit(code)
-os._exit = _exit
-sys.argv = ["main.py", "synth", "--outdir", main_out]
-try:
-    runpy.run_path("main.py", run_name="__main__")
-    rc = 0
-except SystemExit as exc:
-    rc = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-_report(rc)
-sys.exit(rc)
-"""
+MAIN_ARGV = ["synth", "--outdir", main_out]
+""" + _RUN_MAIN
 
 
 class StockRun:
