@@ -139,15 +139,14 @@ class PilotLight(Module):
         # The app tier: the same settings and artifact, at the standby capacity.
         standby = dr_rules.standby_capacity(settings)
         sizes = settings.sizes.model_copy(update={"min_capacity": standby, "desired_capacity": standby})
+        # the listener's certificate is the DR region's (ACM certificates are regional); the mapping decides the target
+        dr_app_section = settings.app.model_copy(update={"certificate_arn": dr.certificate_arn})
         app_settings = app_tier_settings(
-            settings.app, sizes, protected=settings.protected, target=refs.ctx.target, vpc_id=net.vpc_id,
+            dr_app_section, sizes, protected=settings.protected, target=refs.ctx.target, vpc_id=net.vpc_id,
             public_subnet_ids=net.public_subnet_ids, private_subnet_ids=net.private_subnet_ids,
             ebs_kms_key_arn=self.keys["data"].arn, alarm_topics=AlarmTopics(),
             secrets_kms_key_arn=self.keys["secrets"].arn)
-        lb = app_settings.load_balancer
-        if not refs.ctx.target.is_local:
-            lb = replace(lb, certificate_arn=dr.certificate_arn)
-        app_settings = replace(app_settings, load_balancer=lb, existing_secret_arn=replica_grant_arn)
+        app_settings = replace(app_settings, existing_secret_arn=replica_grant_arn)
         self.app = in_region(AppTier(self, "app", ctx, app_settings), provider)
         dr_app: Any = self.app
         self.asg_names: dict[str, str] = dict(dr_app.asg_names)
