@@ -13,9 +13,9 @@
   (``modules/core/alarms.py``) or one topic ARN (``str``), never a tuple / mapping / list of ARNs; and no construct
   takes (or imports) the alerting construct: only the stack layer turns it into ``AlarmTopics``.
 - No construct decides on the target: ``is_local`` / ``target.supports(...)`` / ``target.lifecycle(...)`` appear
-  only in the stack layer (``modules/stack/local_variant.py``), except the decisions listed in
-  ``TARGET_DECISIONS_LEFT`` (docs/modules.md, "The local target": why they stay; the list may only shrink, and a
-  stale entry fails too).
+  only in the stack layer (``modules/stack/``: the local variant, and the settings it hands the tiers), except the
+  decisions listed in ``TARGET_DECISIONS_LEFT`` (empty since the cache's moved to ``data_tier_for_target``; the list
+  may only shrink, and a stale entry fails too).
 """
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ TOP_LEVEL = {"__init__.py", "_fastimport.py", "cdk.py"}
 ENVS_ALLOWED = {"envs.contract"}
 ENVS_TARGET_ALLOWED_IN = {"modules/core/base.py"}
 #: Target decisions still inside constructs, file -> count (issue 15 item 2; why each stays: docs/modules.md).
-TARGET_DECISIONS_LEFT = {"modules/data/tier.py": 1}
+TARGET_DECISIONS_LEFT: dict[str, int] = {}
 TARGET_DECISION = re.compile(r"\bis_local\b|\.supports\(|\.lifecycle\(")
 
 

@@ -151,9 +151,10 @@ class DataTier(Module):
         self.db_proxy_endpoint = self.database.proxy_endpoint if self.database else None
         self.db_master_user_secret_arn = self.database.master_user_secret_arn if self.database else None
 
-        # The cache is left out where the target cannot create a replication group (with everything serving it).
+        # No cache settings, no cache (and nothing serving it): the stack layer also leaves them out where the target
+        # cannot create a replication group (modules/stack/mapping.py, data_tier_for_target).
         self.cache: Cache | None = None
-        if s.cache is not None and ctx.target.supports("aws_elasticache_replication_group"):
+        if s.cache is not None:
             self.cache = Cache(self, "cache", ctx, CacheSettings(
                 vpc_id=vpc_id, subnet_ids=tuple(private_subnet_ids), kms_key_arn=keys["data"],
                 log_kms_key_arn=keys["logs"], log_retention_days=s.log_retention_days,
