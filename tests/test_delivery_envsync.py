@@ -28,7 +28,7 @@ PROJECT, REGION = "dlvsync", "us-east-1"
 def _envs(tmp: Path) -> Path:
     import tomllib
 
-    from tests.test_orchestrator_e2e import _dump
+    from tests.harness.delivery import dump_toml as _dump
 
     d = tmp / "envs"
     d.mkdir()

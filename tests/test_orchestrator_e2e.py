@@ -11,76 +11,16 @@ protected prod and the cleanup run on a second emulator at the same time (tests/
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
-import subprocess
-import sys
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import ROOT, own_emulator
+from tests.conftest import own_emulator
+from tests.harness.delivery import C1, FLOW_LOG_GROUP, Delivery, make_delivery, out
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1800)]
-
-PROJECT, REGION = "dlvtest", "us-east-1"
-STAGING_BUCKET = f"{PROJECT}-tfstate-444444444444-{REGION}"
-C1, C2, UNTESTED = "c1c1c1c1c1c1", "c2c2c2c2c2c2", "deadbeef0000"
-FLOW_LOG_GROUP = f"/vpc/{PROJECT}-staging/flow-logs"
-APP_BUCKET = f"{PROJECT}-staging-app-"  # + account + region
-TEST_ENVS = ROOT / "tests" / "envs"
-
-
-def _dump(doc: dict[str, Any], prefix: str = "") -> str:
-    def value(v: Any) -> str:
-        if isinstance(v, bool):
-            return "true" if v else "false"
-        if isinstance(v, (int, float)):
-            return repr(v)
-        if isinstance(v, list):
-            return "[" + ", ".join(value(x) for x in v) + "]"
-        if isinstance(v, dict):
-            return "{ " + ", ".join(f"{k} = {value(x)}" for k, x in v.items()) + " }"
-        return json.dumps(v)
-
-    scalars = [f"{k} = {value(v)}" for k, v in doc.items() if not isinstance(v, dict)]
-    out = ([f"[{prefix}]"] if prefix and scalars else []) + scalars
-    for k, v in doc.items():
-        if isinstance(v, dict):
-            out.append(_dump(v, f"{prefix}.{k}" if prefix else k))
-    return "\n".join(out) + "\n"
-
-
-@dataclass
-class Delivery:
-    root: Path
-    v1: Path            # tests/envs/delivery: staging + prod
-    v2: Path            # tests/envs/delivery-v2: staging with the application bucket
-    endpoint: str
-
-    def run(self, *args: str, commit: str = C1, envs: Path | None = None) -> subprocess.CompletedProcess[str]:
-        env = {**os.environ, "PYTHONUNBUFFERED": "1", "PLATFORM_COMMIT": commit, "PLATFORM_ACTOR": "ci-deployer",
-               "PLATFORM_BUILD_DIR": str(self.root / ".build")}
-        return subprocess.run([sys.executable, str(ROOT / "main.py"), "--envs-dir", str(envs or self.v1), *args],
-                              cwd=self.root, capture_output=True, text=True, timeout=1800, env=env)
-
-    def client(self, service: str) -> Any:
-        from pipeline.aws import client
-
-        return client(service, REGION, self.endpoint)
-
-    def runs(self, env: str = "staging", bucket: str = STAGING_BUCKET) -> list[dict[str, Any]]:
-        s3 = self.client("s3")
-        keys = sorted(o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix=f"runs/{env}/").get("Contents", []))
-        return [json.loads(s3.get_object(Bucket=bucket, Key=k)["Body"].read()) for k in keys]
-
-    def vpcs(self) -> list[dict[str, Any]]:
-        return self.client("ec2").describe_vpcs(Filters=[{"Name": "tag:Name",
-                                                          "Values": [f"{PROJECT}-staging-vpc"]}])["Vpcs"]
-
 
 @pytest.fixture(scope="module")
 def delivery(workspace: Path) -> Any:
@@ -89,30 +29,14 @@ def delivery(workspace: Path) -> Any:
     the session's emulator."""
     root = workspace / "delivery"
     with own_emulator(root / ".build" / "local") as emulator:
-        yield _delivery(root, emulator.endpoint)
-
-
-def _delivery(root: Path, endpoint: str) -> Delivery:
-    """Copies of the test environments beside the registry the cleanup test writes (its ``envs_dir`` is relative)."""
-    v1, v2 = root / "envs-v1", root / "envs-v2"
-    shutil.copytree(TEST_ENVS / "delivery", v1, ignore=shutil.ignore_patterns("*.md"))
-    shutil.copytree(TEST_ENVS / "delivery-v2", v2, ignore=shutil.ignore_patterns("*.md"))
-    return Delivery(root, v1, v2, endpoint)
-
-
-def bucket_exists(delivery: Delivery, prefix: str) -> bool:
-    return any(b["Name"].startswith(prefix) for b in delivery.client("s3").list_buckets()["Buckets"])
-
-
-def _out(result: subprocess.CompletedProcess[str]) -> str:
-    return f"exit {result.returncode}\n--- stdout\n{result.stdout[-6000:]}\n--- stderr\n{result.stderr[-4000:]}"
+        yield make_delivery(root, emulator.endpoint)
 
 
 def test_bad_settings_stop_at_the_settings_gate_with_exit_2(delivery: Delivery, tmp_path: Path) -> None:
     (tmp_path / "staging.toml").write_text((delivery.v1 / "staging.toml").read_text()
                                            .replace("az_count = 2", "az_count = 0"))
     result = delivery.run("deploy", "--env", "staging", envs=tmp_path)
-    assert result.returncode == 2, _out(result)
+    assert result.returncode == 2, out(result)
     assert "bad settings" in result.stderr and "network.az_count" in result.stderr
     assert "STOPPED at gate 'settings'" in result.stdout and "synth        not run" in result.stdout
 
@@ -122,7 +46,7 @@ def test_static_gate_stops_the_run_on_an_expired_waiver(delivery: Delivery, tmp_
     waivers.write_text('[[waiver]]\ncheck = "CKV_AWS_18"\nresource = "aws_s3_bucket.*"\nreason = "old exception"\n'
                        'owner = "platform-team"\nexpires = 2020-01-01\n')
     result = delivery.run("deploy", "--env", "staging", "--waivers", str(waivers))
-    assert result.returncode == 1, _out(result)
+    assert result.returncode == 1, out(result)
     assert "static gate blocked staging" in result.stderr and "PLAT_WAIVER_INVALID" in result.stderr
     assert "STOPPED at gate 'static-gate'" in result.stdout and "plan         not run" in result.stdout
     (record,) = delivery.runs()
@@ -136,7 +60,7 @@ def test_failed_apply_is_detected_by_the_next_run_and_recovered(delivery: Delive
     logs = delivery.client("logs")
     logs.create_log_group(logGroupName=FLOW_LOG_GROUP)  # out of band: the apply's CreateLogGroup will fail
     failed = delivery.run("deploy", "--env", "staging")
-    assert failed.returncode == 1, _out(failed)
+    assert failed.returncode == 1, out(failed)
     assert "STOPPED at gate 'apply'" in failed.stdout and "partial apply" in failed.stderr
     assert "ResourceAlreadyExistsException" in failed.stderr or "already exists" in failed.stderr
     record = delivery.runs()[-1]
@@ -144,14 +68,14 @@ def test_failed_apply_is_detected_by_the_next_run_and_recovered(delivery: Delive
     failed_id = record["id"]
 
     detected = delivery.run("deploy", "--env", "staging")
-    assert detected.returncode == 1, _out(detected)
+    assert detected.returncode == 1, out(detected)
     assert f"partial apply detected: run {failed_id}" in detected.stdout
     assert "--recover" in detected.stdout and "rollback --env staging" in detected.stdout
     assert "STOPPED at gate 'recovery'" in detected.stdout and "synth        not run" in detected.stdout
 
     logs.delete_log_group(logGroupName=FLOW_LOG_GROUP)  # the cause fixed: converge forward
     recovered = delivery.run("deploy", "--env", "staging", "--recover")
-    assert recovered.returncode == 0, _out(recovered)
+    assert recovered.returncode == 0, out(recovered)
     assert "[staging] deployed" in recovered.stdout and "re-plan: no changes" in recovered.stdout
     assert re.search(r"health ok\s+aws_vpc\.", recovered.stdout), recovered.stdout
     record = delivery.runs()[-1]
@@ -168,17 +92,17 @@ def test_failed_apply_is_detected_by_the_next_run_and_recovered(delivery: Delive
 def test_drift_is_detected_and_corrected_through_the_gates(delivery: Delivery) -> None:
     # the machine-readable result (`--format json`): the result document on stdout, progress on stderr
     zero = delivery.run("drift", "--env", "staging", "--format", "json")
-    assert zero.returncode == 0 and "no drift" in zero.stderr, _out(zero)
+    assert zero.returncode == 0 and "no drift" in zero.stderr, out(zero)
     doc = json.loads(zero.stdout)
     assert doc["command"] == "drift" and doc["exit_code"] == 0 and doc["verdict"] == "succeeded", doc
     (vpc,) = delivery.vpcs()
     delivery.client("ec2").create_tags(Resources=[vpc["VpcId"]], Tags=[{"Key": "Owner", "Value": "someone-else"}])
     drifted = delivery.run("drift", "--env", "staging", "--format", "markdown")
-    assert drifted.returncode == 1 and "aws_vpc.network_vpc_" in drifted.stdout, _out(drifted)
+    assert drifted.returncode == 1 and "aws_vpc.network_vpc_" in drifted.stdout, out(drifted)
     corrected = delivery.run("drift", "--env", "staging", "--correct")
-    assert corrected.returncode == 0, _out(corrected)
+    assert corrected.returncode == 0, out(corrected)
     assert "drift corrected" in corrected.stdout and "re-plan: no changes" in corrected.stdout
-    assert "partial apply" not in corrected.stdout + corrected.stderr, _out(corrected)
+    assert "partial apply" not in corrected.stdout + corrected.stderr, out(corrected)
     record = delivery.runs()[-1]
     assert record["kind"] == "drift-correct" and record["status"] == "succeeded"
     # the first run after the recovery: the recovery gate sees no partial apply any more

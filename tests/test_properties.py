@@ -39,7 +39,7 @@ def field_exists(path: str) -> bool:
 
 
 def write_env(folder: Path, doc: dict[str, Any]) -> Path:
-    from tests.test_orchestrator_e2e import _dump
+    from tests.harness.delivery import dump_toml as _dump
 
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{doc['name']}.toml"
