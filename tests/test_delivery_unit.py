@@ -164,7 +164,7 @@ def test_cli_has_the_delivery_commands() -> None:
 # The gate order, the stop at the first failure, the run record and the report, for every gate; the end-to-end
 # tests (test_orchestrator_e2e.py) drive the real gates on the emulator: settings, static gate, apply, recovery,
 # plan gate (stateful guard), approval.
-GATE_METHODS = {"recovery": "_recovery_gate", "synth": "_synth", "validate": "_validate",
+GATE_METHODS = {"recovery": "_recovery_gate", "synth": "_synth", "init": "_init",
                 "static-gate": "_static_gate", "plan": "_plan", "plan-gate": "_plan_gate",
                 "approval": "_approval_gate", "apply": "_apply", "verify": "_verify", "re-plan": "_replan"}
 

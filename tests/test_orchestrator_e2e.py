@@ -52,7 +52,7 @@ def test_static_gate_stops_the_run_on_an_expired_waiver(delivery: Delivery, tmp_
     (record,) = delivery.runs()
     assert record["status"] == "blocked" and record["failed_gate"] == "static-gate" and record["commit"] == C1
     assert record["gates"]["static"]["verdict"] == "BLOCKED" and record["who"] == "ci-deployer"
-    assert [s["name"] for s in record["steps"]][:6] == ["settings", "target", "recovery", "synth", "validate",
+    assert [s["name"] for s in record["steps"]][:6] == ["settings", "target", "recovery", "synth", "init",
                                                         "static-gate"]
 
 
@@ -82,7 +82,7 @@ def test_failed_apply_is_detected_by_the_next_run_and_recovered(delivery: Delive
     assert record["status"] == "succeeded" and record["source"]["recovers"] == failed_id
     assert record["plan_digest"] and len(record["plan_digest"]) == 64 and record["release"]["key"] == \
         f"releases/staging/{C1}/cdk.tf.json"
-    assert [s["name"] for s in record["steps"]] == ["settings", "target", "recovery", "synth", "validate",
+    assert [s["name"] for s in record["steps"]] == ["settings", "target", "recovery", "synth", "init",
                                                     "static-gate", "plan", "plan-gate", "approval", "apply",
                                                     "verify", "re-plan"]
     assert all(h["ok"] for h in record["gates"]["health"])

@@ -72,3 +72,50 @@ def test_replan_allow_list_applies_to_the_local_target_and_listed_attributes_onl
     assert on_aws == ["aws_kms_key.k: update ['rotation_period_in_days']", "aws_lb.alb: update ['idle_timeout']",
                       "aws_db_instance.db: delete/create", "aws_launch_template.lt: update ['latest_version']"]
     assert not any(p.startswith("aws_autoscaling_group.g") for p in on_aws), "lists of False are not unknowns"
+
+
+class _Terraform:
+    """The runner's plan/show pair with a canned answer, recording the commands run."""
+
+    def __init__(self, has_changes: bool, plan: dict[str, Any]) -> None:
+        self.has_changes, self.shown, self.calls = has_changes, plan, []
+
+    def plan(self, planfile: Any) -> bool:
+        self.calls.append("plan")
+        return self.has_changes
+
+    def show_json(self, planfile: Any) -> dict[str, Any]:
+        self.calls.append("show")
+        return self.shown
+
+
+def _verifier(tf: _Terraform, target: Target, tmp_path: Any) -> Any:
+    from types import SimpleNamespace
+
+    from pipeline.run import Pipeline
+
+    pipe = object.__new__(Pipeline)
+    pipe.settings, pipe.target, pipe.stack_dir, pipe.tf = SimpleNamespace(name="dev"), target, tmp_path, tf
+    pipe.say = lambda *_: None
+    return pipe
+
+
+def test_an_empty_replan_reads_no_plan_json_and_a_changed_one_is_judged(tmp_path: Any) -> None:
+    import pytest
+
+    from pipeline.run import PipelineError
+
+    drifting = replan(rc("aws_lb.alb", ["update"], {"idle_timeout": 60}, {"idle_timeout": 30}))
+    empty = _Terraform(False, drifting)  # exit 0: the JSON is never read, whatever it would say
+    _verifier(empty, AWS, tmp_path).verify_no_changes()
+    assert empty.calls == ["plan"]
+
+    changed = _Terraform(True, drifting)
+    with pytest.raises(PipelineError, match=r"re-plan after apply is not empty:\n  aws_lb.alb: update \['idle_timeout'\]"):
+        _verifier(changed, AWS, tmp_path).verify_no_changes()
+    assert changed.calls == ["plan", "show"]
+
+    allowed = _Terraform(True, replan(rc("aws_kms_key.k", ["update"], {"rotation_period_in_days": 0},
+                                         {"rotation_period_in_days": 365})))
+    _verifier(allowed, LOCAL, tmp_path).verify_no_changes()  # exit 2, but only a documented emulator diff
+    assert allowed.calls == ["plan", "show"]

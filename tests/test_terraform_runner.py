@@ -135,7 +135,7 @@ def test_lifecycle_against_the_emulator(
     runner = _runner(tmp_path / "stack", config, build_dir, environ)
     plan = tmp_path / "tfplan"
 
-    # (validate: test_validate_reports_each_diagnostic and every pipeline run; the destroy plan: every guarded destroy)
+    # (validate: test_validate_reports_each_diagnostic and tests/test_validate.py; the destroy plan: every guarded destroy)
     runner.init()
     assert runner.state_list() == []
     assert runner.plan(plan) is True
@@ -187,6 +187,14 @@ def test_validate_reports_each_diagnostic(
     assert "error: Reference to undeclared resource" in error.diagnostics
     assert "main.tf.json:" in error.diagnostics
     assert "terraform validate" in str(error) and "no_such_argument" in str(error)
+
+    # The deployment orchestrator runs no separate validate: the plan's own validation reports the same errors
+    # (pipeline/orchestrator.py, DeploymentOrchestrator._init), and the run stops at the plan gate with them.
+    with pytest.raises(TerraformError) as planned:
+        runner.plan(tmp_path / "tfplan")
+    assert planned.value.returncode == 1 and "plan" in planned.value.command
+    assert 'No argument or block type is named "no_such_argument"' in planned.value.diagnostics
+    assert "Reference to undeclared resource" in planned.value.diagnostics
 
 
 @pytest.mark.e2e
