@@ -30,7 +30,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 SIGNING_TO_BOTOCORE = {
     "monitoring": ("cloudwatch",), "elasticloadbalancing": ("elbv2", "elb"), "email": ("ses", "sesv2"),
@@ -248,7 +248,13 @@ def _list(value: Any) -> list[str]:
 
 
 def _match(pattern: str, value: str) -> bool:
-    return fnmatch.fnmatchcase(value.lower(), pattern.lower().replace("[", "[[]"))
+    """IAM wildcard matching (``*`` and ``?``; ``[`` is literal), case-insensitive."""
+    return _wildcard(pattern)(value.lower()) is not None
+
+
+@lru_cache(maxsize=None)
+def _wildcard(pattern: str) -> Callable[[str], Any]:
+    return re.compile(fnmatch.translate(pattern.lower().replace("[", "[[]"))).match
 
 
 def _condition(cond: Mapping[str, Any], context: Mapping[str, str]) -> str:
@@ -421,6 +427,7 @@ def granted_unused(identity: list[Policy], used: set[str]) -> dict[str, tuple[in
     those actions when a statement names them one by one)."""
     out: dict[str, tuple[int, list[str]]] = {}
     db = _iam_db()
+    used_lower = {u.lower() for u in used}  # IAM action names are case-insensitive
     for pol in identity:
         for i, st in enumerate(pol.statements):
             if st.get("Effect") != "Allow":
@@ -436,7 +443,7 @@ def granted_unused(identity: list[Policy], used: set[str]) -> dict[str, tuple[in
                     if isinstance(svc, dict):
                         granted |= {f"{prefix}:{p}" for p in svc.get("privileges", {})
                                     if not any(_match(n, f"{prefix}:{p}") for n in _list(st["NotAction"]))}
-            unused = sorted(a for a in granted if not any(a.lower() == u.lower() for u in used))
+            unused = sorted(a for a in granted if a.lower() not in used_lower)
             out[f"{pol.name} / {st.get('Sid', i)}"] = (len(unused), unused if len(granted) <= 40 else [])
     return out
 

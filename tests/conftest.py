@@ -43,8 +43,11 @@ except ImportError:  # pragma: no cover - a dev dependency (pyproject.toml)
 # group, which one worker runs in collection order: the tests of a shared deployment (the longest groups, collected
 # first so that they start first, each on a worker of its own), and the tests of a module with a module-scoped fixture
 # (a plan of every environment, a throwaway PostgreSQL...), which would otherwise be set up again on every worker.
-# Every other test goes to whichever worker is free. A run without workers keeps the same order: the deployment groups
-# first, then the rest.
+# Every other test goes to whichever worker is free. The order the units are handed out: the deployment groups, then
+# every other unit that runs Terraform, an emulator or a stock tool (a test or group marked `e2e`, `validate` or
+# `slow`), then the cheap tests, so that the workers end on small units at about the same time (with the heavy units
+# last, one worker ran the Terraform runner's lifecycle and another the aws-variant plans for the last 90 s while the
+# other two had finished). A run without workers keeps the same order.
 
 #: fixture of a shared deployment -> the xdist group of the tests that use it, in the order the groups start (on four
 #: workers the first four at once: the orchestrator's staging runs, the shared dev deployment, the release environment,
@@ -136,10 +139,14 @@ def _group(item: pytest.Item) -> str | None:
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     groups = {item.nodeid: _group(item) for item in items}
     starts = list(DEPLOYMENT_GROUPS.values())
+    heavy = {groups[item.nodeid] or item.nodeid for item in items
+             if (HEAVY_MARKERS | {"slow"}) & {m.name for m in item.iter_markers()}}
 
     def rank(item: pytest.Item) -> int:
         group = groups[item.nodeid]
-        return starts.index(group) if group in starts else len(starts)
+        if group in starts:
+            return starts.index(group)
+        return len(starts) + (0 if (group or item.nodeid) in heavy else 1)
 
     unmarked = unmarked_heavy_tests(items)
     if unmarked:
@@ -193,27 +200,33 @@ def synth_aws(workspace: Path, settings: dict[str, Any], tmp_path_factory: pytes
               ) -> dict[str, dict[str, Any]]:
     """Every environment synthesized once for the aws target: env -> parsed cdk.tf.json."""
     from envs.target import AWS
+
+    stacks = _shared_synthesis("aws", AWS, settings, workspace / "cdktf.out", tmp_path_factory)
+    return {name: json.loads(path.read_text()) for name, path in stacks.items()}
+
+
+def _shared_synthesis(kind: str, target: Any, settings: dict[str, Any], out: Path,
+                      tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Every environment synthesized for ``target`` into ``out`` (commit ``0123456789ab``): env -> cdk.tf.json.
+
+    Under xdist the workers of one run share one synthesis per target (the same settings, commit and code: the output
+    holds no path of its own): the first worker writes it, the others wait on the lock and copy the tree."""
     from pipeline.synth import synthesize
 
-    out = workspace / "cdktf.out"
     shared = _run_shared_dir(tmp_path_factory)
     if shared is None:
-        result = synthesize(settings, AWS, out, commit="0123456789ab")
-        return {name: json.loads(path.read_text()) for name, path in result.stacks.items()}
-    # Under xdist the workers of one run share one synthesis (the same settings, commit and code: the output holds
-    # no path of its own): the first worker writes it, the others wait on the lock and copy the tree.
+        return dict(synthesize(settings, target, out, commit="0123456789ab").stacks)
     import fcntl
 
-    done = shared / "synth_aws"
-    with open(shared / "synth_aws.lock", "w") as lock:
+    done = shared / f"synth_{kind}"
+    with open(shared / f"synth_{kind}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not (done / "complete.json").exists():
-            result = synthesize(settings, AWS, done / "cdktf.out", commit="0123456789ab")
+            result = synthesize(settings, target, done / "cdktf.out", commit="0123456789ab")
             (done / "complete.json").write_text(json.dumps(
                 {name: str(path.relative_to(done / "cdktf.out")) for name, path in result.stacks.items()}))
     shutil.copytree(done / "cdktf.out", out)
-    stacks = json.loads((done / "complete.json").read_text())
-    return {name: json.loads((out / rel).read_text()) for name, rel in stacks.items()}
+    return {name: out / rel for name, rel in json.loads((done / "complete.json").read_text()).items()}
 
 
 def _run_shared_dir(tmp_path_factory: pytest.TempPathFactory) -> Path | None:
@@ -256,15 +269,15 @@ def emulator(workspace: Path) -> Any:
 
 
 @pytest.fixture(scope="session")
-def synth_local(workspace: Path, settings: dict[str, Any]) -> Path:
-    """dev synthesized once for the local target; returns the output folder. Synthesis needs no running emulator:
-    the endpoint is only written into the provider and backend blocks (port 9, discard, is never contacted)."""
+def synth_local(workspace: Path, settings: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Every environment synthesized once for the local target; returns the output folder (``stacks/<env>/``).
+    Synthesis needs no running emulator: the endpoint is only written into the provider and backend blocks (port 9,
+    discard, is never contacted), as in tools/synth_digests.py, whose committed digests tests/test_synth_digests.py
+    compares this output with."""
     from envs.target import Target
-    from pipeline.synth import synthesize
 
     outdir = workspace / "cdktf.local.out"
-    synthesize({"dev": settings["dev"]}, Target(kind="local", endpoint="http://127.0.0.1:9"), outdir,
-               commit="0123456789ab")
+    _shared_synthesis("local", Target(kind="local", endpoint="http://127.0.0.1:9"), settings, outdir, tmp_path_factory)
     return outdir
 
 

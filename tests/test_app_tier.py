@@ -37,14 +37,9 @@ def ref(value: str, rtype: str, contains: str) -> bool:
 
 
 @pytest.fixture(scope="module")
-def synth_local_dev(workspace: Path, settings: dict) -> dict[str, Any]:
-    """dev synthesized for the local target (synthesis needs no running emulator)."""
-    from envs.target import Target
-    from pipeline.synth import synthesize
-
-    result = synthesize({"dev": settings["dev"]}, Target(kind="local", endpoint="http://127.0.0.1:9"),
-                        workspace / "cdktf.app-local.out", commit="0123456789ab")
-    return json.loads(result.stacks["dev"].read_text())
+def synth_local_dev(synth_local: Path) -> dict[str, Any]:
+    """dev synthesized for the local target (the session's local synthesis; it needs no running emulator)."""
+    return json.loads((synth_local / "stacks" / "dev" / "cdk.tf.json").read_text())
 
 
 # -- load balancer -------------------------------------------------------------------------------------------------
