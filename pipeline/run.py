@@ -120,9 +120,6 @@ class Pipeline:
                  f"{self.settings.state_key}, lock table {self.settings.lock_table})")
         self._terraform(self.tf.init)
 
-    def validate(self) -> None:
-        self._terraform(self.tf.validate)
-
     def plan(self, *, refresh_only: bool = False, destroy: bool = False, lock_timeout: str = "0s",
              name: str = PLAN_FILE, lock: bool = True) -> PlanOutcome:
         planfile = self.stack_dir / name
