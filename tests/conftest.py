@@ -207,22 +207,23 @@ def synth_aws(workspace: Path, settings: dict[str, Any], tmp_path_factory: pytes
 
 def _shared_synthesis(kind: str, target: Any, settings: dict[str, Any], out: Path,
                       tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """Every environment synthesized for ``target`` into ``out`` (commit ``0123456789ab``): env -> cdk.tf.json.
+    """Every environment synthesized for ``target`` into ``out`` at the digest tool's commit: env -> cdk.tf.json.
 
     Under xdist the workers of one run share one synthesis per target (the same settings, commit and code: the output
     holds no path of its own): the first worker writes it, the others wait on the lock and copy the tree."""
     from pipeline.synth import synthesize
+    from tools.synth_digests import COMMIT
 
     shared = _run_shared_dir(tmp_path_factory)
     if shared is None:
-        return dict(synthesize(settings, target, out, commit="0123456789ab").stacks)
+        return dict(synthesize(settings, target, out, commit=COMMIT).stacks)
     import fcntl
 
     done = shared / f"synth_{kind}"
     with open(shared / f"synth_{kind}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not (done / "complete.json").exists():
-            result = synthesize(settings, target, done / "cdktf.out", commit="0123456789ab")
+            result = synthesize(settings, target, done / "cdktf.out", commit=COMMIT)
             (done / "complete.json").write_text(json.dumps(
                 {name: str(path.relative_to(done / "cdktf.out")) for name, path in result.stacks.items()}))
     shutil.copytree(done / "cdktf.out", out)
@@ -271,13 +272,14 @@ def emulator(workspace: Path) -> Any:
 @pytest.fixture(scope="session")
 def synth_local(workspace: Path, settings: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Every environment synthesized once for the local target; returns the output folder (``stacks/<env>/``).
-    Synthesis needs no running emulator: the endpoint is only written into the provider and backend blocks (port 9,
-    discard, is never contacted), as in tools/synth_digests.py, whose committed digests tests/test_synth_digests.py
-    compares this output with."""
+    Synthesis needs no running emulator: the endpoint (tools/synth_digests.py's, port 9, discard) is only written into
+    the provider and backend blocks and never contacted; tests/test_synth_digests.py compares this output with the
+    committed digests."""
     from envs.target import Target
+    from tools.synth_digests import LOCAL_ENDPOINT
 
     outdir = workspace / "cdktf.local.out"
-    _shared_synthesis("local", Target(kind="local", endpoint="http://127.0.0.1:9"), settings, outdir, tmp_path_factory)
+    _shared_synthesis("local", Target(kind="local", endpoint=LOCAL_ENDPOINT), settings, outdir, tmp_path_factory)
     return outdir
 
 

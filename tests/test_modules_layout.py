@@ -14,8 +14,8 @@
   takes (or imports) the alerting construct: only the stack layer turns it into ``AlarmTopics``.
 - No construct decides on the target: ``is_local`` / ``target.supports(...)`` / ``target.lifecycle(...)`` appear
   only in the stack layer (``modules/stack/``: the local variant, and the settings it hands the tiers), except the
-  decisions listed in ``TARGET_DECISIONS_LEFT`` (empty since the cache's moved to ``data_tier_for_target``; the list
-  may only shrink, and a stale entry fails too).
+  decisions listed in ``TARGET_DECISIONS_LEFT`` (empty since the cache's moved to ``data_tier_variant`` in the
+  local variant; the list may only shrink, and a stale entry fails too).
 """
 from __future__ import annotations
 

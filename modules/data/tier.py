@@ -152,7 +152,7 @@ class DataTier(Module):
         self.db_master_user_secret_arn = self.database.master_user_secret_arn if self.database else None
 
         # No cache settings, no cache (and nothing serving it): the stack layer also leaves them out where the target
-        # cannot create a replication group (modules/stack/mapping.py, data_tier_for_target).
+        # cannot create a replication group (modules/stack/local_variant.py, data_tier_variant).
         self.cache: Cache | None = None
         if s.cache is not None:
             self.cache = Cache(self, "cache", ctx, CacheSettings(

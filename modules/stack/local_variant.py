@@ -13,11 +13,16 @@ Constructs synthesize the same for both targets; :func:`apply_local_variant` (ca
   get the composite's alarm and OK actions, so that their condition still notifies.
 - **Emulator-only arguments** (:data:`LOCAL_OVERRIDES`): set on every resource of a type.
 
+Where leaving a part out changes what other parts build from it, removing resources afterwards would leave references
+to them; the variant then acts on the settings a tier is built from, before it is built: :func:`data_tier_variant`
+(the cache: no replication group on the emulator, and so nothing that serves it).
+
 Nothing happens on the aws target: its JSON is what the constructs built (``tests/test_synth_digests.py`` proves
 both variants byte for byte).
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, Mapping
 
 from cdktf import TerraformResourceLifecycle
@@ -25,6 +30,7 @@ from constructs import Construct, IConstruct
 
 from envs.target import EMULATOR_UNSTORED, EMULATOR_UNSUPPORTED, Target
 from modules.core.helpers import notified_composite, served_types
+from modules.data.tier import DataTierSettings
 
 #: Arguments set differently on the emulator, per resource type (argument -> value). Never a change of the real
 #: configuration: only what the emulator needs to create or delete the resource at all.
@@ -35,6 +41,16 @@ LOCAL_OVERRIDES: Mapping[str, Mapping[str, Any]] = {
     # moto never reports a distribution as Deployed; the provider's waiter would run into its timeout.
     "aws_cloudfront_distribution": {"wait_for_deployment": False},
 }
+
+
+def data_tier_variant(s: DataTierSettings, target: Target) -> DataTierSettings:
+    """The data tier's settings for ``target``: without the cache where the target cannot create a replication group
+    (the emulator), so that nothing serving it is built either (the instances' egress rule, the workload
+    configuration's ``cache`` entry, the IAM grant to connect, the dashboard's Redis widgets), exactly as with
+    ``data.cache.enabled = false``. The runbook reads the settings as they are."""
+    if s.cache is not None and not target.supports("aws_elasticache_replication_group"):
+        return replace(s, cache=None)
+    return s
 
 
 def _resource_type(node: IConstruct) -> str | None:

@@ -3,7 +3,7 @@ settings and references. The only place besides :mod:`modules.stack.platform` th
 the constructs take only what these functions give them (``tests/test_modules_layout.py``)."""
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, Mapping
 
 from envs.contract import database_identifier, metric_namespace
@@ -274,16 +274,6 @@ def data_tier_settings(env: EnvironmentSettings) -> DataTierSettings:
                             log_retention_days=env.log_retention_days, database=database, cache=cache,
                             storage=storage, cdn=cdn, backup=backup, dr=dr, enable_backup=b.enabled,
                             enable_dr=d.dr.enabled)
-
-
-def data_tier_for_target(s: DataTierSettings, target: Any) -> DataTierSettings:
-    """The data tier's settings for ``target``: without the cache where the target cannot create a replication group
-    (the emulator), so that nothing serving it is built either (the instances' egress rule, the workload
-    configuration's ``cache`` entry, the IAM grant to connect, the dashboard's Redis widgets). The one target decision
-    of the data tier, made here (docs/modules.md, "The local target"); the runbook reads the settings as they are."""
-    if s.cache is not None and not target.supports("aws_elasticache_replication_group"):
-        return replace(s, cache=None)
-    return s
 
 
 def runbook_inputs(env: EnvironmentSettings) -> RunbookInputs:

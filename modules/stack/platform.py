@@ -21,9 +21,9 @@ from modules.observability.tier import Observability
 from modules.security.keys import EncryptionKey, EncryptionKeySettings, KeyServices
 from modules.security.tier import Security
 from modules.stack.mapping import (alerting_settings, app_tier_settings, build_integration, build_security,
-                                   data_tier_for_target, data_tier_settings, observability_settings, observed_resources)
+                                   data_tier_settings, observability_settings, observed_resources)
 from modules.stack.mapping import WorkloadDatabase, alarm_topics, grant_workload_access, key_services
-from modules.stack.local_variant import apply_local_variant
+from modules.stack.local_variant import apply_local_variant, data_tier_variant
 from modules.stack.refs import Providers, TierRefs
 from modules.stack.pilot_light import PilotLight, build_pilot_light
 from modules.stack.operations import Operations, build_operations
@@ -146,7 +146,8 @@ class PlatformStack(TerraformStack):
                 secrets_kms_key_arn=self.keys["secrets"].arn))
         if s.data.enabled:
             self.data = DataTier(
-                self, "data", self.ctx, data_tier_for_target(data_tier_settings(settings), target), vpc_id=self.network.vpc_id,
+                self, "data", self.ctx, data_tier_variant(data_tier_settings(settings), target),
+                vpc_id=self.network.vpc_id,
                 database_subnet_group_name=self.network.database_subnet_group_name,
                 private_subnet_ids=self.network.private_subnet_ids,
                 keys={data_class: key.arn for data_class, key in self.keys.items()}, dr_provider=self.providers.dr,
